@@ -1,0 +1,12 @@
+//! peloton: realtime web apps in Rust.
+//!
+//! peloton does for Rust what ShareDB, Racer and DerbyJS do for Node: a
+//! backend that keeps versioned JSON documents and resolves concurrent edits
+//! with Operational Transformation, a synchronous path-based model over the
+//! documents an app has loaded, and server-side rendering that goes live in
+//! the browser.
+//!
+//! Modules, from the core outwards:
+//! - [`ot`]: OT types as pure functions (json0 and its text0 subtype).
+
+pub mod ot;
