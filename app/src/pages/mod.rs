@@ -1,0 +1,5 @@
+//! One module per route.
+
+mod home;
+
+pub use home::Home;

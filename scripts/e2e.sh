@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Browser tests: builds the demo (server + WASM), serves it on a spare port,
+# and runs the Playwright tests in end2end/ against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/build-site.sh
+cargo build -p app --features ssr
+
+addr="${E2E_ADDR:-127.0.0.1:3107}"
+mkdir -p target/e2e
+LEPTOS_SITE_ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" target/debug/app >target/e2e/server.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://$addr/" >/dev/null 2>&1 && break
+  kill -0 $server 2>/dev/null || { cat target/e2e/server.log; exit 1; }
+  sleep 0.2
+done
+
+(cd end2end && BASE_URL="http://$addr" npm test)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Formatting and clippy, for the server (ssr) and the browser (hydrate) builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --features peloton/ssr,peloton/mongodb,peloton/redis,app/ssr -- -D warnings
+cargo clippy -p peloton -p app --lib --target wasm32-unknown-unknown --features peloton/hydrate,app/hydrate -- -D warnings

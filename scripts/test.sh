@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, unit + integration + interop tests (with the
+# services they need started here), then the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh start
+trap 'bash scripts/services.sh stop' EXIT
+set -a
+eval "$(bash scripts/services.sh env)"
+set +a
+
+bash scripts/lint.sh
+cargo test --workspace --features peloton/ssr,peloton/mongodb,peloton/redis,app/ssr
+bash scripts/e2e.sh
