@@ -8,5 +8,8 @@
 //!
 //! Modules, from the core outwards:
 //! - [`ot`]: OT types as pure functions (json0 and its text0 subtype).
+//! - [`protocol`]: ShareDB's wire messages and the transport between client
+//!   and server.
 
 pub mod ot;
+pub mod protocol;

@@ -1,0 +1,289 @@
+//! Documents and ops as they travel on the wire.
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::ot::json0;
+
+/// A document's state at a version, in ShareDB's wire form `{v, data, type?}`.
+///
+/// `doc_type` is `None` for a document that does not exist (never created,
+/// or deleted): on the wire `{"v": 4, "type": null}`. json0, the default
+/// type, is left out of the wire form, as ShareDB does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// How many ops the document has seen.
+    pub v: u64,
+    /// The type's URI, or `None` if the document does not exist.
+    pub doc_type: Option<String>,
+    /// The document's data; `None` when it does not exist.
+    pub data: Option<Value>,
+}
+
+impl Snapshot {
+    /// A document that does not exist at version `v`.
+    pub fn missing(v: u64) -> Self {
+        Self {
+            v,
+            doc_type: None,
+            data: None,
+        }
+    }
+
+    /// A json0 document.
+    pub fn json0(v: u64, data: Value) -> Self {
+        Self {
+            v,
+            doc_type: Some(json0::URI.to_owned()),
+            data: Some(data),
+        }
+    }
+
+    /// Whether the document exists (was created and not deleted).
+    pub fn exists(&self) -> bool {
+        self.doc_type.is_some()
+    }
+
+    /// Writes this snapshot's fields into a map being serialized; `id` adds
+    /// the `d` field of query results.
+    pub(crate) fn serialize_fields<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        id: Option<&str>,
+    ) -> Result<(), M::Error> {
+        if let Some(id) = id {
+            map.serialize_entry("d", id)?;
+        }
+        map.serialize_entry("v", &self.v)?;
+        match &self.doc_type {
+            None => map.serialize_entry("type", &Value::Null)?,
+            Some(ty) => {
+                map.serialize_entry("data", &self.data)?;
+                if !is_json0(ty) {
+                    map.serialize_entry("type", ty)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds a snapshot from wire fields: a missing type means json0,
+    /// a null type a document that does not exist.
+    pub(crate) fn from_wire(v: u64, doc_type: Option<Option<String>>, data: Option<Value>) -> Self {
+        match doc_type {
+            Some(None) => Self::missing(v),
+            Some(Some(ty)) => Self {
+                v,
+                doc_type: Some(normalize_type(ty)),
+                data,
+            },
+            None => Self {
+                v,
+                doc_type: Some(json0::URI.to_owned()),
+                data,
+            },
+        }
+    }
+}
+
+impl Serialize for Snapshot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        self.serialize_fields(&mut map, None)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Snapshot {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            v: u64,
+            #[serde(default, rename = "type", deserialize_with = "super::wire::present")]
+            doc_type: Option<Option<String>>,
+            #[serde(default)]
+            data: Option<Value>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        Ok(Self::from_wire(wire.v, wire.doc_type, wire.data))
+    }
+}
+
+/// Whether a type name or URI means json0 (ShareDB accepts both).
+pub fn is_json0(doc_type: &str) -> bool {
+    doc_type == json0::URI || doc_type == "json0"
+}
+
+/// The URI of a type given by name or URI (`"json0"` → json0's URI).
+pub fn normalize_type(doc_type: String) -> String {
+    if doc_type == "json0" {
+        json0::URI.to_owned()
+    } else {
+        doc_type
+    }
+}
+
+/// What an op does to its document.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// Creates the document with a type and initial data (`create` on the wire).
+    Create(CreateData),
+    /// Edits the document with a json0 op (`op` on the wire).
+    Edit(json0::Op),
+    /// Deletes the document (`del: true` on the wire).
+    Delete,
+}
+
+impl OpKind {
+    /// Writes the op's body (`op`, `create` or `del`) into a map.
+    pub(crate) fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        match self {
+            Self::Create(create) => map.serialize_entry("create", create),
+            Self::Edit(op) => map.serialize_entry("op", op),
+            Self::Delete => map.serialize_entry("del", &true),
+        }
+    }
+}
+
+/// The body of a create op: `{"type": uri, "data": …}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreateData {
+    /// The new document's type (a URI, or `"json0"`).
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    /// The initial data, given to the type's `create`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// An op with its envelope: which document, at which version, from whom.
+///
+/// This is what the backend commits, publishes on pub/sub and sends to
+/// subscribers. On the wire (and on ShareDB's pub/sub channels) it is
+/// `{c, d, v, src, seq, op | create | del}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocOp {
+    /// The document's collection.
+    pub c: String,
+    /// The document's id.
+    pub d: String,
+    /// The version the op applies to; after it the document is at `v + 1`.
+    pub v: u64,
+    /// The id of the connection that made the op (its `src`), if any.
+    pub src: Option<String>,
+    /// The op's sequence number on that connection.
+    pub seq: Option<u64>,
+    /// What the op does.
+    pub kind: OpKind,
+    /// Metadata kept with the op in the journal; never sent to clients.
+    pub m: OpMeta,
+}
+
+/// Metadata stored with a committed op.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OpMeta {
+    /// When the op was committed, in milliseconds since the Unix epoch.
+    pub ts: Option<f64>,
+    /// For a delete: the data the document had before it.
+    pub data: Option<Value>,
+}
+
+impl DocOp {
+    /// Serializes the op as a wire message (with `"a": "op"`) when
+    /// `action` is set, otherwise as a pub/sub message.
+    pub(crate) fn serialize_with<S: Serializer>(
+        &self,
+        serializer: S,
+        action: bool,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if action {
+            map.serialize_entry("a", "op")?;
+        }
+        map.serialize_entry("c", &self.c)?;
+        map.serialize_entry("d", &self.d)?;
+        map.serialize_entry("v", &self.v)?;
+        if let Some(src) = &self.src {
+            map.serialize_entry("src", src)?;
+        }
+        if let Some(seq) = &self.seq {
+            map.serialize_entry("seq", seq)?;
+        }
+        self.kind.serialize_fields(&mut map)?;
+        map.end()
+    }
+}
+
+/// The pub/sub form of an op: `{c, d, v, src, seq, op | create | del}`,
+/// without metadata, as sharedb-redis-pubsub publishes it.
+impl Serialize for DocOp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialize_with(serializer, false)
+    }
+}
+
+impl<'de> Deserialize<'de> for DocOp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut wire = super::wire::Wire::deserialize(deserializer)?;
+        let kind = wire.take_op_kind().map_err(D::Error::custom)?;
+        let (Some(c), Some(d), Some(v)) = (wire.c, wire.d, wire.v) else {
+            return Err(D::Error::custom("an op needs c, d and v"));
+        };
+        Ok(Self {
+            c,
+            d,
+            v,
+            src: wire.src,
+            seq: wire.seq,
+            kind,
+            m: OpMeta::default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn snapshot_wire_forms() {
+        let s = Snapshot::json0(1, json!({"k": "fruit"}));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            json!({"v": 1, "data": {"k": "fruit"}})
+        );
+        assert_eq!(
+            serde_json::to_value(Snapshot::missing(0)).unwrap(),
+            json!({"v": 0, "type": null})
+        );
+        let back: Snapshot = serde_json::from_value(json!({"v": 1, "data": {"k": "fruit"}})).unwrap();
+        assert_eq!(back, s);
+        let missing: Snapshot = serde_json::from_value(json!({"v": 3, "type": null})).unwrap();
+        assert!(!missing.exists());
+        let named: Snapshot =
+            serde_json::from_value(json!({"v": 3, "type": "json0", "data": 1})).unwrap();
+        assert_eq!(named.doc_type.as_deref(), Some(json0::URI));
+    }
+
+    #[test]
+    fn doc_op_pubsub_form() {
+        let op = DocOp {
+            c: "todos".into(),
+            d: "a".into(),
+            v: 3,
+            src: Some("s1".into()),
+            seq: Some(7),
+            kind: OpKind::Delete,
+            m: OpMeta::default(),
+        };
+        let json = serde_json::to_value(&op).unwrap();
+        assert_eq!(
+            json,
+            json!({"c": "todos", "d": "a", "v": 3, "src": "s1", "seq": 7, "del": true})
+        );
+        assert_eq!(serde_json::from_value::<DocOp>(json).unwrap(), op);
+    }
+}
