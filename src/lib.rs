@@ -13,3 +13,6 @@
 
 pub mod ot;
 pub mod protocol;
+
+#[cfg(feature = "ssr")]
+pub mod backend;

@@ -1,0 +1,3 @@
+//! The backend: ShareDB's server (being built).
+
+pub mod query;

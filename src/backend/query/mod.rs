@@ -1,0 +1,1 @@
+//! Queries in a Mongo-style language (being built).
