@@ -1,0 +1,179 @@
+//! `MemoryDb`: the embedded database, in process memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+
+use super::{Db, DbError, QueryResults};
+use crate::backend::Snapshot;
+use crate::backend::query::Query;
+use crate::protocol::DocOp;
+
+/// A [`Db`] that keeps everything in memory: the default, for development,
+/// tests and single-process apps whose data may vanish on restart.
+///
+/// Documents keep their insertion order, which is the order of query
+/// results without `$sort`.
+#[derive(Debug, Default)]
+pub struct MemoryDb {
+    collections: RwLock<HashMap<String, Arc<RwLock<Collection>>>>,
+}
+
+#[derive(Debug, Default)]
+struct Collection {
+    docs: IndexMap<String, Doc>,
+}
+
+#[derive(Debug)]
+struct Doc {
+    snapshot: Snapshot,
+    ops: Vec<Arc<DocOp>>,
+}
+
+impl MemoryDb {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn collection(&self, name: &str) -> Option<Arc<RwLock<Collection>>> {
+        read(&self.collections).get(name).cloned()
+    }
+
+    fn collection_or_create(&self, name: &str) -> Arc<RwLock<Collection>> {
+        if let Some(c) = self.collection(name) {
+            return c;
+        }
+        write(&self.collections)
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+// A poisoned lock means a thread panicked mid-update of plain data; the data
+// is still consistent (every update is a single insert or push), so go on.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl Db for MemoryDb {
+    async fn commit(
+        &self,
+        collection: &str,
+        id: &str,
+        op: &Arc<DocOp>,
+        snapshot: &Snapshot,
+    ) -> Result<bool, DbError> {
+        let collection = self.collection_or_create(collection);
+        let mut collection = write(&collection);
+        let doc = collection.docs.entry(id.to_owned()).or_insert_with(|| Doc {
+            snapshot: Snapshot::missing(id),
+            ops: Vec::new(),
+        });
+        if doc.snapshot.v != op.v || snapshot.v != op.v + 1 {
+            return Ok(false);
+        }
+        doc.snapshot = snapshot.clone();
+        doc.ops.push(op.clone());
+        Ok(true)
+    }
+
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
+        Ok(self
+            .collection(collection)
+            .and_then(|c| read(&c).docs.get(id).map(|doc| doc.snapshot.clone()))
+            .unwrap_or_else(|| Snapshot::missing(id)))
+    }
+
+    async fn get_snapshot_bulk(
+        &self,
+        collection: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Snapshot>, DbError> {
+        let collection = self.collection(collection);
+        let collection = collection.as_ref().map(|c| read(c));
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let snapshot = collection
+                    .as_ref()
+                    .and_then(|c| c.docs.get(id))
+                    .map(|doc| doc.snapshot.clone())
+                    .unwrap_or_else(|| Snapshot::missing(id.as_str()));
+                (id.clone(), snapshot)
+            })
+            .collect())
+    }
+
+    async fn get_ops(
+        &self,
+        collection: &str,
+        id: &str,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<Vec<Arc<DocOp>>, DbError> {
+        let Some(collection) = self.collection(collection) else {
+            return Ok(Vec::new());
+        };
+        let collection = read(&collection);
+        let Some(doc) = collection.docs.get(id) else {
+            return Ok(Vec::new());
+        };
+        let len = doc.ops.len();
+        let to = to.map_or(len, |to| usize::try_from(to).unwrap_or(len).min(len));
+        let from = usize::try_from(from).unwrap_or(len).min(to);
+        Ok(doc.ops[from..to].to_vec())
+    }
+
+    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
+        let Some(collection) = self.collection(collection) else {
+            let extra = query.run(std::iter::empty()).extra;
+            return Ok(QueryResults {
+                snapshots: Vec::new(),
+                extra,
+            });
+        };
+        let collection = read(&collection);
+        let outcome = query.run(live_docs(&collection));
+        let snapshots = outcome
+            .ids
+            .iter()
+            .filter_map(|id| collection.docs.get(id).map(|d| d.snapshot.clone()))
+            .collect();
+        Ok(QueryResults {
+            snapshots,
+            extra: outcome.extra,
+        })
+    }
+
+    async fn query_ids(
+        &self,
+        collection: &str,
+        query: &Query,
+    ) -> Result<(Vec<String>, Option<serde_json::Value>), DbError> {
+        let Some(collection) = self.collection(collection) else {
+            return Ok((Vec::new(), query.run(std::iter::empty()).extra));
+        };
+        let outcome = query.run(live_docs(&read(&collection)));
+        Ok((outcome.ids, outcome.extra))
+    }
+}
+
+/// The documents that exist, with their data, in insertion order.
+fn live_docs(collection: &Collection) -> impl Iterator<Item = (&str, &serde_json::Value)> {
+    collection.docs.iter().filter_map(|(id, doc)| {
+        doc.snapshot
+            .exists()
+            .then_some(())
+            .and(doc.snapshot.data.as_ref())
+            .map(|data| (id.as_str(), data))
+    })
+}

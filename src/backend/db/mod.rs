@@ -1,0 +1,116 @@
+//! Storage: the [`Db`] trait and its implementations.
+//!
+//! A `Db` keeps, per document, the latest [`Snapshot`] and the journal of
+//! every op that led to it. The backend reads snapshots and ops from it and
+//! commits each op together with the snapshot it produces; the commit is
+//! version-checked, so several servers sharing one database never both
+//! commit version N of a document.
+
+mod memory;
+#[cfg(feature = "mongodb")]
+mod mongo;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub use memory::MemoryDb;
+#[cfg(feature = "mongodb")]
+pub use mongo::MongoDb;
+
+use super::Snapshot;
+use super::query::Query;
+use crate::protocol::DocOp;
+
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database could not be reached or refused the request.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// What is stored cannot be read back (a corrupt or foreign record).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// The request cannot be served (a collection name the database
+    /// reserves, a query it cannot run).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The results of a query: documents in result order, and any extra
+/// value the query computes (`$count`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryResults {
+    /// Matching documents, in order.
+    pub snapshots: Vec<Snapshot>,
+    /// The query's extra result, e.g. the number of matches for `$count`.
+    pub extra: Option<Value>,
+}
+
+/// Storage of snapshots and op journals.
+///
+/// Methods take a collection name and document ids. Reads of a document
+/// that was never created return a [`Snapshot::missing`] at version 0.
+#[async_trait]
+pub trait Db: Send + Sync + 'static {
+    /// Stores `op` (which applies at version `op.v`) and `snapshot` (at
+    /// version `op.v + 1`), atomically with respect to other commits, but
+    /// only if the stored document is still at version `op.v`. Returns
+    /// `Ok(false)` when another commit got there first.
+    async fn commit(
+        &self,
+        collection: &str,
+        id: &str,
+        op: &Arc<DocOp>,
+        snapshot: &Snapshot,
+    ) -> Result<bool, DbError>;
+
+    /// The latest snapshot of a document, with its metadata.
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError>;
+
+    /// The latest snapshots of several documents, by id.
+    async fn get_snapshot_bulk(
+        &self,
+        collection: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Snapshot>, DbError> {
+        let mut map = HashMap::with_capacity(ids.len());
+        for id in ids {
+            map.insert(id.clone(), self.get_snapshot(collection, id).await?);
+        }
+        Ok(map)
+    }
+
+    /// The committed ops with versions in `from..to` (`to: None`: up to the
+    /// latest), in version order.
+    async fn get_ops(
+        &self,
+        collection: &str,
+        id: &str,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<Vec<Arc<DocOp>>, DbError>;
+
+    /// Runs a query; deleted documents never match.
+    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError>;
+
+    /// The ids a query matches, in order, and its extra value. Live queries
+    /// call this to see what changed; databases can answer without loading
+    /// whole documents.
+    async fn query_ids(
+        &self,
+        collection: &str,
+        query: &Query,
+    ) -> Result<(Vec<String>, Option<Value>), DbError> {
+        let results = self.query(collection, query).await?;
+        Ok((
+            results.snapshots.into_iter().map(|s| s.id).collect(),
+            results.extra,
+        ))
+    }
+
+    /// Releases connections. The default does nothing.
+    async fn close(&self) {}
+}
