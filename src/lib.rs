@@ -10,9 +10,15 @@
 //! - [`ot`]: OT types as pure functions (json0 and its text0 subtype).
 //! - [`protocol`]: ShareDB's wire messages and the transport between client
 //!   and server.
+//! - [`backend`] (feature `ssr`): ShareDB's server: documents, ops, queries,
+//!   pub/sub, middleware.
+//! - [`axum`] (feature `ssr`): the HTTP side: the `/channel` WebSocket route.
 
 pub mod ot;
 pub mod protocol;
+mod random;
 
+#[cfg(feature = "ssr")]
+pub mod axum;
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -6,6 +6,7 @@ use app::{App, shell};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use peloton::backend::Backend;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -18,8 +19,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let options = leptos_options()?;
     let addr = options.site_addr;
+    let backend = Backend::new();
     let routes = generate_route_list(App);
     let app = Router::new()
+        .merge(peloton::axum::channel_route(backend.clone()))
         .leptos_routes(&options, routes, {
             let options = options.clone();
             move || shell(options.clone())
@@ -32,6 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    backend.close().await;
     tracing::info!("shut down");
     Ok(())
 }

@@ -1,10 +1,250 @@
-//! The backend: ShareDB's server in Rust (being built).
+//! The backend: ShareDB's server in Rust.
+//!
+//! A [`Backend`] keeps versioned JSON documents in a [`Db`], resolves
+//! concurrent edits with json0 OT in its submit pipeline, and spreads
+//! committed ops to every subscriber through a [`PubSub`]. Each connection
+//! (a browser over the `/channel` WebSocket, or a server-side model
+//! in-process) is served by its own task, an agent.
+//!
+//! ```
+//! use peloton::backend::Backend;
+//! use peloton::protocol::{ClientMessage, DocRequest, ServerMessage};
+//! use futures::StreamExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let backend = Backend::new(); // in memory
+//! let mut conn = backend.connect();
+//! assert!(matches!(conn.rx.next().await, Some(ServerMessage::Init(_))));
+//!
+//! let fetch = DocRequest { c: "notes".into(), d: "n1".into(), v: None };
+//! conn.tx.unbounded_send(ClientMessage::Fetch(fetch)).unwrap();
+//! let Some(ServerMessage::Fetch { data: Some(snapshot), .. }) = conn.rx.next().await else {
+//!     panic!("no reply")
+//! };
+//! assert!(!snapshot.exists());
+//! # }
+//! ```
 
+mod agent;
 pub mod db;
+mod live_query;
+mod middleware;
 pub mod pubsub;
 pub mod query;
 mod snapshot;
+mod submit;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
 
 pub use db::{Db, DbError, MemoryDb, QueryResults};
+pub use middleware::{
+    AgentInfo, ConnectContext, Middleware, QueryContext, ReadSnapshotsContext, ReceiveContext,
+    ReplyContext, SnapshotKind,
+};
 pub use pubsub::{MemoryPubSub, PubSub, PubSubError};
 pub use snapshot::Snapshot;
+pub use submit::SubmitRequest;
+
+use crate::protocol::{self, ClientEnd, ErrorCode, ErrorObject, OpKind, OpRequest, ServerEnd};
+
+/// Settings of a [`Backend`].
+#[derive(Clone, Debug)]
+pub struct BackendOptions {
+    /// How often a submit retries after losing a commit race to another
+    /// server; `None` (the default) retries until it wins.
+    pub max_submit_retries: Option<u32>,
+    /// The largest WebSocket message a client may send, in bytes; larger
+    /// ones are answered with an error and dropped. Default: 1 MiB.
+    pub max_message_bytes: usize,
+    /// Whether presence is relayed. Default: on.
+    pub presence: bool,
+}
+
+impl Default for BackendOptions {
+    fn default() -> Self {
+        Self {
+            max_submit_retries: None,
+            max_message_bytes: 1 << 20,
+            presence: true,
+        }
+    }
+}
+
+/// ShareDB's server: documents, ops, queries, pub/sub, middleware.
+///
+/// Cheap to clone (an `Arc` inside); clones share everything.
+#[derive(Clone)]
+pub struct Backend {
+    inner: Arc<Inner>,
+}
+
+/// What the agents and the submit pipeline share.
+pub(crate) struct Inner {
+    pub(crate) db: Arc<dyn Db>,
+    pub(crate) pubsub: Arc<dyn PubSub>,
+    pub(crate) middleware: Vec<Arc<dyn Middleware>>,
+    pub(crate) options: BackendOptions,
+    pub(crate) doc_locks: submit::DocLocks,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Builds a [`Backend`]: storage, pub/sub, middleware, options.
+pub struct BackendBuilder {
+    db: Arc<dyn Db>,
+    pubsub: Arc<dyn PubSub>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    options: BackendOptions,
+}
+
+impl BackendBuilder {
+    /// Stores documents in `db` (default: a new [`MemoryDb`]).
+    pub fn db(mut self, db: impl Db) -> Self {
+        self.db = Arc::new(db);
+        self
+    }
+
+    /// Shares ops and presence through `pubsub` (default: a new
+    /// [`MemoryPubSub`]); servers sharing one database must share one
+    /// pub/sub too.
+    pub fn pubsub(mut self, pubsub: impl PubSub) -> Self {
+        self.pubsub = Arc::new(pubsub);
+        self
+    }
+
+    /// Adds middleware; hooks run in the order they were added.
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Replaces the options.
+    pub fn options(mut self, options: BackendOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The backend.
+    pub fn build(self) -> Backend {
+        Backend {
+            inner: Arc::new(Inner {
+                db: self.db,
+                pubsub: self.pubsub,
+                middleware: self.middleware,
+                options: self.options,
+                doc_locks: submit::DocLocks::new(1024),
+                shutdown: watch::channel(false).0,
+            }),
+        }
+    }
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Backend {
+    /// A backend in memory: [`MemoryDb`] and [`MemoryPubSub`].
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder, starting from the in-memory defaults.
+    pub fn builder() -> BackendBuilder {
+        BackendBuilder {
+            db: Arc::new(MemoryDb::new()),
+            pubsub: Arc::new(MemoryPubSub::new()),
+            middleware: Vec::new(),
+            options: BackendOptions::default(),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Arc<dyn Db> {
+        &self.inner.db
+    }
+
+    /// The options.
+    pub fn options(&self) -> &BackendOptions {
+        &self.inner.options
+    }
+
+    /// Opens an in-process connection: messages travel as values, never
+    /// serialized. Server-side models connect this way.
+    pub fn connect(&self) -> ClientEnd {
+        self.connect_with(None)
+    }
+
+    /// Opens an in-process connection on behalf of an HTTP request, which
+    /// the `connect` middleware sees.
+    pub fn connect_with(&self, request: Option<http::request::Parts>) -> ClientEnd {
+        let (client, server) = protocol::transport::pair();
+        self.spawn_agent(server, request, true);
+        client
+    }
+
+    /// Serves a connection that arrived some other way (the `/channel`
+    /// WebSocket) until either side closes it.
+    pub fn serve(&self, end: ServerEnd, request: Option<http::request::Parts>) {
+        self.spawn_agent(end, request, false);
+    }
+
+    fn spawn_agent(&self, end: ServerEnd, request: Option<http::request::Parts>, in_process: bool) {
+        let inner = self.inner.clone();
+        let shutdown = self.inner.shutdown.subscribe();
+        tokio::spawn(agent::run(inner, end, request, in_process, shutdown));
+    }
+
+    /// Submits an op from server code (no client): a create, an edit or a
+    /// delete of `collection.id` at its latest version. Returns the version
+    /// the op was applied at.
+    pub async fn submit(
+        &self,
+        collection: &str,
+        id: &str,
+        kind: OpKind,
+    ) -> Result<u64, ErrorObject> {
+        let agent = submit::server_agent();
+        let request = OpRequest {
+            c: collection.to_owned(),
+            d: id.to_owned(),
+            v: None,
+            src: None,
+            seq: None,
+            kind,
+            x: None,
+        };
+        let mut req = SubmitRequest::new(&agent, request, self.inner.options.max_submit_retries);
+        submit::submit(&self.inner, &mut req).await?;
+        Ok(req.op.v)
+    }
+
+    /// The latest snapshot of a document, from server code (no middleware).
+    pub async fn fetch(&self, collection: &str, id: &str) -> Result<Snapshot, ErrorObject> {
+        self.inner
+            .db
+            .get_snapshot(collection, id)
+            .await
+            .map_err(|e| ErrorObject::new(ErrorCode::Unknown, e.to_string()))
+    }
+
+    /// Closes every connection, then the pub/sub and the database.
+    pub async fn close(&self) {
+        let _ = self.inner.shutdown.send(true);
+        self.inner.pubsub.close().await;
+        self.inner.db.close().await;
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("options", &self.inner.options)
+            .field("middleware", &self.inner.middleware.len())
+            .finish_non_exhaustive()
+    }
+}

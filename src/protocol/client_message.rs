@@ -221,10 +221,9 @@ impl ClientMessage {
     }
 
     fn from_wire(mut w: Wire) -> Result<Self, ErrorObject> {
-        let action = w
-            .a
-            .take()
-            .ok_or_else(|| ErrorObject::badly_formed("Invalid or unknown message"))?;
+        let action =
+            w.a.take()
+                .ok_or_else(|| ErrorObject::badly_formed("Invalid or unknown message"))?;
         let msg = match action.as_str() {
             "hs" => Self::Handshake {
                 id: match w.id {
@@ -245,9 +244,7 @@ impl ClientMessage {
             "bu" => Self::BulkUnsubscribe(bulk_request(&mut w)?),
             "qf" => Self::QueryFetch(query_request(&mut w)?),
             "qs" => Self::QuerySubscribe(query_request(&mut w)?),
-            "qu" => Self::QueryUnsubscribe {
-                id: query_id(&w)?,
-            },
+            "qu" => Self::QueryUnsubscribe { id: query_id(&w)? },
             "op" => {
                 let (c, d) = collection_and_id(&mut w)?;
                 let kind = w
@@ -375,13 +372,12 @@ fn diagnose(text: &str, err: &serde_json::Error) -> Rejected {
         };
     };
     // An op body that is not json0 is the op's fault, not the message's.
-    if echo.get("a").and_then(Value::as_str) == Some("op") {
-        if let Some(op) = echo.get("op") {
-            if let Err(e) = serde_json::from_value::<crate::ot::json0::Op>(op.clone()) {
-                let error = ErrorObject::new(super::ErrorCode::OtOpBadlyFormed, e.to_string());
-                return Rejected { echo, error };
-            }
-        }
+    if echo.get("a").and_then(Value::as_str) == Some("op")
+        && let Some(op) = echo.get("op")
+        && let Err(e) = serde_json::from_value::<crate::ot::json0::Op>(op.clone())
+    {
+        let error = ErrorObject::new(super::ErrorCode::OtOpBadlyFormed, e.to_string());
+        return Rejected { echo, error };
     }
     let error = ErrorObject::badly_formed(format!("Invalid message: {err}"));
     Rejected { echo, error }
@@ -418,10 +414,9 @@ fn doc_request(w: &mut Wire) -> Result<DocRequest, ErrorObject> {
 fn bulk_request(w: &mut Wire) -> Result<BulkRequest, ErrorObject> {
     let c = safe_key(w.c.take(), "Invalid collection")?
         .ok_or_else(|| ErrorObject::badly_formed("Missing collection"))?;
-    let b = w
-        .b
-        .take()
-        .ok_or_else(|| ErrorObject::badly_formed("Invalid bulk subscribe data"))?;
+    let b =
+        w.b.take()
+            .ok_or_else(|| ErrorObject::badly_formed("Invalid bulk subscribe data"))?;
     if b.ids().iter().any(|id| !is_safe_key(id)) {
         return Err(ErrorObject::badly_formed("Invalid id"));
     }
@@ -540,7 +535,12 @@ impl Presence {
         m.serialize_entry("id", &self.id)?;
         m.serialize_entry("p", &self.p)?;
         m.serialize_entry("pv", &self.pv)?;
-        for (key, value) in [("c", &self.c), ("d", &self.d), ("t", &self.t), ("src", &self.src)] {
+        for (key, value) in [
+            ("c", &self.c),
+            ("d", &self.d),
+            ("t", &self.t),
+            ("src", &self.src),
+        ] {
             if let Some(value) = value {
                 m.serialize_entry(key, value)?;
             }
@@ -586,12 +586,17 @@ mod tests {
                 b: Bulk::Versions(vec![("d1".into(), 1), ("d2".into(), 4)])
             })
         );
-        let qs = ClientMessage::parse(r#"{"a":"qs","id":7,"c":"c","q":{"k":"x"},"r":[["d1",3],["d2",null]]}"#)
-            .unwrap();
+        let qs = ClientMessage::parse(
+            r#"{"a":"qs","id":7,"c":"c","q":{"k":"x"},"r":[["d1",3],["d2",null]]}"#,
+        )
+        .unwrap();
         let ClientMessage::QuerySubscribe(q) = qs else {
             panic!("not a query")
         };
-        assert_eq!(q.results, Some(vec![("d1".into(), Some(3)), ("d2".into(), None)]));
+        assert_eq!(
+            q.results,
+            Some(vec![("d1".into(), Some(3)), ("d2".into(), None)])
+        );
     }
 
     #[test]
@@ -635,12 +640,32 @@ mod tests {
             ("not json", ErrorCode::MessageBadlyFormed, false),
             ("[1,2]", ErrorCode::MessageBadlyFormed, false),
             (r#"{"foo":1}"#, ErrorCode::MessageBadlyFormed, true),
-            (r#"{"a":"zz","c":"c","d":"d1"}"#, ErrorCode::MessageBadlyFormed, true),
-            (r#"{"a":"s","c":5,"d":"d1"}"#, ErrorCode::MessageBadlyFormed, true),
+            (
+                r#"{"a":"zz","c":"c","d":"d1"}"#,
+                ErrorCode::MessageBadlyFormed,
+                true,
+            ),
+            (
+                r#"{"a":"s","c":5,"d":"d1"}"#,
+                ErrorCode::MessageBadlyFormed,
+                true,
+            ),
             (r#"{"a":"s","d":"d1"}"#, ErrorCode::MessageBadlyFormed, true),
-            (r#"{"a":"s","c":"__proto__","d":"d1"}"#, ErrorCode::MessageBadlyFormed, true),
-            (r#"{"a":"qs","id":"x","c":"c","q":{}}"#, ErrorCode::MessageBadlyFormed, true),
-            (r#"{"a":"op","c":"c","d":"d","v":1,"seq":1}"#, ErrorCode::MessageBadlyFormed, true),
+            (
+                r#"{"a":"s","c":"__proto__","d":"d1"}"#,
+                ErrorCode::MessageBadlyFormed,
+                true,
+            ),
+            (
+                r#"{"a":"qs","id":"x","c":"c","q":{}}"#,
+                ErrorCode::MessageBadlyFormed,
+                true,
+            ),
+            (
+                r#"{"a":"op","c":"c","d":"d","v":1,"seq":1}"#,
+                ErrorCode::MessageBadlyFormed,
+                true,
+            ),
         ];
         for (text, code, echoed) in cases {
             let rejected = ClientMessage::parse(text).unwrap_err();

@@ -310,10 +310,9 @@ impl ServerMessage {
             };
             return Ok(Self::error(echo, error));
         }
-        let action = w
-            .a
-            .take()
-            .ok_or_else(|| serde_json::Error::custom("message without an action"))?;
+        let action =
+            w.a.take()
+                .ok_or_else(|| serde_json::Error::custom("message without an action"))?;
         let missing = |field: &str| serde_json::Error::custom(format!("{action}: missing {field}"));
         let (c_field, d_field) = (w.c.take(), w.d.take());
         let c = || c_field.clone().ok_or_else(|| missing("c"));
@@ -514,10 +513,10 @@ impl Serialize for ServerMessage {
             return op.serialize_with(serializer, true);
         }
         let mut m = serializer.serialize_map(None)?;
-        if let Some(action) = self.action() {
-            if !matches!(self, Self::Error(_)) {
-                m.serialize_entry("a", action)?;
-            }
+        if let Some(action) = self.action()
+            && !matches!(self, Self::Error(_))
+        {
+            m.serialize_entry("a", action)?;
         }
         match self {
             Self::Init(hello) | Self::Handshake(hello) => {
@@ -553,7 +552,9 @@ impl Serialize for ServerMessage {
                 match &r.data {
                     QueryData::None => {}
                     QueryData::Results(results) => m.serialize_entry("data", results)?,
-                    QueryData::Snapshots(snaps) => m.serialize_entry("data", &SnapshotMap(snaps))?,
+                    QueryData::Snapshots(snaps) => {
+                        m.serialize_entry("data", &SnapshotMap(snaps))?
+                    }
                 }
                 if let Some(extra) = &r.extra {
                     m.serialize_entry("extra", extra)?;

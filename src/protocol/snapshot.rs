@@ -259,7 +259,8 @@ mod tests {
             serde_json::to_value(Snapshot::missing(0)).unwrap(),
             json!({"v": 0, "type": null})
         );
-        let back: Snapshot = serde_json::from_value(json!({"v": 1, "data": {"k": "fruit"}})).unwrap();
+        let back: Snapshot =
+            serde_json::from_value(json!({"v": 1, "data": {"k": "fruit"}})).unwrap();
         assert_eq!(back, s);
         let missing: Snapshot = serde_json::from_value(json!({"v": 3, "type": null})).unwrap();
         assert!(!missing.exists());

@@ -73,4 +73,3 @@ pub trait Connector: Send + Sync + 'static {
     /// Opens a new connection.
     fn connect(&self) -> ConnectFuture;
 }
-

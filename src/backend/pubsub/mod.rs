@@ -63,8 +63,11 @@ pub struct PubSubError(pub String);
 pub trait PubSub: Send + Sync + 'static {
     /// Delivers what is published on `channel` to `mailbox` from now on,
     /// until the returned subscription is dropped.
-    async fn subscribe(&self, channel: &str, mailbox: &Mailbox)
-    -> Result<Subscription, PubSubError>;
+    async fn subscribe(
+        &self,
+        channel: &str,
+        mailbox: &Mailbox,
+    ) -> Result<Subscription, PubSubError>;
 
     /// Publishes `message` on each of `channels`.
     async fn publish(&self, channels: &[String], message: Message) -> Result<(), PubSubError>;

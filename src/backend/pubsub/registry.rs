@@ -15,15 +15,21 @@ use super::{Delivery, Mailbox, Message, Subscription};
 ///
 /// [`MemoryPubSub`]: super::MemoryPubSub
 pub struct Registry {
-    channels: Mutex<HashMap<Arc<str>, Vec<(u64, Mailbox)>>>,
+    channels: Mutex<Subscribers>,
     next_id: AtomicU64,
-    on_last_gone: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    on_last_gone: Option<ChannelHook>,
 }
+
+/// The mailboxes listening on each channel, with their subscription ids.
+type Subscribers = HashMap<Arc<str>, Vec<(u64, Mailbox)>>;
+
+/// Called with a channel's name when it loses its last subscriber.
+pub type ChannelHook = Box<dyn Fn(&str) + Send + Sync>;
 
 impl Registry {
     /// A registry; `on_last_gone` runs when a channel loses its last
     /// subscriber.
-    pub fn new(on_last_gone: Option<Box<dyn Fn(&str) + Send + Sync>>) -> Arc<Self> {
+    pub fn new(on_last_gone: Option<ChannelHook>) -> Arc<Self> {
         Arc::new(Self {
             channels: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -74,10 +80,8 @@ impl Registry {
             }
             empty
         };
-        if last_gone {
-            if let Some(hook) = &self.on_last_gone {
-                hook(channel);
-            }
+        if last_gone && let Some(hook) = &self.on_last_gone {
+            hook(channel);
         }
     }
 

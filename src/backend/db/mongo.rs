@@ -1,0 +1,1 @@
+//! MongoDB storage (being built on the storage branch).

@@ -1,0 +1,141 @@
+//! Live queries: a subscribed query's results kept up to date as ops are
+//! committed (ShareDB's query emitter).
+//!
+//! Every op committed in the query's collection reaches the subscription.
+//! When the op cannot change the results (it touches no field the query
+//! looks at) nothing is done. When the changed document alone decides
+//! whether it matches (no sort, skip, limit or count), the document is
+//! matched in memory. Otherwise the query is polled again and the new id
+//! list diffed against the old one.
+
+use serde_json::Value;
+
+use super::query::Query;
+use super::{Inner, Snapshot};
+use crate::ot::diff::{self, ArrayDiff};
+use crate::protocol::{DocOp, ErrorObject, OpKind};
+
+/// One subscribed query of a connection.
+#[derive(Debug)]
+pub(crate) struct LiveQuery {
+    pub collection: String,
+    pub query: Query,
+    /// The current results, in order.
+    pub ids: Vec<String>,
+    pub extra: Option<Value>,
+}
+
+/// What an op changed in a query's results.
+#[derive(Debug, Default)]
+pub(crate) struct Update {
+    /// Changes to the result list; inserted documents come with snapshots.
+    pub diff: Vec<ArrayDiff<Snapshot>>,
+    /// The new extra, when it changed.
+    pub extra: Option<Option<Value>>,
+}
+
+impl LiveQuery {
+    /// Brings the results up to date after `op`.
+    pub async fn update(&mut self, inner: &Inner, op: &DocOp) -> Result<Update, ErrorObject> {
+        if self.query.skip_poll(&op.kind) {
+            return Ok(Update::default());
+        }
+        if self.query.can_poll_doc() {
+            self.update_doc(inner, op).await
+        } else {
+            self.poll(inner).await
+        }
+    }
+
+    async fn update_doc(&mut self, inner: &Inner, op: &DocOp) -> Result<Update, ErrorObject> {
+        let position = self.ids.iter().position(|id| *id == op.d);
+        let snapshot = if matches!(op.kind, OpKind::Delete) {
+            None
+        } else {
+            Some(
+                inner
+                    .db
+                    .get_snapshot(&self.collection, &op.d)
+                    .await
+                    .map_err(|e| super::submit::internal("query update", &e))?,
+            )
+        };
+        let matches = snapshot.as_ref().is_some_and(|s| {
+            s.exists()
+                && s.data
+                    .as_ref()
+                    .is_some_and(|data| self.query.matches(&s.id, data))
+        });
+        let mut update = Update::default();
+        match (position, snapshot) {
+            (None, Some(snapshot)) if matches => {
+                self.ids.push(op.d.clone());
+                update.diff.push(ArrayDiff::Insert {
+                    index: self.ids.len() - 1,
+                    values: vec![snapshot],
+                });
+            }
+            (Some(index), _) if !matches => {
+                self.ids.remove(index);
+                update.diff.push(ArrayDiff::Remove { index, how_many: 1 });
+            }
+            _ => {}
+        }
+        Ok(update)
+    }
+
+    /// Runs the query again and diffs the results.
+    pub async fn poll(&mut self, inner: &Inner) -> Result<Update, ErrorObject> {
+        let (ids, extra) = inner
+            .db
+            .query_ids(&self.collection, &self.query)
+            .await
+            .map_err(|e| super::submit::internal("query poll", &e))?;
+        let mut update = Update::default();
+        if extra != self.extra {
+            self.extra = extra.clone();
+            update.extra = Some(extra);
+        }
+        let steps = diff::diff(&self.ids, &ids, |a, b| a == b);
+        if steps.is_empty() {
+            return Ok(update);
+        }
+        let inserted: Vec<String> = steps
+            .iter()
+            .filter_map(|step| match step {
+                ArrayDiff::Insert { values, .. } => Some(values.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let mut snapshots = if inserted.is_empty() {
+            Default::default()
+        } else {
+            inner
+                .db
+                .get_snapshot_bulk(&self.collection, &inserted)
+                .await
+                .map_err(|e| super::submit::internal("query poll", &e))?
+        };
+        update.diff = steps
+            .into_iter()
+            .map(|step| match step {
+                ArrayDiff::Insert { index, values } => ArrayDiff::Insert {
+                    index,
+                    values: values
+                        .iter()
+                        .map(|id| {
+                            snapshots
+                                .remove(id)
+                                .unwrap_or_else(|| Snapshot::missing(id.as_str()))
+                        })
+                        .collect(),
+                },
+                ArrayDiff::Remove { index, how_many } => ArrayDiff::Remove { index, how_many },
+                ArrayDiff::Move { from, to, how_many } => ArrayDiff::Move { from, to, how_many },
+            })
+            .collect();
+        self.ids = ids;
+        Ok(update)
+    }
+}

@@ -1,0 +1,1 @@
+//! Redis pub/sub (being built on the storage branch).

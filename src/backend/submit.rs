@@ -1,0 +1,419 @@
+//! The submit pipeline: from a submitted op to a committed, published one.
+//!
+//! 1. `submit` middleware;
+//! 2. load the document; an op made against an older version is transformed
+//!    against every op committed since (a resent op found among them is
+//!    acknowledged, not applied twice);
+//! 3. `apply` middleware, then the op is applied to the snapshot;
+//! 4. `commit` middleware, then the op and snapshot are committed together,
+//!    version-checked; losing a race with another server retries from 2;
+//! 5. the op is published on its document's and collection's channels;
+//! 6. `after_write` middleware.
+//!
+//! Submits to one document are serialized within a process (see
+//! [`DocLocks`]), so retries only happen across servers.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::middleware::AgentInfo;
+use super::pubsub::{self, Message};
+use super::{Inner, Snapshot};
+use crate::ot::json0;
+use crate::protocol::{DocOp, ErrorCode, ErrorObject, OpKind, OpMeta, OpRequest, is_json0};
+
+/// An op on its way through the pipeline; middleware sees and may change it.
+#[derive(Debug)]
+pub struct SubmitRequest<'a> {
+    /// The submitting connection.
+    pub agent: &'a AgentInfo,
+    /// The document's collection.
+    pub collection: String,
+    /// The document's id.
+    pub id: String,
+    /// The op. Its `v` is the version it applies to: as submitted, then as
+    /// transformed up to the snapshot's version.
+    pub op: DocOp,
+    /// The document: as loaded in `submit` and `apply`, with the op applied
+    /// in `commit` and `after_write`.
+    pub snapshot: Snapshot,
+    /// The op's extra data from the client (`x`).
+    pub extra: Option<Value>,
+    /// Where the op is published; reset to the document's and collection's
+    /// channels before each `apply`.
+    pub channels: Vec<String>,
+    /// Set to commit without publishing.
+    pub suppress_publish: bool,
+    /// How often to retry after losing a commit race; `None`: no limit.
+    pub max_retries: Option<u32>,
+    /// How often it was retried so far.
+    pub retries: u32,
+    /// Data for middleware to pass between hooks.
+    pub custom: http::Extensions,
+    /// The op was submitted without a version: it applies to the latest.
+    at_latest: bool,
+    /// Committed ops it was transformed against; the client gets them
+    /// before the acknowledgement.
+    pub(crate) transformed_against: Vec<Arc<DocOp>>,
+}
+
+impl<'a> SubmitRequest<'a> {
+    pub(crate) fn new(agent: &'a AgentInfo, request: OpRequest, max_retries: Option<u32>) -> Self {
+        let OpRequest {
+            c,
+            d,
+            v,
+            src,
+            seq,
+            kind,
+            x,
+        } = request;
+        let channels = channels(&c, &d);
+        Self {
+            agent,
+            op: DocOp {
+                c: c.clone(),
+                d: d.clone(),
+                v: v.unwrap_or(0),
+                // A client's ops are its own unless it says otherwise.
+                src: src.or_else(|| seq.map(|_| agent.client_id.clone())),
+                seq,
+                kind,
+                m: OpMeta {
+                    ts: Some(now_ms()),
+                    data: None,
+                },
+            },
+            snapshot: Snapshot::missing(d.clone()),
+            collection: c,
+            id: d,
+            extra: x,
+            channels,
+            suppress_publish: false,
+            max_retries,
+            retries: 0,
+            custom: http::Extensions::new(),
+            at_latest: v.is_none(),
+            transformed_against: Vec::new(),
+        }
+    }
+}
+
+/// The channels an op on a document is published on.
+fn channels(collection: &str, id: &str) -> Vec<String> {
+    vec![
+        pubsub::collection_channel(collection),
+        pubsub::doc_channel(collection, id),
+    ]
+}
+
+/// Milliseconds since the Unix epoch, as ShareDB timestamps are.
+pub(crate) fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .map(f64::floor)
+        .unwrap_or(0.0)
+}
+
+/// Runs the whole pipeline. On `ERR_OP_ALREADY_SUBMITTED` the request's
+/// `op.v` is the version the op was committed at.
+pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+    check_op(&req.op)?;
+    for m in &inner.middleware {
+        m.submit(req).await?;
+    }
+    {
+        let _serialized = inner.doc_locks.lock(&req.collection, &req.id).await;
+        loop {
+            load_and_transform(inner, req).await?;
+            req.channels = channels(&req.collection, &req.id);
+            for m in &inner.middleware {
+                m.apply(req).await?;
+            }
+            apply(req)?;
+            for m in &inner.middleware {
+                m.commit(req).await?;
+            }
+            if matches!(req.op.kind, OpKind::Create(_)) {
+                req.snapshot.m.insert(
+                    "_create".into(),
+                    json!({"src": req.op.src, "seq": req.op.seq, "v": req.op.v}),
+                );
+            }
+            let op = Arc::new(req.op.clone());
+            let committed = inner
+                .db
+                .commit(&req.collection, &req.id, &op, &req.snapshot)
+                .await
+                .map_err(|e| internal("commit", &e))?;
+            if committed {
+                if !req.suppress_publish {
+                    publish(inner, &req.channels, op).await;
+                }
+                break;
+            }
+            req.retries += 1;
+            if req.max_retries.is_some_and(|max| req.retries > max) {
+                return Err(ErrorObject::new(
+                    ErrorCode::MaxSubmitRetriesExceeded,
+                    format!(
+                        "Op submit failed. Exceeded max submit retries of {}",
+                        req.retries - 1
+                    ),
+                ));
+            }
+            tracing::debug!(collection = %req.collection, id = %req.id, retries = req.retries, "commit race lost, retrying");
+        }
+    }
+    for m in &inner.middleware {
+        m.after_write(req).await?;
+    }
+    Ok(())
+}
+
+/// ShareDB's `checkOp`: the op's form, before anything is loaded.
+fn check_op(op: &DocOp) -> Result<(), ErrorObject> {
+    if let OpKind::Create(create) = &op.kind
+        && !is_json0(&create.doc_type)
+    {
+        return Err(ErrorObject::new(
+            ErrorCode::DocTypeNotRecognized,
+            format!(
+                "Unknown type {:?}: peloton documents are json0",
+                create.doc_type
+            ),
+        ));
+    }
+    if op.src.is_some() != op.seq.is_some() {
+        return Err(ErrorObject::new(
+            ErrorCode::OtOpBadlyFormed,
+            "Both src and seq must be set together",
+        ));
+    }
+    Ok(())
+}
+
+async fn publish(inner: &Inner, channels: &[String], op: Arc<DocOp>) {
+    // The op is committed: a pub/sub failure must not fail the submit.
+    // Subscribers that miss it catch up on their next op or fetch.
+    if let Err(e) = inner.pubsub.publish(channels, Message::Op(op)).await {
+        tracing::error!("publishing a committed op failed: {e}");
+    }
+}
+
+/// Loads the snapshot and brings the op up to its version.
+async fn load_and_transform(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+    let db = &inner.db;
+    let mut snapshot = db
+        .get_snapshot(&req.collection, &req.id)
+        .await
+        .map_err(|e| internal("load", &e))?;
+    let ts = req.op.m.ts.unwrap_or_else(now_ms);
+    match &req.op.kind {
+        OpKind::Create(_) => {
+            snapshot.m.insert("ctime".into(), json!(ts));
+        }
+        OpKind::Delete => req.op.m.data = snapshot.data.clone(),
+        OpKind::Edit(_) => {}
+    }
+    snapshot.m.insert("mtime".into(), json!(ts));
+    req.snapshot = snapshot;
+
+    if req.at_latest {
+        req.at_latest = false;
+        if matches!(req.op.kind, OpKind::Create(_)) && req.snapshot.exists() && req.op.src.is_some()
+        {
+            return Err(match created_by(db.as_ref(), req).await? {
+                Some(v) => {
+                    req.op.v = v;
+                    already_submitted()
+                }
+                None => ErrorObject::new(
+                    ErrorCode::DocAlreadyCreated,
+                    "Invalid op submitted. Document already created",
+                ),
+            });
+        }
+        req.op.v = req.snapshot.v;
+    }
+
+    let snapshot_v = req.snapshot.v;
+    if req.op.v > snapshot_v {
+        return Err(ErrorObject::new(
+            ErrorCode::OpVersionNewerThanCurrentSnapshot,
+            "Invalid op submitted. Op version newer than current snapshot",
+        ));
+    }
+    if req.op.v == snapshot_v {
+        return Ok(());
+    }
+    let ops = db
+        .get_ops(&req.collection, &req.id, req.op.v, Some(snapshot_v))
+        .await
+        .map_err(|e| internal("load ops", &e))?;
+    if ops.len() as u64 != snapshot_v - req.op.v {
+        return Err(ErrorObject::new(
+            ErrorCode::SubmitTransformOpsNotFound,
+            "Op submit failed. DB missing ops needed to transform it up to the current snapshot version",
+        ));
+    }
+    for applied in ops {
+        if req.op.src.is_some() && req.op.src == applied.src && req.op.seq == applied.seq {
+            // A resent op (e.g. after a reconnect) that was committed already.
+            req.op.v = applied.v;
+            return Err(already_submitted());
+        }
+        transform(&mut req.op, &applied)?;
+        req.transformed_against.push(applied);
+    }
+    Ok(())
+}
+
+/// The version a create with the request's src and seq was committed at,
+/// if it was.
+async fn created_by(
+    db: &dyn super::Db,
+    req: &SubmitRequest<'_>,
+) -> Result<Option<u64>, ErrorObject> {
+    let same_op =
+        |src: Option<&str>, seq: Option<u64>| src == req.op.src.as_deref() && seq == req.op.seq;
+    if let Some(create) = req.snapshot.m.get("_create") {
+        let src = create.get("src").and_then(Value::as_str);
+        let seq = create.get("seq").and_then(Value::as_u64);
+        return Ok(same_op(src, seq).then(|| create.get("v").and_then(Value::as_u64).unwrap_or(0)));
+    }
+    // Snapshots written without `_create` (older ShareDB): look in the journal.
+    let ops = db
+        .get_ops(&req.collection, &req.id, 0, None)
+        .await
+        .map_err(|e| internal("load ops", &e))?;
+    Ok(ops
+        .iter()
+        .find(|op| same_op(op.src.as_deref(), op.seq))
+        .map(|op| op.v))
+}
+
+fn already_submitted() -> ErrorObject {
+    ErrorObject::new(ErrorCode::OpAlreadySubmitted, "Op already submitted")
+}
+
+/// Transforms `op` (the incoming op, json0's left side) against an op
+/// committed at the same version, as ShareDB's `ot.transform` does.
+pub(crate) fn transform(op: &mut DocOp, applied: &DocOp) -> Result<(), ErrorObject> {
+    if op.v != applied.v {
+        return Err(ErrorObject::new(
+            ErrorCode::Other("ERR_OP_VERSION_MISMATCH_DURING_TRANSFORM".into()),
+            "Op submit failed. Versions mismatched during op transform",
+        ));
+    }
+    match (&mut op.kind, &applied.kind) {
+        (OpKind::Create(_) | OpKind::Edit(_), OpKind::Delete) => {
+            return Err(ErrorObject::new(
+                ErrorCode::DocWasDeleted,
+                "Document was deleted",
+            ));
+        }
+        (_, OpKind::Create(_)) | (OpKind::Create(_), OpKind::Edit(_)) => {
+            return Err(ErrorObject::new(
+                ErrorCode::DocAlreadyCreated,
+                "Document was created remotely",
+            ));
+        }
+        (OpKind::Edit(edit), OpKind::Edit(other)) => {
+            *edit = json0::transform(edit, other, json0::Side::Left)
+                .map_err(|e| ErrorObject::new(ErrorCode::OtOpNotApplied, e.to_string()))?;
+        }
+        (OpKind::Delete, _) => {}
+    }
+    op.v += 1;
+    Ok(())
+}
+
+/// Applies the request's op to its snapshot (ShareDB's `ot.apply`).
+fn apply(req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+    apply_op(&mut req.snapshot, &req.op)
+}
+
+/// Applies an op to a snapshot and advances its version. On error the
+/// snapshot is unchanged.
+pub(crate) fn apply_op(snapshot: &mut Snapshot, op: &DocOp) -> Result<(), ErrorObject> {
+    match &op.kind {
+        OpKind::Create(create) => {
+            if snapshot.exists() {
+                return Err(ErrorObject::new(
+                    ErrorCode::DocAlreadyCreated,
+                    "Document already exists",
+                ));
+            }
+            snapshot.data = Some(json0::create(create.data.clone()));
+            snapshot.doc_type = Some(json0::URI.to_owned());
+        }
+        OpKind::Delete => {
+            snapshot.data = None;
+            snapshot.doc_type = None;
+        }
+        OpKind::Edit(edit) => {
+            let Some(doc_type) = &snapshot.doc_type else {
+                return Err(ErrorObject::new(
+                    ErrorCode::DocDoesNotExist,
+                    "Document does not exist",
+                ));
+            };
+            if !is_json0(doc_type) {
+                return Err(ErrorObject::new(
+                    ErrorCode::DocTypeNotRecognized,
+                    format!("Unknown type {doc_type:?}: peloton applies json0 ops only"),
+                ));
+            }
+            let data = snapshot.data.get_or_insert(Value::Null);
+            json0::apply(data, edit)
+                .map_err(|e| ErrorObject::new(ErrorCode::OtOpNotApplied, e.to_string()))?;
+        }
+    }
+    snapshot.v += 1;
+    Ok(())
+}
+
+/// An internal failure: logged in full, reported to the client briefly.
+pub(crate) fn internal(during: &str, error: &dyn std::fmt::Display) -> ErrorObject {
+    tracing::error!("{during} failed: {error}");
+    ErrorObject::unknown(format!("Internal error during {during}"))
+}
+
+/// Serializes submits to one document within the process, so concurrent
+/// submits queue instead of racing (and retrying) on the commit.
+///
+/// A fixed set of async mutexes, picked by hashing the document's
+/// collection and id: memory stays bounded however many documents there
+/// are, at the price of rare waits between unrelated documents.
+pub(crate) struct DocLocks {
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl DocLocks {
+    pub(crate) fn new(stripes: usize) -> Self {
+        Self {
+            stripes: (0..stripes.max(1))
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    pub(crate) async fn lock(&self, collection: &str, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut h = self.hasher.build_hasher();
+        collection.hash(&mut h);
+        id.hash(&mut h);
+        let index = (h.finish() % self.stripes.len() as u64) as usize;
+        self.stripes[index].lock().await
+    }
+}
+
+/// Metadata for a server-side op without a client.
+pub(crate) fn server_agent() -> AgentInfo {
+    AgentInfo::new(String::new(), true)
+}

@@ -1,0 +1,178 @@
+//! List diffs: the inserts, removes and moves that turn one list into
+//! another. Live queries send them to clients as result changes; models
+//! turn them into list ops and events.
+
+/// One step of a list diff. Steps apply in order, each to the list as the
+/// previous steps left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArrayDiff<T> {
+    /// Insert `values` at `index`.
+    Insert {
+        /// Where the first value goes.
+        index: usize,
+        /// The values, in order.
+        values: Vec<T>,
+    },
+    /// Remove `how_many` items at `index`.
+    Remove {
+        /// Where the first removed item is.
+        index: usize,
+        /// How many.
+        how_many: usize,
+    },
+    /// Move `how_many` items from `from` to `to` (`to` as an index of the
+    /// list without the moved items, as json0's `lm`).
+    Move {
+        /// Where the items are.
+        from: usize,
+        /// Where they go.
+        to: usize,
+        /// How many.
+        how_many: usize,
+    },
+}
+
+/// The steps that turn `before` into `after`: first removes of what is
+/// gone, then moves and inserts in target order.
+///
+/// ```
+/// use peloton::ot::diff::{diff, ArrayDiff};
+///
+/// let steps = diff(&["a", "x", "b"], &["b", "a", "c"], |x, y| x == y);
+/// assert_eq!(steps, vec![
+///     ArrayDiff::Remove { index: 1, how_many: 1 },
+///     ArrayDiff::Move { from: 1, to: 0, how_many: 1 },
+///     ArrayDiff::Insert { index: 2, values: vec!["c"] },
+/// ]);
+/// ```
+pub fn diff<T: Clone>(before: &[T], after: &[T], eq: impl Fn(&T, &T) -> bool) -> Vec<ArrayDiff<T>> {
+    let mut steps = Vec::new();
+
+    // Removes: items of `before` with no unmatched equal item in `after`.
+    let mut matched = vec![false; after.len()];
+    let mut current: Vec<T> = Vec::with_capacity(before.len());
+    for item in before {
+        let found = (0..after.len()).find(|&j| !matched[j] && eq(item, &after[j]));
+        match found {
+            Some(j) => {
+                matched[j] = true;
+                current.push(item.clone());
+            }
+            None => match steps.last_mut() {
+                Some(ArrayDiff::Remove { index, how_many }) if *index == current.len() => {
+                    *how_many += 1;
+                }
+                _ => steps.push(ArrayDiff::Remove {
+                    index: current.len(),
+                    how_many: 1,
+                }),
+            },
+        }
+    }
+
+    // Moves and inserts, so that `current[..i] == after[..i]` after step i.
+    for (i, target) in after.iter().enumerate() {
+        if current.get(i).is_some_and(|item| eq(item, target)) {
+            continue;
+        }
+        if let Some(j) = (i + 1..current.len()).find(|&j| eq(&current[j], target)) {
+            let item = current.remove(j);
+            current.insert(i, item);
+            steps.push(ArrayDiff::Move {
+                from: j,
+                to: i,
+                how_many: 1,
+            });
+            continue;
+        }
+        current.insert(i, target.clone());
+        match steps.last_mut() {
+            Some(ArrayDiff::Insert { index, values }) if *index + values.len() == i => {
+                values.push(target.clone());
+            }
+            _ => steps.push(ArrayDiff::Insert {
+                index: i,
+                values: vec![target.clone()],
+            }),
+        }
+    }
+    steps
+}
+
+/// Applies diff steps to a list (for tests and for clients that keep a
+/// list of ids).
+pub fn apply<T: Clone>(list: &mut Vec<T>, steps: &[ArrayDiff<T>]) {
+    for step in steps {
+        match step {
+            ArrayDiff::Insert { index, values } => {
+                let at = (*index).min(list.len());
+                list.splice(at..at, values.iter().cloned());
+            }
+            ArrayDiff::Remove { index, how_many } => {
+                let start = (*index).min(list.len());
+                let end = (start + how_many).min(list.len());
+                list.drain(start..end);
+            }
+            ArrayDiff::Move { from, to, how_many } => {
+                let start = (*from).min(list.len());
+                let end = (start + how_many).min(list.len());
+                let moved: Vec<T> = list.drain(start..end).collect();
+                let at = (*to).min(list.len());
+                list.splice(at..at, moved);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(before: &[u32], after: &[u32]) {
+        let steps = diff(before, after, |a, b| a == b);
+        let mut list = before.to_vec();
+        apply(&mut list, &steps);
+        assert_eq!(list, after, "{before:?} -> {after:?} via {steps:?}");
+    }
+
+    #[test]
+    fn turns_any_list_into_any_other() {
+        check(&[], &[]);
+        check(&[], &[1, 2]);
+        check(&[1, 2], &[]);
+        check(&[1, 2, 3], &[3, 2, 1]);
+        check(&[1, 1, 2], &[2, 1]);
+        check(&[1, 2, 3, 4], &[1, 5, 6, 4]);
+        // Every permutation-with-changes of small lists.
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for _ in 0..2000 {
+            let a: Vec<u32> = (0..next() % 7).map(|_| next() % 5).collect();
+            let b: Vec<u32> = (0..next() % 7).map(|_| next() % 5).collect();
+            check(&a, &b);
+        }
+    }
+
+    #[test]
+    fn groups_neighbouring_steps() {
+        assert_eq!(
+            diff(&[1, 2, 3, 4], &[1, 4], |a, b| a == b),
+            vec![ArrayDiff::Remove {
+                index: 1,
+                how_many: 2
+            }]
+        );
+        assert_eq!(
+            diff(&[1], &[1, 2, 3], |a, b| a == b),
+            vec![ArrayDiff::Insert {
+                index: 1,
+                values: vec![2, 3]
+            }]
+        );
+    }
+}
