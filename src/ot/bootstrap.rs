@@ -1,0 +1,101 @@
+//! Whole-op transform built from a component transform.
+//!
+//! json0 and text0 ops are lists of components, and both types define how
+//! one component moves past another. This module lifts that to whole ops the
+//! way ot-json0's `bootstrapTransform.js` does, including the order in which
+//! it splits and merges components, so results match it op for op.
+
+use std::borrow::Cow;
+
+use super::Side;
+
+/// A component type with the two primitives `transform_x` needs.
+pub(crate) trait Component: Clone {
+    /// The error both primitives return.
+    type Error;
+
+    /// Transforms `c` past `other` and appends the result (zero, one or more
+    /// components) to `dest`.
+    fn transform_component(
+        dest: &mut Vec<Self>,
+        c: &Self,
+        other: &Self,
+        side: Side,
+    ) -> Result<(), Self::Error>;
+
+    /// Appends `c` to `dest`, merging it into the last component if the type
+    /// can.
+    fn append(dest: &mut Vec<Self>, c: Self) -> Result<(), Self::Error>;
+}
+
+/// Transforms `op` so that it applies after `other`.
+pub(crate) fn transform<C: Component>(
+    op: &[C],
+    other: &[C],
+    side: Side,
+) -> Result<Vec<C>, C::Error> {
+    // ot-json0 returns `op` untouched here, without normalizing it.
+    if other.is_empty() {
+        return Ok(op.to_vec());
+    }
+    if let ([c], [o]) = (op, other) {
+        let mut dest = Vec::new();
+        C::transform_component(&mut dest, c, o, side)?;
+        return Ok(dest);
+    }
+    match side {
+        Side::Left => Ok(transform_x(op, other)?.0),
+        Side::Right => Ok(transform_x(other, op)?.1),
+    }
+}
+
+/// Transforms `left` and `right` past each other: returns `(left', right')`
+/// with `left'` applying after `right` and `right'` after `left`.
+pub(crate) fn transform_x<C: Component>(
+    left: &[C],
+    right: &[C],
+) -> Result<(Vec<C>, Vec<C>), C::Error> {
+    let mut left: Cow<'_, [C]> = Cow::Borrowed(left);
+    let mut new_right = Vec::new();
+
+    for right_c in right {
+        // Move `right_c` past each left component in turn, rebuilding left.
+        let mut current = Some(right_c.clone());
+        let mut new_left = Vec::with_capacity(left.len());
+        let mut k = 0;
+        while let Some(r) = current.take() {
+            let Some(l) = left.get(k) else {
+                current = Some(r);
+                break;
+            };
+            let mut next = Vec::new();
+            C::transform_component(&mut new_left, l, &r, Side::Left)?;
+            C::transform_component(&mut next, &r, l, Side::Right)?;
+            k += 1;
+            match next.len() {
+                1 => current = next.pop(),
+                // The right component vanished: the rest of left is unaffected.
+                0 => {
+                    for l in &left[k..] {
+                        C::append(&mut new_left, l.clone())?;
+                    }
+                }
+                // It split in several: transform the rest of left past all of them.
+                _ => {
+                    let (l, r) = transform_x(&left[k..], &next)?;
+                    for c in l {
+                        C::append(&mut new_left, c)?;
+                    }
+                    for c in r {
+                        C::append(&mut new_right, c)?;
+                    }
+                }
+            }
+        }
+        if let Some(r) = current {
+            C::append(&mut new_right, r)?;
+        }
+        left = Cow::Owned(new_left);
+    }
+    Ok((left.into_owned(), new_right))
+}

@@ -1,0 +1,80 @@
+//! Applying text0 ops to a string, in place.
+
+use super::{Action, Component, EditError, Error, Op};
+use crate::ot::utf16::{self, OffsetError};
+
+/// Applies `op` to `text`.
+///
+/// On error `text` is left as it was: the components already applied are
+/// undone.
+pub fn apply(text: &mut String, op: &Op) -> Result<(), Error> {
+    for (i, c) in op.0.iter().enumerate() {
+        let result = match &c.action {
+            Action::Insert(t) => insert_at(text, c.p, t),
+            Action::Delete(t) => delete_at(text, c.p, t),
+        };
+        if let Err(reason) = result {
+            revert(text, &op.0[..i]);
+            return Err(Error::Apply {
+                component: i,
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Undoes `applied`, the components last applied to `text`, last first.
+///
+/// Each undo is the exact inverse of a checked edit, so it cannot fail on the
+/// string those edits produced.
+pub(crate) fn revert(text: &mut String, applied: &[Component]) {
+    for c in applied.iter().rev() {
+        let undone = match &c.action {
+            Action::Insert(t) => delete_at(text, c.p, t),
+            Action::Delete(t) => insert_at(text, c.p, t),
+        };
+        debug_assert!(undone.is_ok(), "undoing a text edit failed: {undone:?}");
+    }
+}
+
+/// Inserts `insert` at UTF-16 offset `offset`.
+pub(crate) fn insert_at(text: &mut String, offset: usize, insert: &str) -> Result<(), EditError> {
+    let at = byte_offset(text, offset)?;
+    text.insert_str(at, insert);
+    Ok(())
+}
+
+/// Deletes `delete` at UTF-16 offset `offset`, checking that it is the text there.
+pub(crate) fn delete_at(text: &mut String, offset: usize, delete: &str) -> Result<(), EditError> {
+    let at = byte_offset(text, offset)?;
+    let rest = &text[at..];
+    if !rest.starts_with(delete) {
+        return Err(EditError::DeleteMismatch {
+            offset,
+            expected: delete.to_owned(),
+            found: prefix_units(rest, utf16::len(delete)).to_owned(),
+        });
+    }
+    text.replace_range(at..at + delete.len(), "");
+    Ok(())
+}
+
+fn byte_offset(text: &str, offset: usize) -> Result<usize, EditError> {
+    utf16::byte_offset(text, offset).map_err(|e| match e {
+        OffsetError::PastEnd { len } => EditError::PastEnd { offset, len },
+        OffsetError::SplitsSurrogate => EditError::SplitsSurrogate { offset },
+    })
+}
+
+/// The longest prefix of `s` that is at most `units` UTF-16 code units.
+fn prefix_units(s: &str, units: usize) -> &str {
+    let mut seen = 0;
+    for (at, ch) in s.char_indices() {
+        seen += ch.len_utf16();
+        if seen > units {
+            return &s[..at];
+        }
+    }
+    s
+}
