@@ -558,17 +558,17 @@ fn errors_say_which_component_and_where() {
 #[test]
 fn constructors_build_the_same_components_as_json() {
     let built = Op::new(vec![
-        Component::number_add(vec!["n".into()], 2.0),
-        Component::list_insert(vec!["l".into()], 0, json!("a")),
-        Component::list_delete(vec!["l".into()], 1, json!("b")),
-        Component::list_replace(vec!["l".into()], 0, json!("a"), json!("A")),
-        Component::list_move(vec!["l".into()], 0, 1),
-        Component::object_insert(vec!["p".into()], json!(1)),
-        Component::object_delete(vec!["p".into()], json!(1)),
-        Component::object_replace(vec!["o".into()], json!(1), json!(2)),
-        Component::string_insert(vec!["s".into()], 3, "x"),
-        Component::string_delete(vec!["s".into()], 3, "x"),
-        Component::text0(vec!["s".into()], vec![text0::Component::insert(0, "y")]),
+        Component::number_add(["n"], 2.0),
+        Component::list_insert(["l"], 0, json!("a")),
+        Component::list_delete(["l"], 1, json!("b")),
+        Component::list_replace(["l"], 0, json!("a"), json!("A")),
+        Component::list_move(["l"], 0, 1),
+        Component::object_insert(["p"], json!(1)),
+        Component::object_delete(["p"], json!(1)),
+        Component::object_replace(["o"], json!(1), json!(2)),
+        Component::string_insert(["s"], 3, "x"),
+        Component::string_delete(["s"], 3, "x"),
+        Component::text0(["s"], vec![text0::Component::insert(0, "y")]),
     ]);
     assert_eq!(
         serde_json::to_value(&built).unwrap(),

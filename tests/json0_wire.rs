@@ -43,7 +43,7 @@ fn numbers_are_written_as_javascript_writes_them() {
         serde_json::to_string(&op).unwrap(),
         r#"[{"p":[2,"x"],"na":2},{"p":[1],"lm":3}]"#
     );
-    let half = json0::Component::number_add(Vec::new(), 0.5);
+    let half = json0::Component::number_add(json0::Path::new(), 0.5);
     assert_eq!(
         serde_json::to_string(&half).unwrap(),
         r#"{"p":[],"na":0.5}"#

@@ -60,7 +60,7 @@ pub use compose::{NormalizeError, compose, normalize, normalize_value};
 pub use cursor::{Cursor, transform_cursor};
 pub use error::{ApplyError, Error};
 pub use invert::invert;
-pub use op::{Action, Component, Op, Path, PathSegment};
+pub use op::{Action, Component, IntoPath, Op, Path, PathSegment};
 pub use transform::transform;
 
 pub use crate::ot::Side;

@@ -146,71 +146,71 @@ impl<'a> IntoIterator for &'a Op {
 /// the path of the list or string and the index or offset separately.
 impl Component {
     /// A component doing `action` at `p`.
-    pub fn new(p: impl Into<Path>, action: Action) -> Self {
+    pub fn new(p: impl IntoPath, action: Action) -> Self {
         Component {
-            p: p.into(),
+            p: p.into_path(),
             action,
         }
     }
 
     /// `na`: adds `n` to the number at `p`.
-    pub fn number_add(p: impl Into<Path>, n: f64) -> Self {
+    pub fn number_add(p: impl IntoPath, n: f64) -> Self {
         Self::new(p, Action::NumberAdd(n))
     }
 
     /// `li`: inserts `value` at `index` of the list at `list`.
-    pub fn list_insert(list: impl Into<Path>, index: usize, value: Value) -> Self {
+    pub fn list_insert(list: impl IntoPath, index: usize, value: Value) -> Self {
         Self::new(child(list, index), Action::ListInsert(value))
     }
 
     /// `ld`: deletes `value`, element `index` of the list at `list`.
-    pub fn list_delete(list: impl Into<Path>, index: usize, value: Value) -> Self {
+    pub fn list_delete(list: impl IntoPath, index: usize, value: Value) -> Self {
         Self::new(child(list, index), Action::ListDelete(value))
     }
 
     /// `ld`+`li`: replaces element `index` (`old`) of the list at `list` by `new`.
-    pub fn list_replace(list: impl Into<Path>, index: usize, old: Value, new: Value) -> Self {
+    pub fn list_replace(list: impl IntoPath, index: usize, old: Value, new: Value) -> Self {
         Self::new(child(list, index), Action::ListReplace { ld: old, li: new })
     }
 
     /// `lm`: moves element `from` of the list at `list` to index `to`.
-    pub fn list_move(list: impl Into<Path>, from: usize, to: usize) -> Self {
+    pub fn list_move(list: impl IntoPath, from: usize, to: usize) -> Self {
         Self::new(child(list, from), Action::ListMove(to))
     }
 
     /// `oi`: sets the key at `p` (the whole document if `p` is empty).
-    pub fn object_insert(p: impl Into<Path>, value: Value) -> Self {
+    pub fn object_insert(p: impl IntoPath, value: Value) -> Self {
         Self::new(p, Action::ObjectInsert(value))
     }
 
     /// `od`: deletes the key at `p`, whose value is `value`.
-    pub fn object_delete(p: impl Into<Path>, value: Value) -> Self {
+    pub fn object_delete(p: impl IntoPath, value: Value) -> Self {
         Self::new(p, Action::ObjectDelete(value))
     }
 
     /// `od`+`oi`: replaces the value `old` at `p` by `new`.
-    pub fn object_replace(p: impl Into<Path>, old: Value, new: Value) -> Self {
+    pub fn object_replace(p: impl IntoPath, old: Value, new: Value) -> Self {
         Self::new(p, Action::ObjectReplace { od: old, oi: new })
     }
 
     /// Legacy `si`: inserts `text` at UTF-16 `offset` of the string at `string`.
-    pub fn string_insert(string: impl Into<Path>, offset: usize, text: impl Into<String>) -> Self {
+    pub fn string_insert(string: impl IntoPath, offset: usize, text: impl Into<String>) -> Self {
         Self::new(child(string, offset), Action::StringInsert(text.into()))
     }
 
     /// Legacy `sd`: deletes `text` at UTF-16 `offset` of the string at `string`.
-    pub fn string_delete(string: impl Into<Path>, offset: usize, text: impl Into<String>) -> Self {
+    pub fn string_delete(string: impl IntoPath, offset: usize, text: impl Into<String>) -> Self {
         Self::new(child(string, offset), Action::StringDelete(text.into()))
     }
 
     /// `t: "text0"`: applies the text0 `op` to the string at `p`.
-    pub fn text0(p: impl Into<Path>, op: impl Into<text0::Op>) -> Self {
+    pub fn text0(p: impl IntoPath, op: impl Into<text0::Op>) -> Self {
         Self::new(p, Action::Text0(op.into()))
     }
 }
 
-fn child(parent: impl Into<Path>, index: usize) -> Path {
-    let mut p = parent.into();
+fn child(parent: impl IntoPath, index: usize) -> Path {
+    let mut p = parent.into_path();
     p.push(PathSegment::Index(index));
     p
 }
@@ -272,6 +272,29 @@ impl Component {
             text0::Action::Delete(t) => Action::StringDelete(t),
         };
         Component { p, action }
+    }
+}
+
+/// Anything that lists path segments: a [`Path`], `["todos", "t1"]`,
+/// `vec![PathSegment::Key(..), PathSegment::Index(0)]`, a slice of segments.
+pub trait IntoPath {
+    /// The path.
+    fn into_path(self) -> Path;
+}
+
+impl<I> IntoPath for I
+where
+    I: IntoIterator,
+    I::Item: Into<PathSegment>,
+{
+    fn into_path(self) -> Path {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl From<&PathSegment> for PathSegment {
+    fn from(segment: &PathSegment) -> Self {
+        segment.clone()
     }
 }
 
