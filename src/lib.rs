@@ -10,10 +10,13 @@
 //! - [`ot`]: OT types as pure functions (json0 and its text0 subtype).
 //! - [`protocol`]: ShareDB's wire messages and the transport between client
 //!   and server.
+//! - [`client`]: ShareDB's client: connections, documents, queries, over an
+//!   in-process channel or a WebSocket.
 //! - [`backend`] (feature `ssr`): ShareDB's server: documents, ops, queries,
 //!   pub/sub, middleware.
 //! - [`axum`] (feature `ssr`): the HTTP side: the `/channel` WebSocket route.
 
+pub mod client;
 pub mod ot;
 pub mod protocol;
 mod random;

@@ -17,27 +17,16 @@ pub(crate) fn new_id() -> String {
 #[cfg(target_arch = "wasm32")]
 fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
-    // Math.random is always there; crypto.getRandomValues is better when it is.
-    #[cfg(feature = "hydrate")]
     if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
         if crypto.get_random_values_with_u8_array(&mut bytes).is_ok() {
             return bytes;
         }
     }
+    // No Web Crypto (a worker without it): Math.random still gives unique ids.
     for b in &mut bytes {
-        *b = (js_sys_random() * 256.0) as u8;
+        *b = (js_sys::Math::random() * 256.0) as u8;
     }
     bytes
-}
-
-#[cfg(all(target_arch = "wasm32", feature = "hydrate"))]
-fn js_sys_random() -> f64 {
-    js_sys::Math::random()
-}
-
-#[cfg(all(target_arch = "wasm32", not(feature = "hydrate")))]
-fn js_sys_random() -> f64 {
-    0.5
 }
 
 #[cfg(not(target_arch = "wasm32"))]

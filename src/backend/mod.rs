@@ -248,3 +248,12 @@ impl std::fmt::Debug for Backend {
             .finish_non_exhaustive()
     }
 }
+
+/// In-process connections: a client [`Connection`](crate::client::Connection)
+/// on a backend talks to it without serialization.
+impl protocol::Connector for Backend {
+    fn connect(&self) -> protocol::transport::ConnectFuture {
+        let end = Backend::connect(self);
+        Box::pin(async move { Ok(end) })
+    }
+}

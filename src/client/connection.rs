@@ -1,0 +1,530 @@
+//! `Connection`: one client's link to a server, with its documents and
+//! queries, kept alive across reconnects.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{Either, select};
+use serde_json::Value;
+
+use super::doc::{Doc, DocState};
+use super::query::{Query, QueryState};
+use super::{ClientError, ClientEvent, rt};
+use crate::protocol::{ClientMessage, Connector, ErrorObject, ServerMessage};
+
+/// Where a connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Opening a connection, or waiting for the server's handshake.
+    Connecting,
+    /// Connected: requests and ops flow.
+    Connected,
+    /// Disconnected; it reconnects by itself (unless [`Connection::disconnect`]
+    /// was called). Edits are applied locally and queued meanwhile.
+    Disconnected,
+    /// Closed for good by [`Connection::close`].
+    Closed,
+}
+
+/// How a connection reconnects.
+#[derive(Clone, Debug)]
+pub struct ConnectionOptions {
+    /// The first wait before reconnecting; doubled after each failure.
+    pub reconnect_min: Duration,
+    /// The longest wait between reconnect attempts.
+    pub reconnect_max: Duration,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        Self {
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+        }
+    }
+}
+
+type Listener = Arc<dyn Fn(&ClientEvent) + Send + Sync>;
+
+/// A client connection speaking ShareDB's protocol: ShareDB's client
+/// `Connection`, in Rust.
+///
+/// It connects through a [`Connector`] (in-process to a backend, or a
+/// WebSocket) and reconnects by itself with exponential backoff. After a
+/// reconnect, documents resubscribe from the version they have, the op
+/// that was in flight is sent again with the same `src`/`seq` (the server
+/// acknowledges it without applying it twice), and ops made offline follow.
+///
+/// Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Connection {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    listeners: Mutex<Vec<(u64, Listener)>>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+/// Everything a connection knows, behind one lock.
+pub(crate) struct State {
+    pub conn: ConnectionState,
+    /// The id the server gave (or adopted): the `src` of this client's ops.
+    pub id: Option<String>,
+    tx: Option<mpsc::UnboundedSender<ClientMessage>>,
+    /// The next op sequence number.
+    pub seq: u64,
+    pub docs: HashMap<(String, String), DocState>,
+    pub queries: HashMap<u64, QueryState>,
+    pub next_query_id: u64,
+    paused: bool,
+    nothing_pending: Vec<oneshot::Sender<()>>,
+    /// Events produced under the lock, dispatched after it is released.
+    pub events: Vec<ClientEvent>,
+}
+
+enum Control {
+    Disconnect,
+    Reconnect,
+    Close,
+}
+
+impl State {
+    /// Sends a message if connected; `false` if it could not be sent (it
+    /// will be sent again after the next handshake).
+    pub fn send(&self, message: ClientMessage) -> bool {
+        if self.conn != ConnectionState::Connected {
+            return false;
+        }
+        self.tx
+            .as_ref()
+            .is_some_and(|tx| tx.unbounded_send(message).is_ok())
+    }
+
+    pub fn can_send(&self) -> bool {
+        self.conn == ConnectionState::Connected && self.tx.is_some()
+    }
+
+    fn set_conn(&mut self, conn: ConnectionState) {
+        if self.conn != conn {
+            self.conn = conn;
+            self.events.push(ClientEvent::State(conn));
+        }
+    }
+
+    /// Whether any op is unacknowledged or any fetch or subscribe is in flight.
+    pub fn has_pending(&self) -> bool {
+        self.docs.values().any(DocState::has_pending) || self.queries.values().any(|q| !q.ready)
+    }
+
+    /// Wakes `when_nothing_pending` waiters if nothing is pending.
+    pub fn check_nothing_pending(&mut self) {
+        if !self.nothing_pending.is_empty() && !self.has_pending() {
+            for waiter in self.nothing_pending.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Runs `f` under the lock, then dispatches the events it produced.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let (result, events) = {
+            let mut state = self.lock();
+            let result = f(&mut state);
+            state.check_nothing_pending();
+            (result, std::mem::take(&mut state.events))
+        };
+        self.dispatch(&events);
+        result
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is consistent between statements; a panic in a listener
+        // never happens under this lock.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn dispatch(&self, events: &[ClientEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let listeners: Vec<Listener> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        for event in events {
+            for listener in &listeners {
+                listener(event);
+            }
+        }
+    }
+
+    /// A transport is open: remember it and say hello.
+    fn attach(&self, tx: mpsc::UnboundedSender<ClientMessage>) {
+        self.with_state(|s| {
+            let _ = tx.unbounded_send(ClientMessage::handshake(s.id.clone()));
+            s.tx = Some(tx);
+        });
+    }
+
+    /// The transport closed (or is being closed).
+    fn detach(&self, to: ConnectionState) {
+        self.with_state(|s| {
+            s.tx = None;
+            s.set_conn(to);
+            for doc in s.docs.values_mut() {
+                doc.on_disconnect();
+            }
+            for query in s.queries.values_mut() {
+                query.sent = false;
+            }
+            if to == ConnectionState::Closed {
+                for doc in s.docs.values_mut() {
+                    doc.fail_all(ClientError::Closed);
+                }
+                for query in s.queries.values_mut() {
+                    query.fail(ClientError::Closed);
+                }
+                for waiter in s.nothing_pending.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
+        });
+    }
+
+    fn handle(&self, message: ServerMessage) {
+        self.with_state(|s| s.handle(message));
+    }
+
+    fn is_closed(&self) -> bool {
+        self.lock().conn == ConnectionState::Closed
+    }
+
+    fn is_paused(&self) -> bool {
+        self.lock().paused
+    }
+}
+
+impl State {
+    fn handle(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Init(_) => {}
+            ServerMessage::Handshake(hello) => {
+                self.id = Some(hello.id);
+                self.set_conn(ConnectionState::Connected);
+                self.resume();
+            }
+            ServerMessage::Fetch { c, d, data } => self.on_fetch_reply(&c, &d, data),
+            ServerMessage::Subscribe { c, d, data } => self.on_subscribe_reply(&c, &d, data),
+            ServerMessage::Unsubscribe { c, d } => self.on_unsubscribe_reply(&c, &d),
+            ServerMessage::Op(op) => self.on_op(&op),
+            ServerMessage::OpAck { c, d, src, seq, v } => {
+                self.on_ack(&c, &d, src.as_deref(), seq, v)
+            }
+            ServerMessage::QueryFetch(reply) | ServerMessage::QuerySubscribe(reply) => {
+                self.on_query_reply(reply)
+            }
+            ServerMessage::QueryUpdate { id, diff, extra } => self.on_query_update(id, diff, extra),
+            ServerMessage::Error(rejected) => self.on_error(&rejected.echo, rejected.error.clone()),
+            ServerMessage::BulkFetch(_)
+            | ServerMessage::BulkSubscribe(_)
+            | ServerMessage::BulkUnsubscribe(_)
+            | ServerMessage::QueryUnsubscribe { .. }
+            | ServerMessage::SnapshotFetch(_)
+            | ServerMessage::Pong
+            | ServerMessage::Presence(_)
+            | ServerMessage::PresenceSubscribe { .. }
+            | ServerMessage::PresenceUnsubscribe { .. }
+            | ServerMessage::PresenceRequest { .. } => {}
+        }
+    }
+
+    /// After a handshake: resubscribe, refetch, resend.
+    fn resume(&mut self) {
+        let keys: Vec<(String, String)> = self.docs.keys().cloned().collect();
+        for key in keys {
+            self.resume_doc(&key);
+        }
+        let ids: Vec<u64> = self.queries.keys().copied().collect();
+        for id in ids {
+            self.send_query(id);
+        }
+    }
+
+    /// Routes an error reply to the request it answers.
+    fn on_error(&mut self, echo: &serde_json::Map<String, Value>, error: ErrorObject) {
+        let action = echo.get("a").and_then(Value::as_str).unwrap_or("");
+        let field = |name: &str| echo.get(name).and_then(Value::as_str).map(str::to_owned);
+        match (action, field("c"), field("d")) {
+            ("op", Some(c), Some(d)) => {
+                let seq = echo.get("seq").and_then(Value::as_u64);
+                self.on_op_error(&c, &d, seq, error);
+            }
+            ("f" | "s" | "u", Some(c), Some(d)) => self.on_doc_request_error(&c, &d, action, error),
+            ("qs" | "qf", _, _) => {
+                if let Some(id) = echo.get("id").and_then(Value::as_u64) {
+                    self.on_query_error(id, error);
+                }
+            }
+            _ => {
+                tracing::warn!("server error: {error}");
+                self.events
+                    .push(ClientEvent::Error(ClientError::Server(error)));
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Connects through `connector`, in the background; requests made
+    /// before the connection is up are sent once it is.
+    pub fn new(connector: impl Connector) -> Self {
+        Self::with_options(connector, ConnectionOptions::default())
+    }
+
+    /// Like [`Connection::new`], with reconnect options.
+    pub fn with_options(connector: impl Connector, options: ConnectionOptions) -> Self {
+        let (control, control_rx) = mpsc::unbounded();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                conn: ConnectionState::Connecting,
+                id: None,
+                tx: None,
+                seq: 1,
+                docs: HashMap::new(),
+                queries: HashMap::new(),
+                next_query_id: 1,
+                paused: false,
+                nothing_pending: Vec::new(),
+                events: Vec::new(),
+            }),
+            listeners: Mutex::new(Vec::new()),
+            control,
+        });
+        rt::spawn(drive(
+            shared.clone(),
+            Arc::new(connector),
+            options,
+            control_rx,
+        ));
+        Self { shared }
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> ConnectionState {
+        self.shared.lock().conn
+    }
+
+    /// This client's id (the `src` of its ops), once the server gave it.
+    pub fn id(&self) -> Option<String> {
+        self.shared.lock().id.clone()
+    }
+
+    /// Calls `listener` with every event (remote document changes, query
+    /// result changes, state changes) until the returned handle is dropped
+    /// or [`ListenerHandle::forget`] is called on it.
+    pub fn on_event(
+        &self,
+        listener: impl Fn(&ClientEvent) + Send + Sync + 'static,
+    ) -> ListenerHandle {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, Arc::new(listener)));
+        ListenerHandle {
+            shared: Some(Arc::downgrade(&self.shared)),
+            id,
+        }
+    }
+
+    /// The document `collection.id`; every call with the same names returns
+    /// a handle on the same document.
+    pub fn get(&self, collection: &str, id: &str) -> Doc {
+        self.shared.with_state(|s| {
+            s.doc_mut(collection, id);
+        });
+        Doc::new(self.clone(), collection, id)
+    }
+
+    /// Subscribes to a query: its results arrive, then stay up to date.
+    pub fn subscribe_query(&self, collection: &str, expression: Value) -> Query {
+        self.query(collection, expression, true, None)
+    }
+
+    /// Subscribes to a query whose results the client already has (as
+    /// `(id, version)` pairs, e.g. from a server-rendered page): the server
+    /// sends only what changed since.
+    pub fn resume_query(
+        &self,
+        collection: &str,
+        expression: Value,
+        known: Vec<(String, Option<u64>)>,
+    ) -> Query {
+        self.query(collection, expression, true, Some(known))
+    }
+
+    /// Runs a query once; its documents are loaded into the connection.
+    pub fn fetch_query(&self, collection: &str, expression: Value) -> Query {
+        self.query(collection, expression, false, None)
+    }
+
+    fn query(
+        &self,
+        collection: &str,
+        expression: Value,
+        live: bool,
+        known: Option<Vec<(String, Option<u64>)>>,
+    ) -> Query {
+        let id = self
+            .shared
+            .with_state(|s| s.add_query(collection, expression, live, known));
+        Query::new(self.clone(), id)
+    }
+
+    /// Whether any op is unacknowledged or any request is unanswered.
+    pub fn has_pending(&self) -> bool {
+        self.shared.lock().has_pending()
+    }
+
+    /// Resolves once no op is unacknowledged and no request unanswered.
+    pub async fn when_nothing_pending(&self) {
+        let waiter = self.shared.with_state(|s| {
+            if !s.has_pending() || s.conn == ConnectionState::Closed {
+                return None;
+            }
+            let (tx, rx) = oneshot::channel();
+            s.nothing_pending.push(tx);
+            Some(rx)
+        });
+        if let Some(rx) = waiter {
+            let _ = rx.await;
+        }
+    }
+
+    /// Goes offline until [`Connection::reconnect`]: edits keep applying
+    /// locally and are sent when the connection is back.
+    pub fn disconnect(&self) {
+        self.shared.with_state(|s| s.paused = true);
+        let _ = self.shared.control.unbounded_send(Control::Disconnect);
+    }
+
+    /// Comes back after [`Connection::disconnect`] (or reconnects at once
+    /// instead of waiting out the backoff).
+    pub fn reconnect(&self) {
+        self.shared.with_state(|s| s.paused = false);
+        let _ = self.shared.control.unbounded_send(Control::Reconnect);
+    }
+
+    /// Closes the connection for good; pending requests fail with
+    /// [`ClientError::Closed`].
+    pub fn close(&self) {
+        let _ = self.shared.control.unbounded_send(Control::Close);
+        self.shared.detach(ConnectionState::Closed);
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.shared.lock();
+        f.debug_struct("Connection")
+            .field("state", &s.conn)
+            .field("id", &s.id)
+            .field("docs", &s.docs.len())
+            .field("queries", &s.queries.len())
+            .finish()
+    }
+}
+
+/// Keeps an event listener registered; dropping it removes the listener.
+#[must_use = "dropping the handle removes the listener at once"]
+pub struct ListenerHandle {
+    shared: Option<std::sync::Weak<Shared>>,
+    id: u64,
+}
+
+impl ListenerHandle {
+    /// Keeps the listener for the connection's whole life.
+    pub fn forget(mut self) {
+        self.shared = None;
+    }
+}
+
+impl Drop for ListenerHandle {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.take().and_then(|w| w.upgrade()) {
+            shared
+                .listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+/// Connects, serves, reconnects with backoff, until closed.
+async fn drive(
+    shared: Arc<Shared>,
+    connector: Arc<dyn Connector>,
+    options: ConnectionOptions,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let mut delay = options.reconnect_min;
+    loop {
+        if shared.is_closed() {
+            return;
+        }
+        if shared.is_paused() {
+            match control.next().await {
+                Some(Control::Close) | None => return,
+                _ => continue,
+            }
+        }
+        shared.with_state(|s| s.set_conn(ConnectionState::Connecting));
+        match connector.connect().await {
+            Ok(end) => {
+                delay = options.reconnect_min;
+                shared.attach(end.tx);
+                let mut rx = end.rx;
+                loop {
+                    match select(rx.next(), control.next()).await {
+                        Either::Left((Some(message), _)) => shared.handle(message),
+                        Either::Left((None, _)) => break,
+                        Either::Right((Some(Control::Reconnect), _)) => {}
+                        Either::Right((Some(Control::Disconnect), _)) => break,
+                        Either::Right((Some(Control::Close) | None, _)) => {
+                            shared.detach(ConnectionState::Closed);
+                            return;
+                        }
+                    }
+                }
+                shared.detach(ConnectionState::Disconnected);
+            }
+            Err(error) => {
+                tracing::debug!("{error}");
+                shared.with_state(|s| s.set_conn(ConnectionState::Disconnected));
+            }
+        }
+        if shared.is_paused() {
+            continue;
+        }
+        let wait = std::pin::pin!(rt::sleep(delay));
+        if let Either::Right((Some(Control::Close) | None, _)) = select(wait, control.next()).await
+        {
+            shared.detach(ConnectionState::Closed);
+            return;
+        }
+        delay = (delay * 2).min(options.reconnect_max);
+    }
+}

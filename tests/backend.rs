@@ -1,0 +1,484 @@
+//! The backend through its clients: in-process and over a real WebSocket.
+
+mod util;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use peloton::backend::{
+    Backend, BackendOptions, ConnectContext, Middleware, ReadSnapshotsContext, SubmitRequest,
+};
+use peloton::client::transport::WebSocketConnector;
+use peloton::client::{ClientEvent, Connection, QueryChange};
+use peloton::ot::json0::{Component, Op};
+use peloton::protocol::{ErrorCode, ErrorObject, OpKind};
+use serde_json::{Value, json};
+use util::{RawSocket, serve, until};
+
+fn incr(name: &str, by: f64) -> Op {
+    Op::from(Component::number_add([name], by))
+}
+
+/// The same scenario over both transports.
+async fn crud(alice: Connection, bob: Connection) {
+    let doc = alice.get("todos", "t1");
+    doc.create(json!({"title": "milk", "n": 0, "tags": []}))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(doc.version(), Some(1));
+
+    let other = bob.get("todos", "t1");
+    other.fetch().await.unwrap();
+    assert_eq!(
+        other.data(),
+        Some(json!({"title": "milk", "n": 0, "tags": []}))
+    );
+    other.subscribe().await.unwrap();
+
+    doc.submit_op(incr("n", 2.0)).unwrap().await.unwrap();
+    doc.submit_op(Op::from(Component::string_insert(["title"], 4, " & eggs")))
+        .unwrap()
+        .await
+        .unwrap();
+    until("bob sees both ops", || other.version() == Some(3)).await;
+    assert_eq!(
+        other.data(),
+        Some(json!({"title": "milk & eggs", "n": 2, "tags": []}))
+    );
+
+    doc.del().unwrap().await.unwrap();
+    until("bob sees the delete", || !other.exists()).await;
+    assert_eq!(other.version(), Some(4));
+}
+
+#[tokio::test]
+async fn crud_in_process() {
+    let backend = Backend::new();
+    crud(Connection::new(backend.clone()), Connection::new(backend)).await;
+}
+
+#[tokio::test]
+async fn crud_over_websocket() {
+    let addr = serve(Backend::new()).await;
+    let url = util::channel_url(addr);
+    crud(
+        Connection::new(WebSocketConnector::new(url.clone())),
+        Connection::new(WebSocketConnector::new(url)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn remote_ops_arrive_as_events_one_component_at_a_time() {
+    let backend = Backend::new();
+    let (alice, bob) = (Connection::new(backend.clone()), Connection::new(backend));
+    let doc = alice.get("c", "d");
+    doc.create(json!({"n": 1, "s": "ab"}))
+        .unwrap()
+        .await
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let _listener = bob.on_event(move |event| sink.lock().unwrap().push(event.clone()));
+    let other = bob.get("c", "d");
+    other.subscribe().await.unwrap();
+    doc.submit_op(Op::new(vec![
+        Component::number_add(["n"], 1.0),
+        Component::string_insert(["s"], 1, "X"),
+    ]))
+    .unwrap()
+    .await
+    .unwrap();
+    until("both components", || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Op { .. }))
+            .count()
+            == 2
+    })
+    .await;
+    let values: Vec<Option<Value>> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Op { value, .. } => Some(value.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(values, vec![Some(json!(2)), Some(json!("aXb"))]);
+}
+
+#[tokio::test]
+async fn concurrent_submitters_commit_every_op_exactly_once() {
+    let backend = Backend::new();
+    let setup = Connection::new(backend.clone());
+    setup
+        .get("race", "doc")
+        .create(json!({"n": 0, "items": []}))
+        .unwrap()
+        .await
+        .unwrap();
+
+    const CLIENTS: usize = 16;
+    const OPS: usize = 25;
+    let mut tasks = Vec::new();
+    for client in 0..CLIENTS {
+        let backend = backend.clone();
+        tasks.push(tokio::spawn(async move {
+            let conn = Connection::new(backend);
+            let doc = conn.get("race", "doc");
+            doc.subscribe().await.unwrap();
+            let mut acks = Vec::new();
+            for i in 0..OPS {
+                let op = Op::new(vec![
+                    Component::number_add(["n"], 1.0),
+                    Component::list_insert(["items"], 0, json!(format!("{client}-{i}"))),
+                ]);
+                acks.push(doc.submit_op(op).unwrap());
+                if i % 5 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            for ack in acks {
+                ack.await.unwrap();
+            }
+            conn.when_nothing_pending().await;
+            doc
+        }));
+    }
+    let mut docs = Vec::new();
+    for task in tasks {
+        docs.push(task.await.unwrap());
+    }
+    let total = CLIENTS * OPS;
+    let snapshot = backend.fetch("race", "doc").await.unwrap();
+    let data = snapshot.data.unwrap();
+    assert_eq!(data["n"], json!(total));
+    let mut items: Vec<String> = data["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    items.sort();
+    let mut expected: Vec<String> = (0..CLIENTS)
+        .flat_map(|c| (0..OPS).map(move |i| format!("{c}-{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(items, expected, "every insert exactly once");
+    // Ops compose while one is in flight, so there are at most `total` versions.
+    assert!(snapshot.v <= 1 + total as u64);
+    let ops = backend.db().get_ops("race", "doc", 0, None).await.unwrap();
+    assert_eq!(ops.len() as u64, snapshot.v);
+    for doc in docs {
+        until("every client converged", || {
+            doc.version() == Some(snapshot.v)
+        })
+        .await;
+        assert_eq!(doc.data().unwrap(), data);
+    }
+}
+
+#[tokio::test]
+async fn live_queries_follow_matching_documents() {
+    let backend = Backend::new();
+    let (writer, reader) = (Connection::new(backend.clone()), Connection::new(backend));
+    writer
+        .get("items", "a")
+        .create(json!({"kind": "fruit"}))
+        .unwrap()
+        .await
+        .unwrap();
+    writer
+        .get("items", "b")
+        .create(json!({"kind": "veg"}))
+        .unwrap()
+        .await
+        .unwrap();
+    let changes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = changes.clone();
+    let _l = reader.on_event(move |e| {
+        if let ClientEvent::Query { change, .. } = e {
+            sink.lock().unwrap().push(change.clone());
+        }
+    });
+    let query = reader.subscribe_query("items", json!({"kind": "fruit"}));
+    query.ready().await.unwrap();
+    assert_eq!(query.ids(), vec!["a"]);
+
+    writer
+        .get("items", "c")
+        .create(json!({"kind": "fruit"}))
+        .unwrap()
+        .await
+        .unwrap();
+    until("c inserted", || query.ids() == vec!["a", "c"]).await;
+    assert_eq!(
+        reader.get("items", "c").data(),
+        Some(json!({"kind": "fruit"}))
+    );
+
+    writer
+        .get("items", "a")
+        .submit_op(Op::from(Component::object_replace(
+            ["kind"],
+            json!("fruit"),
+            json!("veg"),
+        )))
+        .unwrap()
+        .await
+        .unwrap();
+    until("a removed", || query.ids() == vec!["c"]).await;
+    let changes = changes.lock().unwrap().clone();
+    assert!(
+        matches!(changes[1], QueryChange::Insert { index: 1, .. }),
+        "{changes:?}"
+    );
+    assert!(
+        matches!(changes[2], QueryChange::Remove { index: 0, .. }),
+        "{changes:?}"
+    );
+}
+
+#[tokio::test]
+async fn edits_made_offline_are_delivered_once_after_reconnecting() {
+    let addr = serve(Backend::new()).await;
+    let url = util::channel_url(addr);
+    let online = Connection::new(WebSocketConnector::new(url.clone()));
+    let offline = Connection::new(WebSocketConnector::new(url));
+    let doc = online.get("notes", "n");
+    doc.create(json!({"n": 0, "log": []}))
+        .unwrap()
+        .await
+        .unwrap();
+    doc.subscribe().await.unwrap();
+    let mine = offline.get("notes", "n");
+    mine.subscribe().await.unwrap();
+
+    offline.disconnect();
+    until("offline", || {
+        offline.state() == peloton::client::ConnectionState::Disconnected
+    })
+    .await;
+    let mut acks = Vec::new();
+    for i in 0..5 {
+        acks.push(
+            mine.submit_op(Op::new(vec![
+                Component::number_add(["n"], 1.0),
+                Component::list_insert(["log"], 0, json!(format!("offline {i}"))),
+            ]))
+            .unwrap(),
+        );
+        doc.submit_op(Op::from(Component::list_insert(
+            ["log"],
+            0,
+            json!(format!("online {i}")),
+        )))
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        mine.data().unwrap()["n"],
+        json!(5),
+        "applied locally while offline"
+    );
+    offline.reconnect();
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    until("converged", || {
+        doc.data() == mine.data() && doc.version() == mine.version()
+    })
+    .await;
+    let data = doc.data().unwrap();
+    assert_eq!(data["n"], json!(5));
+    assert_eq!(data["log"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn bad_input_gets_errors_and_changes_nothing() {
+    let backend = Backend::builder()
+        .options(BackendOptions {
+            max_message_bytes: 4096,
+            ..Default::default()
+        })
+        .build();
+    let addr = serve(backend.clone()).await;
+    backend
+        .submit(
+            "c",
+            "d",
+            OpKind::Create(peloton::protocol::CreateData {
+                doc_type: "json0".into(),
+                data: Some(json!({"n": 1})),
+            }),
+        )
+        .await
+        .unwrap();
+    let mut bystander = RawSocket::connect(addr).await;
+    bystander.send(json!({"a": "s", "c": "c", "d": "d"})).await;
+    bystander.next(|m| m["a"] == "s").await;
+
+    let mut ws = RawSocket::connect(addr).await;
+    let id = ws.handshake(None).await;
+    let code = |m: &Value| m["error"]["code"].as_str().unwrap_or_default().to_owned();
+    let cases: Vec<(String, &str)> = vec![
+        ("{not json".into(), "ERR_MESSAGE_BADLY_FORMED"),
+        ("42".into(), "ERR_MESSAGE_BADLY_FORMED"),
+        (json!({"a": "nope"}).to_string(), "ERR_MESSAGE_BADLY_FORMED"),
+        (json!({"a": "f", "c": ["x"], "d": "d"}).to_string(), "ERR_MESSAGE_BADLY_FORMED"),
+        (json!({"a": "op", "c": "c", "d": "d", "v": 1, "src": id, "seq": 1, "op": "na"}).to_string(), "ERR_OT_OP_BADLY_FORMED"),
+        (json!({"a": "op", "c": "c", "d": "d", "v": 1, "src": id, "seq": 2, "op": [{"p": ["n"], "na": "x"}]}).to_string(), "ERR_OT_OP_BADLY_FORMED"),
+        (json!({"a": "op", "c": "c", "d": "d", "v": 9, "src": id, "seq": 3, "op": [{"p": ["n"], "na": 1}]}).to_string(), "ERR_OP_VERSION_NEWER_THAN_CURRENT_SNAPSHOT"),
+        (json!({"a": "op", "c": "c", "d": "gone", "v": 0, "src": id, "seq": 4, "op": [{"p": ["n"], "na": 1}]}).to_string(), "ERR_DOC_DOES_NOT_EXIST"),
+        (json!({"a": "op", "c": "c", "d": "d", "v": 1, "src": id, "seq": 5, "op": [{"p": ["n", "deep"], "oi": 1}]}).to_string(), "ERR_OT_OP_NOT_APPLIED"),
+        (json!({"a": "op", "c": "c", "d": "d", "v": 1, "src": id, "seq": 6, "create": {"type": "text"}}).to_string(), "ERR_DOC_TYPE_NOT_RECOGNIZED"),
+        (json!({"a": "f", "c": "c", "d": "x".repeat(5000)}).to_string(), "ERR_MESSAGE_BADLY_FORMED"),
+    ];
+    for (frame, expected) in cases {
+        ws.send_text(frame.clone()).await;
+        let reply = ws.next(|m| m.get("error").is_some()).await;
+        assert_eq!(
+            code(&reply),
+            expected,
+            "reply to {}: {reply}",
+            &frame[..frame.len().min(80)]
+        );
+    }
+    // Still serving this connection and the others; nothing stored changed.
+    ws.send(json!({"a": "pp"})).await;
+    ws.next(|m| m["a"] == "pp").await;
+    bystander.send(json!({"a": "f", "c": "c", "d": "d"})).await;
+    let fetched = bystander.next(|m| m["a"] == "f").await;
+    assert_eq!(fetched["data"], json!({"v": 1, "data": {"n": 1}}));
+    let snapshot = backend.fetch("c", "d").await.unwrap();
+    assert_eq!((snapshot.v, snapshot.data), (1, Some(json!({"n": 1}))));
+}
+
+#[tokio::test]
+async fn a_resent_op_is_acknowledged_not_applied_again() {
+    let addr = serve(Backend::new()).await;
+    let mut ws = RawSocket::connect(addr).await;
+    ws.handshake(Some("me")).await;
+    let create = json!({"a": "op", "c": "c", "d": "d", "v": null, "src": "me", "seq": 1,
+        "create": {"type": "http://sharejs.org/types/JSONv0", "data": {"n": 0}}});
+    ws.send(create.clone()).await;
+    assert_eq!(ws.next(|m| m["a"] == "op").await["v"], json!(0));
+    let op = json!({"a": "op", "c": "c", "d": "d", "v": 1, "src": "me", "seq": 2, "op": [{"p": ["n"], "na": 1}]});
+    ws.send(op.clone()).await;
+    assert_eq!(ws.next(|m| m["a"] == "op").await["v"], json!(1));
+
+    // Reconnect as the same client and resend both.
+    let mut again = RawSocket::connect(addr).await;
+    again.handshake(Some("me")).await;
+    again.send(op).await;
+    assert_eq!(
+        again.next(|m| m["a"] == "op").await,
+        json!({"a": "op", "c": "c", "d": "d", "src": "me", "seq": 2, "v": 1})
+    );
+    again.send(create).await;
+    assert_eq!(again.next(|m| m["a"] == "op").await["v"], json!(0));
+    again.send(json!({"a": "f", "c": "c", "d": "d"})).await;
+    assert_eq!(
+        again.next(|m| m["a"] == "f").await["data"],
+        json!({"v": 2, "data": {"n": 1}})
+    );
+}
+
+/// The access-control example of `backend::middleware`'s docs, as a test.
+#[derive(Clone)]
+struct User(String);
+struct PrivateDocs;
+
+fn owns(agent: &peloton::backend::AgentInfo, collection: &str, id: &str) -> bool {
+    collection != "private" || agent.custom.get::<User>().is_some_and(|u| u.0 == id)
+}
+
+#[async_trait]
+impl Middleware for PrivateDocs {
+    async fn connect(&self, ctx: &mut ConnectContext<'_>) -> Result<(), ErrorObject> {
+        let user = ctx
+            .request
+            .and_then(|r| r.headers.get("x-user"))
+            .and_then(|v| v.to_str().ok());
+        if let Some(user) = user {
+            ctx.agent.custom.insert(User(user.to_owned()));
+        }
+        Ok(())
+    }
+    async fn submit(&self, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+        if owns(req.agent, &req.collection, &req.id) {
+            Ok(())
+        } else {
+            Err(ErrorObject::new(
+                ErrorCode::OpSubmitRejected,
+                "not your document",
+            ))
+        }
+    }
+    async fn read_snapshots(&self, ctx: &mut ReadSnapshotsContext<'_>) -> Result<(), ErrorObject> {
+        for i in 0..ctx.snapshots.len() {
+            if !owns(ctx.agent, ctx.collection, &ctx.snapshots[i].id) {
+                ctx.reject(
+                    i,
+                    ErrorObject::new(ErrorCode::Other("ERR_FORBIDDEN".into()), "not yours"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn middleware_enforces_access_control() {
+    let backend = Backend::builder().middleware(PrivateDocs).build();
+    let as_user = |user: &str| {
+        let request = http::Request::builder()
+            .header("x-user", user)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        backend.connect_with(Some(request))
+    };
+    let ann = Connection::new(ConnectAs(std::sync::Mutex::new(Some(as_user("ann")))));
+    let bob = Connection::new(ConnectAs(std::sync::Mutex::new(Some(as_user("bob")))));
+
+    let own = ann.get("private", "ann");
+    own.create(json!({"secret": 1})).unwrap().await.unwrap();
+    let err = bob.get("private", "ann").fetch().await.unwrap_err();
+    assert_eq!(
+        err.server_error().unwrap().code,
+        ErrorCode::Other("ERR_FORBIDDEN".into())
+    );
+    // A rejected create is rolled back on bob's side and never stored.
+    let theirs = bob.get("private", "ann-too");
+    let ack = theirs.create(json!({})).unwrap();
+    assert!(ack.await.is_ok() || !theirs.exists());
+    assert!(!backend.fetch("private", "ann-too").await.unwrap().exists());
+    // Public collections are open to all.
+    bob.get("public", "x")
+        .create(json!({}))
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+/// A connector that hands out one prepared in-process connection.
+struct ConnectAs(std::sync::Mutex<Option<peloton::protocol::ClientEnd>>);
+
+impl peloton::protocol::Connector for ConnectAs {
+    fn connect(&self) -> peloton::protocol::ConnectFuture {
+        let end = self.0.lock().unwrap().take();
+        Box::pin(async move {
+            end.ok_or_else(|| peloton::protocol::TransportError {
+                target: "test".into(),
+                reason: "used once".into(),
+            })
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! Helpers shared by the integration tests: a real server on a free port,
+//! and a raw WebSocket client for frames no well-behaved client sends.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use peloton::backend::Backend;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Serves `backend`'s `/channel` on a free loopback port.
+pub async fn serve(backend: Backend) -> SocketAddr {
+    let app = peloton::axum::channel_route(backend);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+pub fn channel_url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/channel")
+}
+
+/// A WebSocket speaking raw JSON frames.
+pub struct RawSocket {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    /// Messages received but not yet taken.
+    inbox: Vec<Value>,
+}
+
+impl RawSocket {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (socket, _) = tokio_tungstenite::connect_async(channel_url(addr))
+            .await
+            .unwrap();
+        let mut raw = Self {
+            socket,
+            inbox: Vec::new(),
+        };
+        raw.next(|m| m["a"] == "init").await;
+        raw
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.socket.send(Message::text(text.into())).await.unwrap();
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(message.to_string()).await;
+    }
+
+    /// The next message (in arrival order) that satisfies `predicate`.
+    pub async fn next(&mut self, predicate: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.inbox.iter().position(&predicate) {
+            return self.inbox.remove(i);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .expect("timed out waiting for a message")
+                .expect("socket closed")
+                .unwrap();
+            if let Message::Text(text) = frame {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if predicate(&value) {
+                    return value;
+                }
+                self.inbox.push(value);
+            }
+        }
+    }
+
+    /// Sends a handshake with `id`; returns the id the server confirms.
+    pub async fn handshake(&mut self, id: Option<&str>) -> String {
+        self.send(serde_json::json!({"a": "hs", "id": id, "protocol": 1, "protocolMinor": 2}))
+            .await;
+        let hs = self.next(|m| m["a"] == "hs").await;
+        hs["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Waits until `check` holds (polling), or panics after 5 s.
+pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
