@@ -16,33 +16,74 @@ pub(crate) enum OffsetError {
 
 /// The length of `s` in UTF-16 code units (JavaScript's `s.length`).
 pub(crate) fn len(s: &str) -> usize {
-    // Every char but the 4-byte ones is one unit; 4-byte chars are two. Count
-    // the bytes that start a char, plus one more for each 4-byte lead byte.
-    s.bytes()
-        .map(|b| usize::from(b & 0xC0 != 0x80) + usize::from(b >= 0xF0))
+    let chunks = s.as_bytes().chunks_exact(CHUNK);
+    let tail = units(chunks.remainder());
+    chunks.map(chunk_units).sum::<usize>() + tail
+}
+
+/// Bytes per block when counting units in bulk.
+const CHUNK: usize = 64;
+
+/// UTF-16 units of the chars whose first byte is in `bytes`: every char is
+/// one unit but 4-byte ones, which are two. Counting lead bytes (and 4-byte
+/// leads once more) needs no decoding.
+fn units(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| usize::from(is_lead(b)) + usize::from(b >= 0xF0))
         .sum()
 }
 
+/// [`units`] for one block, counted in a byte so the loop vectorizes: a
+/// block holds at most 64 leads, 16 of them 4-byte ones.
+fn chunk_units(chunk: &[u8]) -> usize {
+    let n = chunk.iter().fold(0u8, |n, &b| {
+        n.wrapping_add(u8::from(is_lead(b)) + u8::from(b >= 0xF0))
+    });
+    usize::from(n)
+}
+
+/// Not a UTF-8 continuation byte (`10xxxxxx`).
+fn is_lead(b: u8) -> bool {
+    (b as i8) >= -64
+}
+
 /// The byte offset of UTF-16 offset `units` in `s`.
-pub(crate) fn byte_offset(s: &str, units: usize) -> Result<usize, OffsetError> {
+pub(crate) fn byte_offset(s: &str, target: usize) -> Result<usize, OffsetError> {
+    let bytes = s.as_bytes();
     // Fast path: an ASCII prefix has as many bytes as units.
-    if let Some(prefix) = s.as_bytes().get(..units)
+    if let Some(prefix) = bytes.get(..target)
         && prefix.is_ascii()
     {
-        return Ok(units);
+        return Ok(target);
     }
+    // Skip whole chunks that end before the target. A chunk may end inside a
+    // char: its units count with the chunk holding its first byte.
     let mut seen = 0;
-    for (at, ch) in s.char_indices() {
-        if seen == units {
-            return Ok(at);
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + CHUNK) {
+        let n = chunk_units(chunk);
+        if seen + n >= target {
+            break;
         }
-        seen += ch.len_utf16();
-        if seen > units {
+        seen += n;
+        at += CHUNK;
+    }
+    for (i, &b) in bytes.iter().enumerate().skip(at) {
+        if !is_lead(b) {
+            // A continuation byte: its char was counted already.
+            continue;
+        }
+        if seen == target {
+            return Ok(i);
+        }
+        seen += 1 + usize::from(b >= 0xF0);
+        if seen > target {
             return Err(OffsetError::SplitsSurrogate);
         }
     }
-    if seen == units {
-        Ok(s.len())
+    if seen == target {
+        Ok(bytes.len())
     } else {
         Err(OffsetError::PastEnd { len: seen })
     }
@@ -97,6 +138,32 @@ mod tests {
         assert_eq!(byte_offset(s, 3), Ok(5));
         assert_eq!(byte_offset(s, 4), Ok(7));
         assert_eq!(byte_offset(s, 5), Err(OffsetError::PastEnd { len: 4 }));
+    }
+
+    #[test]
+    fn byte_offsets_agree_with_char_counting_across_chunks() {
+        let s = "ab😀cé日".repeat(40);
+        let mut expected = vec![(0, 0)];
+        let mut units = 0;
+        for (at, ch) in s.char_indices() {
+            units += ch.len_utf16();
+            expected.push((units, at + ch.len_utf8()));
+        }
+        for &(u, b) in &expected {
+            assert_eq!(byte_offset(&s, u), Ok(b), "offset {u}");
+        }
+        let splits = (0..units).filter(|u| !expected.iter().any(|e| e.0 == *u));
+        for u in splits {
+            assert_eq!(
+                byte_offset(&s, u),
+                Err(OffsetError::SplitsSurrogate),
+                "offset {u}"
+            );
+        }
+        assert_eq!(
+            byte_offset(&s, units + 1),
+            Err(OffsetError::PastEnd { len: units })
+        );
     }
 
     #[test]
