@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Browser tests: builds the demo (server + WASM), serves it on a spare port,
-# and runs the Playwright tests in end2end/ against it.
+# Suites that run against the real demo app: builds it (server + WASM),
+# serves it on a spare port, and runs the suites named (default: all):
+#   interop   the npm sharedb client against /channel   (interop/sharedb)
+#   browser   Playwright + Chromium against the pages    (end2end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(interop browser)
 
 bash scripts/build-site.sh
 cargo build -p app --features ssr
@@ -19,4 +24,11 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-(cd end2end && BASE_URL="http://$addr" npm test)
+for suite in "${suites[@]}"; do
+  echo "==> $suite tests against http://$addr"
+  case "$suite" in
+    interop) (cd interop/sharedb && PELOTON_URL="ws://$addr/channel" npm test) ;;
+    browser) (cd end2end && BASE_URL="http://$addr" npm test) ;;
+    *) echo "unknown suite: $suite" >&2; exit 2 ;;
+  esac
+done

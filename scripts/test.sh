@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, unit + integration + interop tests (with the
-# services they need started here), then the browser tests.
+# The whole test suite: lint, unit + integration tests (with the services
+# they need started here), then the suites against the running demo app:
+# the npm sharedb client (interop) and the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +13,4 @@ set +a
 
 bash scripts/lint.sh
 cargo test --workspace --features peloton/ssr,peloton/mongodb,peloton/redis,app/ssr
-bash scripts/e2e.sh
+bash scripts/e2e.sh interop browser

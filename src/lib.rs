@@ -19,6 +19,8 @@
 pub mod client;
 pub mod ot;
 pub mod protocol;
+// Used by the backend (client ids) and, soon, the model (document ids).
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
 mod random;
 
 #[cfg(feature = "ssr")]

@@ -17,10 +17,10 @@ pub(crate) fn new_id() -> String {
 #[cfg(target_arch = "wasm32")]
 fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        if crypto.get_random_values_with_u8_array(&mut bytes).is_ok() {
-            return bytes;
-        }
+    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok())
+        && crypto.get_random_values_with_u8_array(&mut bytes).is_ok()
+    {
+        return bytes;
     }
     // No Web Crypto (a worker without it): Math.random still gives unique ids.
     for b in &mut bytes {

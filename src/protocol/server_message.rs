@@ -586,7 +586,9 @@ impl Serialize for ServerMessage {
                 m.serialize_entry("id", &r.id)?;
                 m.serialize_entry("v", &r.snapshot.v)?;
                 m.serialize_entry("type", &r.snapshot.doc_type)?;
-                m.serialize_entry("data", &r.snapshot.data)?;
+                if let Some(data) = &r.snapshot.data {
+                    m.serialize_entry("data", data)?;
+                }
                 m.serialize_entry("m", &Value::Null)?;
             }
             Self::Pong => {}
