@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
 use peloton::ot::Side;
-use peloton::ot::json0::{self, Component, Cursor, Op, PathSegment};
+use peloton::ot::json0::{self, Component, Cursor, Op, Path, PathSegment};
 use peloton::ot::text0;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -118,7 +118,7 @@ impl Sim {
             75..=84 if todos > 0 => {
                 let i = self.rng.random_range(0..todos);
                 let text = doc["todos"][i]["text"].as_str().unwrap_or_default();
-                let path = vec!["todos".into(), i.into(), "text".into()];
+                let path: Path = vec!["todos".into(), i.into(), "text".into()];
                 let len = utf16_len(text);
                 if self.rng.random_bool(0.3) && len > 0 {
                     let last = last_char_before(text, len);
@@ -139,7 +139,7 @@ impl Sim {
                 let done = doc["todos"][i]["done"].clone();
                 let flipped = Value::Bool(done != Value::Bool(true));
                 Op::from(Component::object_replace(
-                    vec!["todos".into(), i.into(), "done".into()],
+                    vec![PathSegment::from("todos"), i.into(), "done".into()],
                     done,
                     flipped,
                 ))
@@ -147,13 +147,13 @@ impl Sim {
             // Add a todo.
             89..=91 => {
                 let i = self.rng.random_range(0..=todos);
-                Op::from(Component::list_insert(vec!["todos".into()], i, self.todo()))
+                Op::from(Component::list_insert(["todos"], i, self.todo()))
             }
             // Remove one.
             92..=93 if todos > 1 => {
                 let i = self.rng.random_range(0..todos);
                 Op::from(Component::list_delete(
-                    vec!["todos".into()],
+                    ["todos"],
                     i,
                     doc["todos"][i].clone(),
                 ))
@@ -162,7 +162,7 @@ impl Sim {
             94..=95 if todos > 1 => {
                 let from = self.rng.random_range(0..todos);
                 Op::from(Component::list_move(
-                    vec!["todos".into()],
+                    ["todos"],
                     from,
                     self.rng.random_range(0..todos),
                 ))
@@ -171,11 +171,14 @@ impl Sim {
             _ if todos > 0 => {
                 let i = self.rng.random_range(0..todos);
                 Op::new(vec![
-                    Component::number_add(vec!["todos".into(), i.into(), "priority".into()], 1.0),
-                    Component::number_add(vec!["edits".into()], 1.0),
+                    Component::number_add(
+                        vec![PathSegment::from("todos"), i.into(), "priority".into()],
+                        1.0,
+                    ),
+                    Component::number_add(["edits"], 1.0),
                 ])
             }
-            _ => Op::from(Component::number_add(vec!["edits".into()], 1.0)),
+            _ => Op::from(Component::number_add(["edits"], 1.0)),
         }
     }
 }
@@ -217,7 +220,7 @@ impl Trace {
         let doc = sim.initial_doc();
         let caret = |offset| User {
             caret: Cursor {
-                path: vec!["note".into()],
+                path: vec![PathSegment::from("note")],
                 offset,
             },
         };

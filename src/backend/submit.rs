@@ -22,7 +22,9 @@ use super::middleware::AgentInfo;
 use super::pubsub::{self, Message};
 use super::{Inner, Snapshot};
 use crate::ot::json0;
-use crate::protocol::{DocOp, ErrorCode, ErrorObject, OpKind, OpMeta, OpRequest, is_json0};
+use crate::protocol::{
+    DocOp, ErrorCode, ErrorObject, OpKind, OpMeta, OpRequest, is_json0, is_safe_key,
+};
 
 /// An op on its way through the pipeline; middleware sees and may change it.
 #[derive(Debug)]
@@ -185,6 +187,17 @@ fn check_op(op: &DocOp) -> Result<(), ErrorObject> {
                 "Unknown type {:?}: peloton documents are json0",
                 create.doc_type
             ),
+        ));
+    }
+    if let OpKind::Edit(edit) = &op.kind
+        && edit
+            .iter()
+            .flat_map(|c| &c.p)
+            .any(|segment| matches!(segment, json0::PathSegment::Key(k) if !is_safe_key(k)))
+    {
+        return Err(ErrorObject::new(
+            ErrorCode::OtOpNotApplied,
+            "Invalid path segment",
         ));
     }
     if op.src.is_some() != op.seq.is_some() {

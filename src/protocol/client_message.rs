@@ -385,9 +385,11 @@ fn diagnose(text: &str, err: &serde_json::Error) -> Rejected {
 
 const DANGEROUS_KEYS: [&str; 3] = ["__proto__", "constructor", "prototype"];
 
-/// Names JavaScript peers would treat as object internals (ShareDB rejects
-/// them too, and peloton shares databases and pub/sub with Node servers).
-fn is_safe_key(key: &str) -> bool {
+/// Whether a collection, id or object key is safe to hand to JavaScript
+/// peers: not one they would treat as object internals (`__proto__`,
+/// `constructor`, `prototype`). ShareDB refuses those, and peloton shares
+/// databases and pub/sub with Node servers.
+pub fn is_safe_key(key: &str) -> bool {
     !DANGEROUS_KEYS.contains(&key)
 }
 

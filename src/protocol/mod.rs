@@ -28,6 +28,7 @@ mod wire;
 
 pub use client_message::{
     BulkRequest, ClientMessage, DocRequest, OpRequest, Presence, QueryRequest, Rejected,
+    is_safe_key,
 };
 pub use error::{ErrorCode, ErrorObject};
 pub use server_message::{
