@@ -482,3 +482,39 @@ impl peloton::protocol::Connector for ConnectAs {
         })
     }
 }
+
+#[tokio::test]
+async fn presence_is_relayed_and_departures_announced() {
+    let backend = Backend::new();
+    let (ann, bob) = (
+        Connection::new(backend.clone()),
+        Connection::new(backend.clone()),
+    );
+    let ann_here = ann.presence("room");
+    ann_here.subscribe().await.unwrap();
+    ann_here.submit("ann", json!({"name": "Ann"}));
+    let bob_here = bob.presence("room");
+    bob_here.subscribe().await.unwrap();
+    // Bob asked on subscribing; Ann answered.
+    until("bob sees ann", || {
+        bob_here.others().get("ann") == Some(&json!({"name": "Ann"}))
+    })
+    .await;
+    bob_here.submit("bob", json!({"name": "Bob"}));
+    until("ann sees bob", || ann_here.others().contains_key("bob")).await;
+    assert!(
+        !ann_here.others().contains_key("ann"),
+        "a client does not see itself"
+    );
+    bob.close();
+    until("ann sees bob leave", || {
+        !ann_here.others().contains_key("bob")
+    })
+    .await;
+    ann_here.leave("ann");
+    let carl = Connection::new(backend);
+    let carl_here = carl.presence("room");
+    carl_here.subscribe().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(carl_here.others().is_empty());
+}

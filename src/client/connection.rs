@@ -11,6 +11,7 @@ use futures::future::{Either, select};
 use serde_json::Value;
 
 use super::doc::{Doc, DocState};
+use super::presence::{Presence, PresenceState};
 use super::query::{Query, QueryState};
 use super::{ClientError, ClientEvent, rt};
 use crate::protocol::{ClientMessage, Connector, ErrorObject, ServerMessage};
@@ -81,6 +82,7 @@ pub(crate) struct State {
     pub docs: HashMap<(String, String), DocState>,
     pub queries: HashMap<u64, QueryState>,
     pub next_query_id: u64,
+    pub presences: HashMap<String, PresenceState>,
     paused: bool,
     nothing_pending: Vec<oneshot::Sender<()>>,
     /// Events produced under the lock, dispatched after it is released.
@@ -241,10 +243,10 @@ impl State {
             | ServerMessage::QueryUnsubscribe { .. }
             | ServerMessage::SnapshotFetch(_)
             | ServerMessage::Pong
-            | ServerMessage::Presence(_)
-            | ServerMessage::PresenceSubscribe { .. }
-            | ServerMessage::PresenceUnsubscribe { .. }
-            | ServerMessage::PresenceRequest { .. } => {}
+            | ServerMessage::PresenceUnsubscribe { .. } => {}
+            ServerMessage::Presence(presence) => self.on_presence(presence),
+            ServerMessage::PresenceSubscribe { ch, .. } => self.on_presence_subscribed(&ch),
+            ServerMessage::PresenceRequest { ch } => self.on_presence_request(&ch),
         }
     }
 
@@ -258,6 +260,7 @@ impl State {
         for id in ids {
             self.send_query(id);
         }
+        self.resume_presence();
     }
 
     /// Routes an error reply to the request it answers.
@@ -303,6 +306,7 @@ impl Connection {
                 docs: HashMap::new(),
                 queries: HashMap::new(),
                 next_query_id: 1,
+                presences: HashMap::new(),
                 paused: false,
                 nothing_pending: Vec::new(),
                 events: Vec::new(),
@@ -391,6 +395,11 @@ impl Connection {
             .shared
             .with_state(|s| s.add_query(collection, expression, live, known));
         Query::new(self.clone(), id)
+    }
+
+    /// The presence channel `channel`.
+    pub fn presence(&self, channel: &str) -> Presence {
+        Presence::new(self.clone(), channel)
     }
 
     /// Whether any op is unacknowledged or any request is unanswered.

@@ -61,6 +61,16 @@ pub enum ClientEvent {
         /// What changed.
         change: QueryChange,
     },
+    /// Someone's presence on a subscribed channel changed; `value` is
+    /// `None` when they left.
+    Presence {
+        /// The presence channel.
+        channel: String,
+        /// The presence's id.
+        id: String,
+        /// The new value.
+        value: Option<Value>,
+    },
     /// The connection's state changed.
     State(ConnectionState),
     /// An error that belongs to no request (a rejected op whose submitter

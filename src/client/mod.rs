@@ -36,6 +36,7 @@ mod connection;
 mod doc;
 mod error;
 mod event;
+mod presence;
 mod query;
 pub(crate) mod rt;
 pub mod transport;
@@ -44,4 +45,5 @@ pub use connection::{Connection, ConnectionOptions, ConnectionState, ListenerHan
 pub use doc::{Ack, Doc};
 pub use error::ClientError;
 pub use event::{ClientEvent, QueryChange};
+pub use presence::Presence;
 pub use query::Query;
