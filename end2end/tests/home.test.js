@@ -1,7 +1,7 @@
 // The walking skeleton: the page renders on the server and hydrates.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, launch, openPage, waitForHydration, screenshot } from './support.js';
+import { BASE_URL, launch, openPage, waitForHydration, screenshot } from '../support.js';
 
 let browser;
 before(async () => { browser = await launch(); });

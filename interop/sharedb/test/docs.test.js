@@ -1,7 +1,7 @@
 // Documents: create, fetch, subscribe, op, del, bulk, and convergence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, call, collection, until } from './support.js';
+import { connect, call, collection, until } from '../support.js';
 
 test('create, fetch, subscribe, op and del round-trip', async () => {
   const c = collection('crud');

@@ -1,7 +1,7 @@
 // Snapshots of the past (by version and by time) and presence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, call, collection, until } from './support.js';
+import { connect, call, collection, until } from '../support.js';
 
 test('snapshots by version and by timestamp', async () => {
   const c = collection('history');

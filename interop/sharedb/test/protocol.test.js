@@ -1,7 +1,7 @@
 // The wire itself: replies, errors for bad input, resent ops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, call, collection, rawSocket, socket, until } from './support.js';
+import { connect, call, collection, rawSocket, socket, until } from '../support.js';
 
 const JSON0 = 'http://sharejs.org/types/JSONv0';
 

@@ -1,7 +1,7 @@
 // Live queries: results follow creates, edits and deletes of other clients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, call, collection, until } from './support.js';
+import { connect, call, collection, until } from '../support.js';
 
 test('a subscribed query follows matching creates and docs that stop matching', async () => {
   const c = collection('query');
