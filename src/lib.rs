@@ -12,15 +12,16 @@
 //!   and server.
 //! - [`client`]: ShareDB's client: connections, documents, queries, over an
 //!   in-process channel or a WebSocket.
+//! - [`model`]: Racer's model: paths, getters, mutators, events, refs,
+//!   queries, loading, bundles.
 //! - [`backend`] (feature `ssr`): ShareDB's server: documents, ops, queries,
 //!   pub/sub, middleware.
 //! - [`axum`] (feature `ssr`): the HTTP side: the `/channel` WebSocket route.
 
 pub mod client;
+pub mod model;
 pub mod ot;
 pub mod protocol;
-// Used by the backend (client ids) and, soon, the model (document ids).
-#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
 mod random;
 
 #[cfg(feature = "ssr")]

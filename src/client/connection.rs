@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use futures::future::{Either, select};
+use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::doc::{Doc, DocState};
@@ -79,7 +80,9 @@ pub(crate) struct State {
     tx: Option<mpsc::UnboundedSender<ClientMessage>>,
     /// The next op sequence number.
     pub seq: u64,
-    pub docs: HashMap<(String, String), DocState>,
+    /// In the order they were first used: after a reconnect, documents
+    /// resubscribe and resend in that order.
+    pub docs: IndexMap<(String, String), DocState>,
     pub queries: HashMap<u64, QueryState>,
     pub next_query_id: u64,
     pub presences: HashMap<String, PresenceState>,
@@ -303,7 +306,7 @@ impl Connection {
                 id: None,
                 tx: None,
                 seq: 1,
-                docs: HashMap::new(),
+                docs: IndexMap::new(),
                 queries: HashMap::new(),
                 next_query_id: 1,
                 presences: HashMap::new(),

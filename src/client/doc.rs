@@ -36,6 +36,7 @@ pub struct Doc {
 
 /// Resolves when the server acknowledges an op, or with why it did not.
 /// Dropping it does not cancel the op.
+#[derive(Debug)]
 #[must_use = "an Ack does nothing unless awaited; drop it if the ack does not matter"]
 pub struct Ack(oneshot::Receiver<Result<(), ClientError>>);
 
@@ -733,17 +734,35 @@ impl Doc {
     }
 
     /// Computes an op from the current data and submits it, atomically: no
-    /// remote op can land in between. `f` returns `None` for no change.
-    pub fn submit_with<R>(
+    /// remote op can land in between. `f` returns the op (or `None` for no
+    /// change) and a result; an error from `f` submits nothing.
+    pub fn submit_with<R, E: From<ClientError>>(
         &self,
-        f: impl FnOnce(Option<&Value>) -> Option<(json0::Op, R)>,
-    ) -> Result<Option<(R, Ack)>, ClientError> {
+        f: impl FnOnce(Option<&Value>) -> Result<(Option<json0::Op>, R), E>,
+    ) -> Result<(R, Option<Ack>), E> {
         self.with(|s, c, d| {
-            let Some((op, result)) = f(s.doc_mut(c, d).data.as_ref()) else {
-                return Ok(None);
+            let (op, result) = f(s.doc_mut(c, d).data.as_ref())?;
+            let ack = match op {
+                Some(op) if !op.is_noop() => Some(s.submit(c, d, OpKind::Edit(op))?),
+                _ => None,
             };
-            let ack = s.submit(c, d, OpKind::Edit(op))?;
-            Ok(Some((result, ack)))
+            Ok((result, ack))
+        })
+    }
+
+    /// Forgets the document if nothing about it is pending: no subscription,
+    /// no unacknowledged op. Returns whether it was forgotten.
+    pub fn forget(&self) -> bool {
+        self.with(|s, c, d| {
+            let key = (c.to_owned(), d.to_owned());
+            let idle = s
+                .docs
+                .get(&key)
+                .is_some_and(|doc| !doc.has_pending() && !doc.subscribed);
+            if idle {
+                s.docs.shift_remove(&key);
+            }
+            idle
         })
     }
 

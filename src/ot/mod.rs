@@ -13,7 +13,7 @@ pub mod diff;
 pub mod json0;
 mod serde_util;
 pub mod text0;
-mod utf16;
+pub(crate) mod utf16;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,256 @@
+//! Bundles: a model's state, serialized on the server into the page and
+//! rebuilt in the browser into the same model.
+//!
+//! A bundle holds what the model loaded (remote documents with their
+//! versions, query results, load counts), its refs, and its local
+//! collections (`_page`, `_session`; not the computed `$…` ones). Rebuilt
+//! on a live connection, what was subscribed on the server (where a
+//! fetch-only model fetched it) is subscribed for real, from the bundled
+//! versions, so the server sends only what changed since the page was
+//! rendered.
+//!
+//! ```
+//! use peloton::model::{Bundle, Model, ModelOptions};
+//! use serde_json::json;
+//!
+//! let model = Model::local();
+//! model.set("_page.title", "Groceries")?;
+//! model.ref_to("_page.heading", "_page.title");
+//! let bundle: Bundle = model.bundle_now();
+//! let json = serde_json::to_string(&bundle).unwrap();
+//!
+//! let again = Model::from_bundle(None, serde_json::from_str(&json).unwrap(), ModelOptions::default());
+//! assert_eq!(again.get_value("_page.heading"), Some(json!("Groceries")));
+//! # Ok::<(), peloton::model::ModelError>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::loading::Counts;
+use super::path;
+use super::query::QueryEntry;
+use super::refs::{Ref, RefList};
+use super::{Model, ModelOptions};
+use crate::client::{Connection, rt};
+use crate::ot::json0;
+use crate::protocol::Snapshot;
+
+/// A model's state as JSON (see the [module docs](self)).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Bundle {
+    /// Remote documents: collection → id → snapshot (`{v, data}`).
+    pub docs: BTreeMap<String, BTreeMap<String, Snapshot>>,
+    /// Local collections: collection → id → data.
+    pub local: BTreeMap<String, Map<String, Value>>,
+    /// Documents' load counts: `[collection, id, subscribed, fetched]`.
+    pub counts: Vec<(String, String, u32, u32)>,
+    /// Loaded queries.
+    pub queries: Vec<BundledQuery>,
+    /// Refs: `[from, to]`.
+    pub refs: Vec<(String, String)>,
+    /// Ref lists: `[from, to, ids]`.
+    pub ref_lists: Vec<(String, String, String)>,
+}
+
+/// A loaded query in a bundle.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BundledQuery {
+    /// The collection.
+    pub collection: String,
+    /// The expression.
+    pub expression: Value,
+    /// The result ids, in order.
+    pub ids: Vec<String>,
+    /// The extra result.
+    pub extra: Option<Value>,
+    /// How often it was subscribed.
+    pub subscribed: u32,
+    /// How often it was fetched.
+    pub fetched: u32,
+}
+
+impl Model {
+    /// The model's state, once nothing is pending on the connection (so
+    /// the bundle holds the server's versions).
+    pub async fn bundle(&self) -> Bundle {
+        self.when_nothing_pending().await;
+        self.bundle_now()
+    }
+
+    /// The model's state as it is now.
+    pub fn bundle_now(&self) -> Bundle {
+        let state = self.state();
+        let mut bundle = Bundle::default();
+        for (collection, docs) in &state.local {
+            if !collection.starts_with('$') {
+                bundle.local.insert(collection.clone(), docs.clone());
+            }
+        }
+        let mut remote: Vec<(String, String)> = Vec::new();
+        for ((collection, id), counts) in &state.loads.docs {
+            bundle.counts.push((
+                collection.clone(),
+                id.clone(),
+                counts.subscribed,
+                counts.fetched,
+            ));
+            remote.push((collection.clone(), id.clone()));
+        }
+        for (key, entry) in &state.queries {
+            let results = state.local.get("$queries").and_then(|q| q.get(key));
+            let ids: Vec<String> = results
+                .and_then(|r| r.get("ids"))
+                .and_then(|ids| serde_json::from_value(ids.clone()).ok())
+                .unwrap_or_default();
+            remote.extend(ids.iter().map(|id| (entry.collection.clone(), id.clone())));
+            bundle.queries.push(BundledQuery {
+                collection: entry.collection.clone(),
+                expression: entry.expression.clone(),
+                ids,
+                extra: results
+                    .and_then(|r| r.get("extra"))
+                    .cloned()
+                    .filter(|e| !e.is_null()),
+                subscribed: entry.subscribed,
+                fetched: entry.fetched,
+            });
+        }
+        bundle.refs = state
+            .refs
+            .iter()
+            .map(|r| (path::join(&r.from), path::join(&r.to)))
+            .collect();
+        bundle.ref_lists = state
+            .ref_lists
+            .iter()
+            .map(|r| (path::join(&r.from), path::join(&r.to), path::join(&r.ids)))
+            .collect();
+        drop(state);
+        if let Some(connection) = self.connection() {
+            for (collection, id) in remote {
+                let doc = connection.get(&collection, &id);
+                let Some(v) = doc.version() else { continue };
+                let snapshot = Snapshot {
+                    v,
+                    doc_type: doc.exists().then(|| json0::URI.to_owned()),
+                    data: doc.data(),
+                };
+                bundle
+                    .docs
+                    .entry(collection)
+                    .or_default()
+                    .insert(id, snapshot);
+            }
+        }
+        bundle
+    }
+
+    /// Rebuilds a model from a bundle: the same data at the same paths.
+    /// With a connection (and not fetch-only), what was subscribed is
+    /// subscribed again from the bundled versions, in the background.
+    pub fn from_bundle(
+        connection: Option<Connection>,
+        bundle: Bundle,
+        options: ModelOptions,
+    ) -> Model {
+        let live = connection.is_some() && !options.fetch_only;
+        let model = Model::build(connection, options);
+        if let Some(connection) = model.connection() {
+            for (collection, docs) in &bundle.docs {
+                for (id, snapshot) in docs {
+                    connection.get(collection, id).ingest(snapshot.clone());
+                }
+            }
+        }
+        let mut to_subscribe = Vec::new();
+        {
+            let mut state = model.state();
+            state.local = bundle.local.into_iter().collect();
+            for (collection, id, subscribed, fetched) in bundle.counts {
+                if subscribed > 0 {
+                    to_subscribe.push((collection.clone(), id.clone()));
+                }
+                state.loads.docs.insert(
+                    (collection, id),
+                    Counts {
+                        subscribed,
+                        fetched,
+                        created: false,
+                    },
+                );
+            }
+            state.refs = bundle
+                .refs
+                .iter()
+                .map(|(from, to)| Ref {
+                    from: path::split(from),
+                    to: path::split(to),
+                })
+                .collect();
+            state.ref_lists = bundle
+                .ref_lists
+                .iter()
+                .map(|(from, to, ids)| RefList {
+                    from: path::split(from),
+                    to: path::split(to),
+                    ids: path::split(ids),
+                })
+                .collect();
+            let queries = state.local.entry("$queries".into()).or_default();
+            let mut entries = Vec::new();
+            for query in &bundle.queries {
+                let key = super::query::key(&query.collection, &query.expression);
+                queries.insert(
+                    key.clone(),
+                    serde_json::json!({"ids": query.ids, "extra": query.extra}),
+                );
+                entries.push((key, query));
+            }
+            for (key, query) in entries {
+                let client = match model.connection() {
+                    Some(connection) if live && query.subscribed > 0 => {
+                        let docs: Vec<(String, Option<u64>)> = query
+                            .ids
+                            .iter()
+                            .map(|id| (id.clone(), connection.get(&query.collection, id).version()))
+                            .collect();
+                        Some(connection.resume_query(
+                            &query.collection,
+                            query.expression.clone(),
+                            docs,
+                        ))
+                    }
+                    _ => None,
+                };
+                state.queries.insert(
+                    key,
+                    QueryEntry {
+                        collection: query.collection.clone(),
+                        expression: query.expression.clone(),
+                        subscribed: query.subscribed,
+                        fetched: query.fetched,
+                        client,
+                    },
+                );
+            }
+        }
+        if live && let Some(connection) = model.connection() {
+            for (collection, id) in to_subscribe {
+                let doc = connection.get(&collection, &id);
+                rt::spawn(async move {
+                    if let Err(e) = doc.subscribe().await {
+                        tracing::warn!(
+                            "subscribing to {collection}.{id} from the bundle failed: {e}"
+                        );
+                    }
+                });
+            }
+        }
+        model
+    }
+}

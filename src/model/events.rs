@@ -1,0 +1,299 @@
+//! Model events: what changed where, and the listeners that hear it.
+//!
+//! Events are emitted after each mutation, local or remote, at the path
+//! that changed. Listeners subscribe with a type and a pattern: `*` matches
+//! one segment, a trailing `**` zero or more; the matched parts are the
+//! listener's captures. Delivery is queued per model, first in first out:
+//! a mutation made inside a listener is delivered after the event being
+//! delivered, never in the middle of it (Racer's order).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use super::path::{self, Segments};
+
+/// Which events a listener hears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// A value was set, replaced or deleted (also string and number edits).
+    Change,
+    /// Items were inserted into a list.
+    Insert,
+    /// Items were removed from a list.
+    Remove,
+    /// Items moved within a list.
+    Move,
+    /// A document was loaded into the model.
+    Load,
+    /// A document was unloaded from the model.
+    Unload,
+    /// Every event.
+    All,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// The value at the path is now `value` (`None`: deleted); it was
+    /// `previous`.
+    Change {
+        /// The new value.
+        value: Option<Value>,
+        /// The value before.
+        previous: Option<Value>,
+    },
+    /// `values` were inserted at `index` of the list at the path.
+    Insert {
+        /// Where the first one went.
+        index: usize,
+        /// The values.
+        values: Vec<Value>,
+    },
+    /// `values` were removed at `index` of the list at the path.
+    Remove {
+        /// Where the first one was.
+        index: usize,
+        /// The values removed.
+        values: Vec<Value>,
+    },
+    /// `how_many` items moved from `from` to `to` in the list at the path.
+    Move {
+        /// Where they were.
+        from: usize,
+        /// Where they are now.
+        to: usize,
+        /// How many.
+        how_many: usize,
+    },
+    /// The document at the path was loaded.
+    Load {
+        /// Its data.
+        value: Value,
+    },
+    /// The document at the path was unloaded.
+    Unload {
+        /// Its data before.
+        previous: Option<Value>,
+    },
+}
+
+impl EventKind {
+    /// The event's type.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Self::Change { .. } => EventType::Change,
+            Self::Insert { .. } => EventType::Insert,
+            Self::Remove { .. } => EventType::Remove,
+            Self::Move { .. } => EventType::Move,
+            Self::Load { .. } => EventType::Load,
+            Self::Unload { .. } => EventType::Unload,
+        }
+    }
+}
+
+/// An event as a listener receives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelEvent {
+    /// Where it happened, as a dotted path.
+    pub path: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// Data passed with the mutation ([`Model::pass`](super::Model::pass));
+    /// remote changes carry `{"$remote": true}`, string edits
+    /// `$stringInsert: {index, text}` or `$stringRemove: {index, howMany}`.
+    pub passed: Map<String, Value>,
+}
+
+impl ModelEvent {
+    /// Whether the change came from elsewhere (another client, the server).
+    pub fn is_remote(&self) -> bool {
+        self.passed.get("$remote") == Some(&Value::Bool(true))
+    }
+}
+
+type Callback = Arc<dyn Fn(&ModelEvent, &[String]) + Send + Sync>;
+
+struct Listener {
+    id: u64,
+    event_type: EventType,
+    pattern: Vec<Pattern>,
+    callback: Callback,
+    once: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Pattern {
+    Segment(String),
+    One,
+    Rest,
+}
+
+/// Compiles a listener pattern; `a**` means `a.**`.
+fn compile(pattern: &str) -> Vec<Pattern> {
+    let mut out = Vec::new();
+    for segment in path::split(pattern) {
+        match segment.as_str() {
+            "*" => out.push(Pattern::One),
+            "**" => out.push(Pattern::Rest),
+            s if s.ends_with("**") => {
+                out.push(Pattern::Segment(s.trim_end_matches('*').to_owned()));
+                out.push(Pattern::Rest);
+            }
+            s => out.push(Pattern::Segment(s.to_owned())),
+        }
+    }
+    out
+}
+
+/// Matches a path against a pattern; the captures if it matches.
+fn captures(pattern: &[Pattern], segments: &[String]) -> Option<Vec<String>> {
+    let mut captured = Vec::new();
+    for (i, p) in pattern.iter().enumerate() {
+        match p {
+            Pattern::Rest => {
+                captured.push(path::join(&segments[i.min(segments.len())..]));
+                return Some(captured);
+            }
+            Pattern::One => captured.push(segments.get(i)?.clone()),
+            Pattern::Segment(s) => {
+                if segments.get(i) != Some(s) {
+                    return None;
+                }
+            }
+        }
+    }
+    (pattern.len() == segments.len()).then_some(captured)
+}
+
+/// The listeners of a model and its delivery queue.
+#[derive(Default)]
+pub(crate) struct Events {
+    listeners: Mutex<Vec<Listener>>,
+    next_id: Mutex<u64>,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<(Segments, ModelEvent)>,
+    delivering: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Events {
+    pub fn add(
+        &self,
+        event_type: EventType,
+        pattern: &str,
+        once: bool,
+        callback: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
+    ) -> u64 {
+        let id = {
+            let mut next = lock(&self.next_id);
+            *next += 1;
+            *next
+        };
+        lock(&self.listeners).push(Listener {
+            id,
+            event_type,
+            pattern: compile(pattern),
+            callback: Arc::new(callback),
+            once,
+        });
+        id
+    }
+
+    pub fn remove(&self, id: u64) -> bool {
+        let mut listeners = lock(&self.listeners);
+        let before = listeners.len();
+        listeners.retain(|l| l.id != id);
+        listeners.len() != before
+    }
+
+    pub fn remove_all(&self) {
+        lock(&self.listeners).clear();
+    }
+
+    /// Queues events and, unless a delivery is under way (on this model, on
+    /// any thread), delivers the queue.
+    pub fn emit(&self, events: impl IntoIterator<Item = (Segments, ModelEvent)>) {
+        {
+            let mut queue = lock(&self.queue);
+            queue.pending.extend(events);
+            if queue.delivering {
+                return;
+            }
+            queue.delivering = true;
+        }
+        loop {
+            let next = {
+                let mut queue = lock(&self.queue);
+                match queue.pending.pop_front() {
+                    Some(next) => next,
+                    None => {
+                        queue.delivering = false;
+                        return;
+                    }
+                }
+            };
+            self.deliver(&next.0, &next.1);
+        }
+    }
+
+    fn deliver(&self, segments: &[String], event: &ModelEvent) {
+        let event_type = event.kind.event_type();
+        // Type-specific listeners first, then `All`; no lock held while
+        // calling them.
+        let mut matched: Vec<(u64, Callback, Vec<String>, bool)> = Vec::new();
+        {
+            let listeners = lock(&self.listeners);
+            for pass in [false, true] {
+                for l in listeners.iter() {
+                    let wanted = if pass {
+                        l.event_type == EventType::All
+                    } else {
+                        l.event_type == event_type
+                    };
+                    if wanted && let Some(caps) = captures(&l.pattern, segments) {
+                        matched.push((l.id, l.callback.clone(), caps, l.once));
+                    }
+                }
+            }
+        }
+        for (id, callback, caps, once) in matched {
+            if once && !self.remove(id) {
+                continue;
+            }
+            callback(event, &caps);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pattern: &str, path: &str) -> Option<Vec<String>> {
+        captures(&compile(pattern), &path::split(path))
+    }
+
+    #[test]
+    fn patterns_capture_segments() {
+        assert_eq!(m("a.b", "a.b"), Some(vec![]));
+        assert_eq!(m("a.b", "a.b.c"), None);
+        assert_eq!(m("a.b.c", "a.b"), None);
+        assert_eq!(m("a.*", "a.x"), Some(vec!["x".into()]));
+        assert_eq!(m("a.*.c", "a.x.c"), Some(vec!["x".into()]));
+        assert_eq!(m("a.**", "a"), Some(vec!["".into()]));
+        assert_eq!(m("a.**", "a.x.y"), Some(vec!["x.y".into()]));
+        assert_eq!(m("a**", "a.x"), Some(vec!["x".into()]));
+        assert_eq!(m("*.*", "a"), None);
+        assert_eq!(m("**", "a.b"), Some(vec!["a.b".into()]));
+        assert_eq!(m("", ""), Some(vec![]));
+    }
+}

@@ -1,0 +1,304 @@
+//! Loading data into a model: subscribe, fetch, and their counted undoing.
+//!
+//! Racer counts: an item subscribed twice must be unsubscribed twice before
+//! it goes, and a document stays while anything (a subscribe, a fetch, a
+//! local create) holds it. [`Model::unload`] undoes every load made since
+//! the previous `unload`; the actual unsubscribe waits
+//! [`unload_delay`](super::ModelOptions::unload_delay), so a page that
+//! subscribes to the same data again right away keeps it without a round
+//! trip.
+//!
+//! ```
+//! # #[cfg(feature = "ssr")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), peloton::model::ModelError> {
+//! use peloton::backend::Backend;
+//! use peloton::client::Connection;
+//! use peloton::model::Model;
+//! use serde_json::json;
+//!
+//! let backend = Backend::new();
+//! let writer = Model::new(Connection::new(backend.clone()));
+//! writer.create("notes.n1", json!({"text": "hi"}))?.acked().await?;
+//!
+//! let reader = Model::new(Connection::new(backend));
+//! reader.subscribe(["notes.n1"]).await?;
+//! assert_eq!(reader.get::<String>("notes.n1.text"), Some("hi".into()));
+//! reader.unsubscribe(["notes.n1"]).await?;
+//! assert_eq!(reader.get_value("notes.n1"), None); // unloaded
+//! # Ok(()) }
+//! # #[cfg(not(feature = "ssr"))]
+//! # fn main() {}
+//! ```
+
+use std::collections::HashMap;
+
+use futures::future::try_join_all;
+
+use super::events::EventKind;
+use super::path;
+use super::query::ModelQuery;
+use super::{Model, ModelError};
+use crate::client::rt;
+
+/// Something a model can subscribe to or fetch: a document, or a query.
+#[derive(Clone, Debug)]
+pub enum Loadable {
+    /// A document path (`collection.id`), relative to the model it is
+    /// given to.
+    Path(String),
+    /// The document a scoped model points at.
+    Scoped(Model),
+    /// A query.
+    Query(ModelQuery),
+}
+
+impl From<&str> for Loadable {
+    fn from(path: &str) -> Self {
+        Self::Path(path.to_owned())
+    }
+}
+
+impl From<String> for Loadable {
+    fn from(path: String) -> Self {
+        Self::Path(path)
+    }
+}
+
+impl From<&Model> for Loadable {
+    fn from(model: &Model) -> Self {
+        Self::Scoped(model.clone())
+    }
+}
+
+impl From<&ModelQuery> for Loadable {
+    fn from(query: &ModelQuery) -> Self {
+        Self::Query(query.clone())
+    }
+}
+
+/// How an item was loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum How {
+    Subscribe,
+    Fetch,
+}
+
+/// Load counts of a document.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub subscribed: u32,
+    pub fetched: u32,
+    /// Created here: held until unloaded.
+    pub created: bool,
+}
+
+impl Counts {
+    pub fn holds(&self) -> bool {
+        self.subscribed > 0 || self.fetched > 0 || self.created
+    }
+
+    pub fn bump(&mut self, how: How, up: bool) {
+        let n = match how {
+            How::Subscribe => &mut self.subscribed,
+            How::Fetch => &mut self.fetched,
+        };
+        *n = if up { *n + 1 } else { n.saturating_sub(1) };
+    }
+}
+
+/// What a model has loaded.
+#[derive(Default)]
+pub(crate) struct Loads {
+    pub docs: HashMap<(String, String), Counts>,
+    /// Loads since the last `unload()`, to undo there.
+    pub since_unload: Vec<(Loadable, How)>,
+}
+
+impl Loads {
+    pub fn created(&mut self, collection: &str, id: &str) {
+        self.docs
+            .entry((collection.to_owned(), id.to_owned()))
+            .or_default()
+            .created = true;
+    }
+}
+
+/// A resolved item.
+enum Item {
+    Doc(String, String),
+    Query(ModelQuery),
+    Local,
+}
+
+impl Model {
+    fn item(&self, loadable: &Loadable) -> Result<Item, ModelError> {
+        let segments = match loadable {
+            Loadable::Query(query) => return Ok(Item::Query(query.clone())),
+            Loadable::Path(p) => self.resolve(&self.absolute(p)),
+            Loadable::Scoped(model) => model.resolve(&model.at),
+        };
+        match segments.as_slice() {
+            [c, _] if path::is_local(c) => Ok(Item::Local),
+            [c, id] => Ok(Item::Doc(c.clone(), id.clone())),
+            _ => Err(ModelError::PathTooShort(path::join(&segments))),
+        }
+    }
+
+    /// Loads the items and keeps them up to date (in a fetch-only model:
+    /// loads them once, counted as subscribed).
+    pub async fn subscribe<L: Into<Loadable>>(
+        &self,
+        items: impl IntoIterator<Item = L>,
+    ) -> Result<(), ModelError> {
+        self.load(items, How::Subscribe).await
+    }
+
+    /// Loads the items once.
+    pub async fn fetch<L: Into<Loadable>>(
+        &self,
+        items: impl IntoIterator<Item = L>,
+    ) -> Result<(), ModelError> {
+        self.load(items, How::Fetch).await
+    }
+
+    /// Undoes one `subscribe` of each item.
+    pub async fn unsubscribe<L: Into<Loadable>>(
+        &self,
+        items: impl IntoIterator<Item = L>,
+    ) -> Result<(), ModelError> {
+        self.unload_items(items.into_iter().map(Into::into).collect(), How::Subscribe)
+            .await
+    }
+
+    /// Undoes one `fetch` of each item.
+    pub async fn unfetch<L: Into<Loadable>>(
+        &self,
+        items: impl IntoIterator<Item = L>,
+    ) -> Result<(), ModelError> {
+        self.unload_items(items.into_iter().map(Into::into).collect(), How::Fetch)
+            .await
+    }
+
+    /// Undoes every subscribe and fetch made since the last `unload`.
+    pub async fn unload(&self) -> Result<(), ModelError> {
+        let loads = std::mem::take(&mut self.state().loads.since_unload);
+        for (item, how) in loads {
+            self.unload_items(vec![item], how).await?;
+        }
+        Ok(())
+    }
+
+    async fn load<L: Into<Loadable>>(
+        &self,
+        items: impl IntoIterator<Item = L>,
+        how: How,
+    ) -> Result<(), ModelError> {
+        let mut work = Vec::new();
+        for loadable in items.into_iter().map(Into::into) {
+            let item = self.item(&loadable)?;
+            self.state().loads.since_unload.push((loadable, how));
+            work.push(self.load_one(item, how));
+        }
+        try_join_all(work).await?;
+        Ok(())
+    }
+
+    async fn load_one(&self, item: Item, how: How) -> Result<(), ModelError> {
+        match item {
+            Item::Local => Ok(()),
+            Item::Query(query) => query.load(how).await,
+            Item::Doc(collection, id) => {
+                let connection = self
+                    .connection()
+                    .ok_or_else(|| ModelError::NoConnection(collection.clone()))?
+                    .clone();
+                let counts = {
+                    let mut state = self.state();
+                    let counts = state
+                        .loads
+                        .docs
+                        .entry((collection.clone(), id.clone()))
+                        .or_default();
+                    counts.bump(how, true);
+                    *counts
+                };
+                let doc = connection.get(&collection, &id);
+                let subscribe = how == How::Subscribe && !self.options().fetch_only;
+                if subscribe {
+                    // The client answers at once when already subscribed.
+                    doc.subscribe().await?;
+                } else if counts.subscribed + counts.fetched == 1 || doc.version().is_none() {
+                    doc.fetch().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn unload_items(&self, items: Vec<Loadable>, how: How) -> Result<(), ModelError> {
+        for loadable in items {
+            match self.item(&loadable)? {
+                Item::Local => {}
+                Item::Query(query) => query.unload(how).await?,
+                Item::Doc(collection, id) => {
+                    let key = (collection, id);
+                    let released = {
+                        let mut state = self.state();
+                        let Some(counts) = state.loads.docs.get_mut(&key) else {
+                            continue;
+                        };
+                        counts.bump(how, false);
+                        *counts
+                    };
+                    let delay = self.options().unload_delay;
+                    if released.subscribed == 0 || !released.holds() {
+                        if delay.is_zero() {
+                            self.release_doc(key).await;
+                        } else {
+                            let model = self.clone();
+                            rt::spawn(async move {
+                                rt::sleep(delay).await;
+                                model.release_doc(key).await;
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Unsubscribes a document nothing subscribes to any more, and unloads
+    /// it if nothing holds it.
+    async fn release_doc(&self, key: (String, String)) {
+        let Some(connection) = self.connection().cloned() else {
+            return;
+        };
+        let counts = self
+            .state()
+            .loads
+            .docs
+            .get(&key)
+            .copied()
+            .unwrap_or_default();
+        let doc = connection.get(&key.0, &key.1);
+        if counts.subscribed == 0
+            && doc.subscribed()
+            && let Err(e) = doc.unsubscribe().await
+        {
+            tracing::debug!("unsubscribe of {}.{} failed: {e}", key.0, key.1);
+        }
+        // Loaded again meanwhile?
+        if self.state().loads.docs.get(&key).is_some_and(Counts::holds) || self.held_by_query(&key)
+        {
+            return;
+        }
+        self.state().loads.docs.remove(&key);
+        let previous = doc.data();
+        if doc.forget() {
+            let segments = vec![key.0, key.1];
+            self.emit(vec![(segments, EventKind::Unload { previous })]);
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Queries in a model: results kept at `$queries.<key>`, loaded and
+//! counted like documents.
+//!
+//! ```
+//! # #[cfg(feature = "ssr")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), peloton::model::ModelError> {
+//! use peloton::backend::Backend;
+//! use peloton::client::Connection;
+//! use peloton::model::Model;
+//! use serde_json::json;
+//!
+//! let model = Model::new(Connection::new(Backend::new()));
+//! model.add("todos", json!({"text": "milk", "done": false}))?.acked().await?;
+//! model.add("todos", json!({"text": "tea", "done": true}))?.acked().await?;
+//!
+//! let open = model.query("todos", json!({"done": false}));
+//! model.subscribe([&open]).await?;
+//! assert_eq!(open.get(), vec![json!({"text": "milk", "done": false})]);
+//!
+//! let count = model.query("todos", json!({"$count": true}));
+//! model.fetch([&count]).await?;
+//! assert_eq!(count.extra(), Some(json!(2)));
+//!
+//! // A ref list of the results, as Racer's `query.ref`.
+//! let list = open.ref_to("_page.open");
+//! assert_eq!(list.get_value("0.text"), Some(json!("milk")));
+//! # Ok(()) }
+//! # #[cfg(not(feature = "ssr"))]
+//! # fn main() {}
+//! ```
+
+use serde_json::{Value, json};
+
+use super::loading::How;
+use super::{Model, ModelError};
+use crate::client::{self, QueryChange};
+
+/// A query of a model. Cheap to clone; the same collection and expression
+/// give the same query.
+#[derive(Clone, Debug)]
+pub struct ModelQuery {
+    model: Model,
+    key: String,
+    collection: String,
+    expression: Value,
+}
+
+/// A loaded query's state in its model.
+pub(crate) struct QueryEntry {
+    pub collection: String,
+    pub expression: Value,
+    pub subscribed: u32,
+    pub fetched: u32,
+    pub client: Option<client::Query>,
+}
+
+/// The key of a query: stable across processes (the browser finds the
+/// server's queries in a bundle by it), and a single path segment.
+pub(crate) fn key(collection: &str, expression: &Value) -> String {
+    // FNV-1a over the canonical JSON.
+    let text = json!([collection, expression]).to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("q{hash:016x}")
+}
+
+impl Model {
+    /// The query of `collection` by `expression` (MongoDB's language:
+    /// filters, `$sort`, `$skip`, `$limit`, `$count`).
+    pub fn query(&self, collection: &str, expression: Value) -> ModelQuery {
+        ModelQuery {
+            model: self.scope(""),
+            key: key(collection, &expression),
+            collection: collection.to_owned(),
+            expression,
+        }
+    }
+
+    /// A query's results changed on the connection.
+    pub(crate) fn on_query_change(&self, client_id: u64, change: &QueryChange) {
+        let key = {
+            let state = self.state();
+            state
+                .queries
+                .iter()
+                .find(|(_, q)| q.client.as_ref().is_some_and(|c| c.id() == client_id))
+                .map(|(key, _)| key.clone())
+        };
+        let Some(key) = key else { return };
+        let remote = self.pass(json!({"$remote": true}));
+        let ids = format!("$queries.{key}.ids");
+        let result = match change {
+            QueryChange::Results { ids: all } => remote.set(&ids, all).map(drop),
+            QueryChange::Insert { index, ids: new } => remote
+                .insert(&ids, *index, new.iter().map(|id| json!(id)).collect())
+                .map(drop),
+            QueryChange::Remove { index, ids: gone } => {
+                remote.remove(&ids, *index, gone.len()).map(drop)
+            }
+            QueryChange::Move { from, to, how_many } => {
+                remote.move_items(&ids, *from, *to, *how_many).map(drop)
+            }
+            QueryChange::Extra(extra) => remote
+                .set(&format!("$queries.{key}.extra"), extra)
+                .map(drop),
+        };
+        if let Err(e) = result {
+            tracing::warn!("query update of {key} failed: {e}");
+        }
+    }
+
+    /// Whether a loaded query's results hold a document.
+    pub(crate) fn held_by_query(&self, doc: &(String, String)) -> bool {
+        let keys: Vec<String> = {
+            let state = self.state();
+            state
+                .queries
+                .iter()
+                .filter(|(_, q)| q.collection == doc.0)
+                .map(|(key, _)| key.clone())
+                .collect()
+        };
+        keys.iter().any(|key| {
+            self.read(&format!("$queries.{key}.ids"), |ids| {
+                ids.and_then(Value::as_array)
+                    .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(doc.1.as_str())))
+            })
+        })
+    }
+}
+
+impl ModelQuery {
+    /// The query's key: its results are at `$queries.<key>.ids`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The collection queried.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// The query expression.
+    pub fn expression(&self) -> &Value {
+        &self.expression
+    }
+
+    fn ids_path(&self) -> String {
+        format!("$queries.{}.ids", self.key)
+    }
+
+    /// The ids of the results, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.model.get(&self.ids_path()).unwrap_or_default()
+    }
+
+    /// The results' data, in order.
+    pub fn get(&self) -> Vec<Value> {
+        self.ids()
+            .iter()
+            .filter_map(|id| self.model.get_value(&format!("{}.{id}", self.collection)))
+            .collect()
+    }
+
+    /// The query's extra result (`$count`, …).
+    pub fn extra(&self) -> Option<Value> {
+        self.model
+            .get_value(&format!("$queries.{}.extra", self.key))
+            .filter(|v| !v.is_null())
+    }
+
+    /// Makes `path` (absolute) a ref list of the results (Racer's
+    /// `query.ref`); returns the model at `path`.
+    pub fn ref_to(&self, path: &str) -> Model {
+        self.model
+            .ref_list(path, &self.collection, &self.ids_path())
+    }
+
+    /// Subscribes (counted), like `model.subscribe([&query])`.
+    pub async fn subscribe(&self) -> Result<(), ModelError> {
+        self.model.subscribe([self]).await
+    }
+
+    /// Fetches (counted), like `model.fetch([&query])`.
+    pub async fn fetch(&self) -> Result<(), ModelError> {
+        self.model.fetch([self]).await
+    }
+
+    pub(crate) async fn load(&self, how: How) -> Result<(), ModelError> {
+        let model = &self.model;
+        let connection = model
+            .connection()
+            .ok_or_else(|| ModelError::NoConnection(self.collection.clone()))?
+            .clone();
+        let live = how == How::Subscribe && !model.options().fetch_only;
+        let existing = {
+            let mut state = model.state();
+            let entry = state
+                .queries
+                .entry(self.key.clone())
+                .or_insert_with(|| QueryEntry {
+                    collection: self.collection.clone(),
+                    expression: self.expression.clone(),
+                    subscribed: 0,
+                    fetched: 0,
+                    client: None,
+                });
+            match how {
+                How::Subscribe => entry.subscribed += 1,
+                How::Fetch => entry.fetched += 1,
+            }
+            entry
+                .client
+                .clone()
+                .filter(|_| !live || entry.subscribed > 1)
+        };
+        let client = match existing {
+            Some(client) => client,
+            None => {
+                let client = if live {
+                    connection.subscribe_query(&self.collection, self.expression.clone())
+                } else {
+                    connection.fetch_query(&self.collection, self.expression.clone())
+                };
+                if let Some(entry) = model.state().queries.get_mut(&self.key)
+                    && (live || entry.client.is_none())
+                {
+                    entry.client = Some(client.clone());
+                }
+                client
+            }
+        };
+        client.ready().await?;
+        // The results, as the model keeps them.
+        model.set_diff(&self.ids_path(), client.ids())?;
+        model.set_diff(&format!("$queries.{}.extra", self.key), client.extra())?;
+        Ok(())
+    }
+
+    pub(crate) async fn unload(&self, how: How) -> Result<(), ModelError> {
+        let model = &self.model;
+        let gone = {
+            let mut state = model.state();
+            let Some(entry) = state.queries.get_mut(&self.key) else {
+                return Ok(());
+            };
+            match how {
+                How::Subscribe => entry.subscribed = entry.subscribed.saturating_sub(1),
+                How::Fetch => entry.fetched = entry.fetched.saturating_sub(1),
+            }
+            (entry.subscribed == 0 && entry.fetched == 0)
+                .then(|| state.queries.remove(&self.key))
+                .flatten()
+        };
+        if let Some(entry) = gone {
+            if let Some(client) = entry.client {
+                client.unsubscribe();
+            }
+            let _ = model.silent().del(&format!("$queries.{}", self.key));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! Walking JSON values by model path segments.
+
+use serde_json::Value;
+
+use super::path;
+
+/// The value at `segments` under `value`.
+pub(crate) fn lookup<'a>(value: &'a Value, segments: &[String]) -> Option<&'a Value> {
+    segments.iter().try_fold(value, |v, segment| match v {
+        Value::Object(map) => map.get(segment),
+        Value::Array(items) => path::index(segment).and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// A value that holds `leaf` at `segments`, with objects (or lists, where
+/// the next segment is an index) for the missing parents. List holes are
+/// filled with nulls, since JSON has no `undefined`.
+pub(crate) fn implied(segments: &[String], leaf: Value) -> Value {
+    segments
+        .iter()
+        .rev()
+        .fold(leaf, |inner, segment| match path::index(segment) {
+            Some(i) => {
+                let mut items = vec![Value::Null; i];
+                items.push(inner);
+                Value::Array(items)
+            }
+            None => {
+                let mut map = serde_json::Map::new();
+                map.insert(segment.clone(), inner);
+                Value::Object(map)
+            }
+        })
+}
+
+/// Deep equality, numbers by value (`1 == 1.0`).
+pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| deep_equal(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn walks_and_implies() {
+        let v = json!({"a": [{"b": 1}]});
+        assert_eq!(lookup(&v, &path::split("a.0.b")), Some(&json!(1)));
+        assert_eq!(lookup(&v, &path::split("a.1")), None);
+        assert_eq!(
+            implied(&path::split("x.2.y"), json!(5)),
+            json!({"x": [null, null, {"y": 5}]})
+        );
+        assert!(deep_equal(
+            &json!({"a": 1, "b": [2]}),
+            &json!({"b": [2.0], "a": 1})
+        ));
+    }
+}

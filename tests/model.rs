@@ -1,0 +1,564 @@
+//! Racer's behaviour, through peloton's model, on a real in-memory backend.
+
+mod util;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use peloton::backend::Backend;
+use peloton::client::Connection;
+use peloton::client::transport::WebSocketConnector;
+use peloton::model::{EventKind, EventType, Model, ModelEvent, ModelOptions};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use util::until;
+
+/// Records the events a model emits under a pattern.
+fn record(
+    model: &Model,
+    event_type: EventType,
+    pattern: &str,
+) -> Arc<Mutex<Vec<(ModelEvent, Vec<String>)>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    model.on(event_type, pattern, move |event, captures| {
+        sink.lock()
+            .unwrap()
+            .push((event.clone(), captures.to_vec()));
+    });
+    seen
+}
+
+fn kinds(seen: &Mutex<Vec<(ModelEvent, Vec<String>)>>) -> Vec<(String, EventKind)> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(e, _)| (e.path.clone(), e.kind.clone()))
+        .collect()
+}
+
+fn pair() -> (Backend, Model, Model) {
+    let backend = Backend::new();
+    let a = Model::new(Connection::new(backend.clone()));
+    let b = Model::new(Connection::new(backend.clone()));
+    (backend, a, b)
+}
+
+#[tokio::test]
+async fn every_mutator_emits_racers_events() {
+    let (_backend, model, _) = pair();
+    let seen = record(&model, EventType::All, "todos.**");
+    model
+        .create("todos.t", json!({"items": ["a"], "n": 1, "s": "hé"}))
+        .unwrap();
+    model.set("todos.t.title", "milk").unwrap();
+    model.push("todos.t.items", "b").unwrap();
+    model
+        .insert("todos.t.items", 0, vec![json!("x"), json!("y")])
+        .unwrap();
+    model.move_items("todos.t.items", 0, 2, 2).unwrap();
+    model.remove("todos.t.items", 1, 2).unwrap();
+    model.increment("todos.t.n", 2.0).unwrap();
+    model.string_insert("todos.t.s", 2, "llo").unwrap();
+    model.string_remove("todos.t.s", 0, 1).unwrap();
+    model.del("todos.t.title").unwrap();
+    assert_eq!(model.pop("todos.t.items").unwrap().value, Some(json!("y")));
+    assert_eq!(
+        model.shift("todos.t.items").unwrap().value,
+        Some(json!("a"))
+    );
+    let change =
+        |value: Option<Value>, previous: Option<Value>| EventKind::Change { value, previous };
+    assert_eq!(
+        kinds(&seen),
+        vec![
+            (
+                "todos.t".into(),
+                change(Some(json!({"items": ["a"], "n": 1, "s": "hé"})), None)
+            ),
+            ("todos.t.title".into(), change(Some(json!("milk")), None)),
+            (
+                "todos.t.items".into(),
+                EventKind::Insert {
+                    index: 1,
+                    values: vec![json!("b")]
+                }
+            ),
+            (
+                "todos.t.items".into(),
+                EventKind::Insert {
+                    index: 0,
+                    values: vec![json!("x"), json!("y")]
+                }
+            ),
+            (
+                "todos.t.items".into(),
+                EventKind::Move {
+                    from: 0,
+                    to: 2,
+                    how_many: 2
+                }
+            ),
+            (
+                "todos.t.items".into(),
+                EventKind::Remove {
+                    index: 1,
+                    values: vec![json!("b"), json!("x")]
+                }
+            ),
+            ("todos.t.n".into(), change(Some(json!(3)), Some(json!(1)))),
+            (
+                "todos.t.s".into(),
+                change(Some(json!("héllo")), Some(json!("hé")))
+            ),
+            (
+                "todos.t.s".into(),
+                change(Some(json!("éllo")), Some(json!("héllo")))
+            ),
+            ("todos.t.title".into(), change(None, Some(json!("milk")))),
+            (
+                "todos.t.items".into(),
+                EventKind::Remove {
+                    index: 1,
+                    values: vec![json!("y")]
+                }
+            ),
+            (
+                "todos.t.items".into(),
+                EventKind::Remove {
+                    index: 0,
+                    values: vec![json!("a")]
+                }
+            ),
+        ]
+    );
+    let passed: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(e, _)| Value::Object(e.passed.clone()))
+        .collect();
+    assert_eq!(
+        passed[7],
+        json!({"$stringInsert": {"index": 2, "text": "llo"}})
+    );
+    assert_eq!(
+        passed[8],
+        json!({"$stringRemove": {"index": 0, "howMany": 1}})
+    );
+    model.when_nothing_pending().await;
+    assert_eq!(
+        model.get_value("todos.t"),
+        Some(json!({"items": [], "n": 3, "s": "éllo"}))
+    );
+}
+
+#[tokio::test]
+async fn remote_changes_arrive_one_event_per_component() {
+    let (_backend, writer, reader) = pair();
+    writer
+        .create("lists.l", json!({"items": []}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    reader.subscribe(["lists.l"]).await.unwrap();
+    let seen = record(&reader, EventType::All, "lists.l.**");
+    writer
+        .insert("lists.l.items", 0, vec![json!("a"), json!("b")])
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    writer
+        .move_items("lists.l.items", 0, 1, 1)
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    writer
+        .string_insert("lists.l.title", 0, "x")
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("remote events", || seen.lock().unwrap().len() == 4).await;
+    assert_eq!(
+        kinds(&seen),
+        vec![
+            (
+                "lists.l.items".into(),
+                EventKind::Insert {
+                    index: 0,
+                    values: vec![json!("a")]
+                }
+            ),
+            (
+                "lists.l.items".into(),
+                EventKind::Insert {
+                    index: 1,
+                    values: vec![json!("b")]
+                }
+            ),
+            (
+                "lists.l.items".into(),
+                EventKind::Move {
+                    from: 0,
+                    to: 1,
+                    how_many: 1
+                }
+            ),
+            (
+                "lists.l.title".into(),
+                EventKind::Change {
+                    value: Some(json!("x")),
+                    previous: None
+                }
+            ),
+        ]
+    );
+    assert!(seen.lock().unwrap().iter().all(|(e, _)| e.is_remote()));
+}
+
+#[tokio::test]
+async fn wildcards_pass_silent_and_queued_order() {
+    let model = Model::local();
+    let seen = record(&model, EventType::Change, "_page.*.name");
+    model
+        .pass(json!({"who": "test"}))
+        .set("_page.ann.name", "Ann")
+        .unwrap();
+    model.silent().set("_page.bob.name", "Bob").unwrap();
+    model.set("_page.ann.age", 3).unwrap();
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, vec!["ann".to_string()]);
+    assert_eq!(got[0].0.passed.get("who"), Some(&json!("test")));
+
+    // A mutation made inside a listener is delivered after the current event.
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (o1, o2) = (order.clone(), order.clone());
+    let inner = model.clone();
+    model.on(EventType::Change, "_page.a", move |_, _| {
+        o1.lock().unwrap().push("a: first listener");
+        inner.set("_page.b", 1).unwrap();
+        o1.lock().unwrap().push("a: first listener done");
+    });
+    model.on(EventType::Change, "_page.a", move |_, _| {
+        o2.lock().unwrap().push("a: second listener")
+    });
+    let o3 = order.clone();
+    model.on(EventType::Change, "_page.b", move |_, _| {
+        o3.lock().unwrap().push("b")
+    });
+    model.set("_page.a", 1).unwrap();
+    assert_eq!(
+        *order.lock().unwrap(),
+        vec![
+            "a: first listener",
+            "a: first listener done",
+            "a: second listener",
+            "b"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn refs_follow_their_targets_including_moved_list_items() {
+    let (_backend, model, other) = pair();
+    model.create("lists.l", json!({"ids": ["x", "y"]})).unwrap();
+    model.create("items.x", json!({"text": "X"})).unwrap();
+    model.create("items.y", json!({"text": "Y"})).unwrap();
+    model
+        .subscribe(["lists.l", "items.x", "items.y"])
+        .await
+        .unwrap();
+    let list = model.ref_list("_page.items", "items", "lists.l.ids");
+    assert_eq!(
+        list.get_value(""),
+        Some(json!([{"text": "X"}, {"text": "Y"}]))
+    );
+    let seen = record(&model, EventType::All, "_page.items.**");
+    // A remote move of the ids moves the ref list's items.
+    other.subscribe(["lists.l", "items.y"]).await.unwrap();
+    other
+        .move_items("lists.l.ids", 0, 1, 1)
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the move", || {
+        model.get_value("_page.items.0.text") == Some(json!("Y"))
+    })
+    .await;
+    other
+        .set("items.y.text", "why")
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    model.subscribe(["items.y", "lists.l"]).await.unwrap();
+    until("the edit", || {
+        model.get_value("_page.items.0.text") == Some(json!("why"))
+    })
+    .await;
+    let got = kinds(&seen);
+    assert!(
+        got.contains(&(
+            "_page.items".into(),
+            EventKind::Move {
+                from: 0,
+                to: 1,
+                how_many: 1
+            }
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            "_page.items.0.text".into(),
+            EventKind::Change {
+                value: Some(json!("why")),
+                previous: Some(json!("Y"))
+            }
+        )),
+        "{got:?}"
+    );
+    // Writes through the ref list land on the document.
+    model.set("_page.items.1.text", "ex").unwrap();
+    assert_eq!(model.get_value("items.x.text"), Some(json!("ex")));
+    // A plain ref.
+    let current = model.ref_to("_page.current", "items.x");
+    let seen = record(&model, EventType::Change, "_page.current.text");
+    model.set("items.x.text", "EX").unwrap();
+    assert_eq!(current.get_value("text"), Some(json!("EX")));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn loads_are_counted_and_unloaded_after_the_delay() {
+    let backend = Backend::new();
+    let writer = Model::new(Connection::new(backend.clone()));
+    writer
+        .create("notes.n", json!({"v": 1}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    let model = Model::with_options(
+        Connection::new(backend.clone()),
+        ModelOptions {
+            fetch_only: false,
+            unload_delay: Duration::from_millis(100),
+        },
+    );
+    model.subscribe(["notes.n"]).await.unwrap();
+    model.subscribe(["notes.n"]).await.unwrap();
+    model.unsubscribe(["notes.n"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(
+        model.get_value("notes.n").is_some(),
+        "still subscribed once"
+    );
+
+    model.unload().await.unwrap(); // undoes the remaining subscribe (and the others)
+    // Resubscribed within the delay: nothing is lost, nothing refetched.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    model.subscribe(["notes.n"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(model.get_value("notes.n"), Some(json!({"v": 1})));
+    writer.set("notes.n.v", 2).unwrap().acked().await.unwrap();
+    until("still live", || {
+        model.get_value("notes.n.v") == Some(json!(2))
+    })
+    .await;
+
+    let unloads = record(&model, EventType::Unload, "notes.*");
+    model.unsubscribe(["notes.n"]).await.unwrap();
+    until("unloaded", || model.get_value("notes.n").is_none()).await;
+    assert_eq!(unloads.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn fetch_only_models_fetch_and_bundle_what_they_subscribed() {
+    let backend = Backend::new();
+    let writer = Model::new(Connection::new(backend.clone()));
+    for (id, done) in [("a", false), ("b", true), ("c", false)] {
+        writer
+            .create(&format!("todos.{id}"), json!({"text": id, "done": done}))
+            .unwrap();
+    }
+    writer.create("lists.l", json!({"title": "L"})).unwrap();
+    writer.when_nothing_pending().await;
+
+    let server = Model::with_options(
+        Connection::new(backend.clone()),
+        ModelOptions {
+            fetch_only: true,
+            ..Default::default()
+        },
+    );
+    let open = server.query("todos", json!({"done": false}));
+    server.subscribe([&open]).await.unwrap();
+    server.subscribe(["lists.l"]).await.unwrap();
+    server.set("_page.filter", "open").unwrap();
+    open.ref_to("_page.open");
+    server.ref_to("_page.list", "lists.l");
+    assert_eq!(open.ids(), ["a", "c"]);
+    // Fetch-only: nothing live.
+    writer
+        .set("lists.l.title", "changed")
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(server.get_value("lists.l.title"), Some(json!("L")));
+    let bundle = server.bundle().await;
+    server.close();
+
+    // The browser's model: the same data, then live from the bundled versions.
+    let json = serde_json::to_string(&bundle).unwrap();
+    let browser = Model::from_bundle(
+        Some(Connection::new(backend)),
+        serde_json::from_str(&json).unwrap(),
+        ModelOptions::default(),
+    );
+    assert_eq!(browser.get_value("_page.filter"), Some(json!("open")));
+    assert_eq!(
+        browser.get_value("_page.open"),
+        Some(json!([{"text": "a", "done": false}, {"text": "c", "done": false}]))
+    );
+    assert_eq!(browser.get_value("_page.list.title"), Some(json!("L")));
+    assert_eq!(browser.bundle_now(), bundle, "an identical model");
+    until("the missed op", || {
+        browser.get_value("lists.l.title") == Some(json!("changed"))
+    })
+    .await;
+    writer
+        .set("todos.b.done", false)
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the query follows", || {
+        browser
+            .get_value("_page.open")
+            .and_then(|v| v.as_array().map(Vec::len))
+            == Some(3)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_models_editing_at_random_converge() {
+    let (backend, a, b) = pair();
+    a.create("docs.d", json!({"list": [], "n": 0, "text": "", "map": {}}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    b.subscribe(["docs.d"]).await.unwrap();
+    a.subscribe(["docs.d"]).await.unwrap();
+    let edit = |model: Model, seed: u64| async move {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut increments = 0.0;
+        for i in 0..150 {
+            let len = model.read("docs.d.list", |v| {
+                v.and_then(Value::as_array).map_or(0, Vec::len)
+            });
+            let text_len = model
+                .get::<String>("docs.d.text")
+                .map_or(0, |t| t.encode_utf16().count());
+            let _ = match rng.random_range(0..7) {
+                0 => model
+                    .insert(
+                        "docs.d.list",
+                        rng.random_range(0..=len),
+                        vec![json!(format!("{seed}-{i}"))],
+                    )
+                    .map(drop),
+                1 if len > 0 => model
+                    .remove("docs.d.list", rng.random_range(0..len), 1)
+                    .map(drop),
+                2 if len > 1 => model
+                    .move_items(
+                        "docs.d.list",
+                        rng.random_range(0..len),
+                        rng.random_range(0..len),
+                        1,
+                    )
+                    .map(drop),
+                3 => {
+                    increments += 1.0;
+                    model.increment("docs.d.n", 1.0).map(drop)
+                }
+                4 => model
+                    .string_insert("docs.d.text", rng.random_range(0..=text_len), "ab")
+                    .map(drop),
+                5 if text_len > 0 => model
+                    .string_remove("docs.d.text", rng.random_range(0..text_len), 1)
+                    .map(drop),
+                _ => model
+                    .set(&format!("docs.d.map.k{}", rng.random_range(0..5)), i)
+                    .map(drop),
+            };
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        model.when_nothing_pending().await;
+        increments
+    };
+    let (x, y) = tokio::join!(edit(a.clone(), 1), edit(b.clone(), 2));
+    until("convergence", || {
+        a.get_value("docs.d") == b.get_value("docs.d")
+    })
+    .await;
+    let stored = backend.fetch("docs", "d").await.unwrap().data;
+    assert_eq!(a.get_value("docs.d"), stored);
+    assert_eq!(
+        a.get::<f64>("docs.d.n"),
+        Some(x + y),
+        "every increment counted once"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_model_converges_with_an_in_process_one_and_offline_edits_arrive_once() {
+    let backend = Backend::new();
+    let addr = util::serve(backend.clone()).await;
+    let local = Model::new(Connection::new(backend.clone()));
+    let remote_conn = Connection::new(WebSocketConnector::new(util::channel_url(addr)));
+    let remote = Model::new(remote_conn.clone());
+    local
+        .create("notes.n", json!({"log": [], "n": 0}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    local.subscribe(["notes.n"]).await.unwrap();
+    remote.subscribe(["notes.n"]).await.unwrap();
+
+    remote_conn.disconnect();
+    until("offline", || {
+        remote_conn.state() == peloton::client::ConnectionState::Disconnected
+    })
+    .await;
+    for i in 0..5 {
+        remote.push("notes.n.log", format!("offline {i}")).unwrap();
+        remote.increment("notes.n.n", 1.0).unwrap();
+        local.push("notes.n.log", format!("online {i}")).unwrap();
+    }
+    local.when_nothing_pending().await;
+    remote_conn.reconnect();
+    remote.when_nothing_pending().await;
+    until("converged", || {
+        local.get_value("notes.n") == remote.get_value("notes.n")
+    })
+    .await;
+    let log: Vec<String> = local.get("notes.n.log").unwrap();
+    assert_eq!(log.len(), 10, "{log:?}");
+    assert_eq!(local.get::<f64>("notes.n.n"), Some(5.0));
+}
