@@ -14,12 +14,11 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use util::until;
 
+/// Events as recorded: the event and the listener's captures.
+type Seen = Arc<Mutex<Vec<(ModelEvent, Vec<String>)>>>;
+
 /// Records the events a model emits under a pattern.
-fn record(
-    model: &Model,
-    event_type: EventType,
-    pattern: &str,
-) -> Arc<Mutex<Vec<(ModelEvent, Vec<String>)>>> {
+fn record(model: &Model, event_type: EventType, pattern: &str) -> Seen {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     model.on(event_type, pattern, move |event, captures| {
