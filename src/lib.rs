@@ -16,7 +16,10 @@
 //!   queries, loading, bundles.
 //! - [`backend`] (feature `ssr`): ShareDB's server: documents, ops, queries,
 //!   pub/sub, middleware.
-//! - [`axum`] (feature `ssr`): the HTTP side: the `/channel` WebSocket route.
+//! - [`axum`] (feature `ssr`): the HTTP side: the `/channel` WebSocket route
+//!   and the model middleware.
+//! - [`leptos`] (features `ssr`, `hydrate`): the view side: the model in
+//!   context, signals, loading during server rendering, hydration.
 
 pub mod client;
 pub mod model;
@@ -28,3 +31,5 @@ mod random;
 pub mod axum;
 #[cfg(feature = "ssr")]
 pub mod backend;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
+pub mod leptos;

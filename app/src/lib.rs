@@ -1,16 +1,17 @@
-//! peloton's demo app.
+//! peloton's demo app: shared todo lists and a shared note.
+//!
+//! Every page renders on the server with its data in the HTML, then goes
+//! live in the browser: edits made anywhere show up everywhere.
 //!
 //! The same crate is built twice: with `ssr` it is the server (see
-//! `main.rs`), with `hydrate` it is the WebAssembly that takes over the
-//! server-rendered page in the browser.
+//! `main.rs`), with `hydrate` the WebAssembly that takes over the page.
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::{
-    StaticSegment,
-    components::{Route, Router, Routes},
-};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
+mod components;
 mod pages;
 
 /// The HTML document around the app: head, hydration scripts, body.
@@ -21,6 +22,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -31,7 +33,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The app's routes.
+/// The app's routes. Pages render on the server once their data is loaded
+/// (`SsrMode::Async`), so the HTML has it even without JavaScript.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -46,19 +49,32 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="peloton" href="/pkg/app.css"/>
         <Title text="peloton demo"/>
         <Router>
+            <components::Header/>
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=pages::Home/>
+                    <Route path=StaticSegment("") view=pages::Home ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("lists"), ParamSegment("id")) view=pages::ListPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("notes"), ParamSegment("id")) view=pages::NotePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
     }
 }
 
-/// The browser's entry point: hydrate the server-rendered page.
+/// The browser's entry point: rebuild the page's model, then hydrate.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    peloton::leptos::hydrate_body(App);
+}
+
+/// Milliseconds since the epoch (for ordering lists by creation).
+pub(crate) fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now();
+    #[cfg(not(feature = "hydrate"))]
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
 }

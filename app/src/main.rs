@@ -6,7 +6,9 @@ use app::{App, shell};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use peloton::axum::ModelLayer;
 use peloton::backend::Backend;
+use peloton::leptos::provide_request_model;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -23,11 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let routes = generate_route_list(App);
     let app = Router::new()
         .merge(peloton::axum::channel_route(backend.clone()))
-        .leptos_routes(&options, routes, {
+        .leptos_routes_with_context(&options, routes, provide_request_model, {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
+        // Each request gets a fetch-only model; its bundle goes into the page.
+        .layer(ModelLayer::new(backend.clone()))
         .with_state(options);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -1,6 +1,9 @@
 //! The HTTP side, on axum: the `/channel` WebSocket route that speaks
-//! ShareDB's protocol.
+//! ShareDB's protocol, and the store's model middleware that gives each
+//! request a model and writes its bundle into the page.
 
 mod channel;
+mod model;
 
 pub use channel::{CHANNEL_PATH, channel_route};
+pub use model::{ModelLayer, ModelService, RequestModel};

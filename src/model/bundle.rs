@@ -38,6 +38,10 @@ use crate::client::{Connection, rt};
 use crate::ot::json0;
 use crate::protocol::Snapshot;
 
+/// The id of the `<script type="application/json">` element that carries a
+/// server-rendered page's bundle to the browser.
+pub const BUNDLE_ELEMENT_ID: &str = "peloton-bundle";
+
 /// A model's state as JSON (see the [module docs](self)).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

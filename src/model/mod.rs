@@ -86,7 +86,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub use bundle::Bundle;
+pub use bundle::{BUNDLE_ELEMENT_ID, Bundle, BundledQuery};
 pub use error::ModelError;
 pub use events::{EventKind, EventType, ModelEvent};
 pub use loading::Loadable;

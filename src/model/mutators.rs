@@ -11,6 +11,7 @@ use super::path::{self, Segments};
 use super::{Model, ModelError, value};
 use crate::client::Ack;
 use crate::ot::json0::{self, Component};
+use crate::ot::text0;
 use crate::ot::utf16;
 
 /// What a mutator returns: Racer's return value at once, and the server's
@@ -810,6 +811,30 @@ impl Model {
                     index,
                     removed,
                 )],
+                events: vec![(rest.to_vec(), change)],
+                value: Some(s.clone()),
+            })
+        })
+    }
+    /// Applies a text0 op (json0's embedded text type, Racer's
+    /// `subtypeSubmit`) to the string at `path`; returns the previous
+    /// string. A one-component op passes `$stringInsert`/`$stringRemove` like
+    /// [`string_insert`](Model::string_insert); longer ones `$subtype`.
+    pub fn text_op(&self, path: &str, op: text0::Op) -> Result<Write<Option<String>>, ModelError> {
+        let passed = crate::model::remote::text0_passed(&op);
+        self.pass(passed).edit(path, |doc, rest| {
+            let s = match value::lookup(doc, rest) {
+                Some(Value::String(s)) => s,
+                other => return Err(not_a_string("text_op", rest, other.unwrap_or(&Value::Null))),
+            };
+            let mut new = s.clone();
+            text0::apply(&mut new, &op).map_err(|e| json0_error(rest, e))?;
+            let change = EventKind::Change {
+                value: Some(Value::String(new)),
+                previous: Some(Value::String(s.clone())),
+            };
+            Ok(Edit {
+                components: vec![Component::text0(path::to_json0(rest), op.clone())],
                 events: vec![(rest.to_vec(), change)],
                 value: Some(s.clone()),
             })

@@ -263,3 +263,10 @@ impl ModelQuery {
         Ok(())
     }
 }
+
+/// The same query of the same model.
+impl PartialEq for ModelQuery {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && std::sync::Arc::ptr_eq(&self.model.root, &other.model.root)
+    }
+}

@@ -205,28 +205,35 @@ fn op_event(c: &Component, value: Option<&Value>) -> Option<(Segments, EventKind
             )
         }
         Action::Text0(op) => {
-            // A single text0 edit reads like a legacy one; others pass the op.
-            let pass = match op.0.as_slice() {
-                [one] => match &one.action {
-                    text0::Action::Insert(text) => {
-                        json!({"$stringInsert": {"index": one.p, "text": text}})
-                    }
-                    text0::Action::Delete(text) => {
-                        json!({"$stringRemove": {"index": one.p, "howMany": utf16::len(text)}})
-                    }
-                },
-                _ => json!({"$subtype": {"type": "text0", "op": op}}),
-            };
+            let previous = value.and_then(Value::as_str).and_then(|now| {
+                let mut before = now.to_owned();
+                text0::apply(&mut before, &text0::invert(op)).ok()?;
+                Some(json!(before))
+            });
             (
                 p,
                 EventKind::Change {
                     value: value.cloned(),
-                    previous: None,
+                    previous,
                 },
-                Some(pass),
+                Some(text0_passed(op)),
             )
         }
     })
+}
+
+/// What a text0 op passes to listeners: a single edit reads like
+/// `string_insert`/`string_remove`; longer ops pass the op itself.
+pub(crate) fn text0_passed(op: &text0::Op) -> Value {
+    match op.0.as_slice() {
+        [one] => match &one.action {
+            text0::Action::Insert(text) => json!({"$stringInsert": {"index": one.p, "text": text}}),
+            text0::Action::Delete(text) => {
+                json!({"$stringRemove": {"index": one.p, "howMany": utf16::len(text)}})
+            }
+        },
+        _ => json!({"$subtype": {"type": "text0", "op": op}}),
+    }
 }
 
 /// `s` without the `len` UTF-16 units at `index`.

@@ -1,16 +1,96 @@
 use leptos::prelude::*;
+use peloton::leptos::{ModelSignals, signal, use_model, use_subscribe_query};
+use peloton::model::ModelQuery;
+use serde_json::{Value, json};
 
-/// The landing page.
+/// The landing page: every list, live, with a live count.
 #[component]
 pub fn Home() -> impl IntoView {
-    let (clicks, set_clicks) = signal(0u32);
+    let model = use_model();
+    let (lists_loaded, lists) = use_subscribe_query("lists", || json!({"$sort": {"createdAt": 1}}));
+    let (count_loaded, count) = use_subscribe_query("lists", || json!({"$count": true}));
+    let title = RwSignal::new(String::new());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let name = title.get_untracked().trim().to_owned();
+        if name.is_empty() {
+            return;
+        }
+        let list = json!({"title": name, "createdAt": crate::now_ms(), "items": []});
+        if let Err(e) = model.add("lists", list) {
+            leptos::logging::error!("creating a list failed: {e}");
+        }
+        title.set(String::new());
+    };
     view! {
-        <h1>"peloton"</h1>
+        <h1>"Shared todo lists"</h1>
         <p class="lede">
-            "Realtime web apps in Rust: pages rendered on the server, live in the browser."
+            "Open a list in two windows: every change shows up in both at once, "
+            "even when you both edit at the same time."
         </p>
-        <button class="counter" on:click=move |_| set_clicks.update(|n| *n += 1)>
-            {move || format!("Clicked {} times", clicks.get())}
-        </button>
+        <Suspense fallback=|| view! { <p class="loading">"Loading lists…"</p> }>
+            {move || Suspend::new(async move {
+                match (lists_loaded.await, count_loaded.await) {
+                    (Ok(()), Ok(())) => view! {
+                        <ListOverview lists=lists.get_untracked() count=count.get_untracked()/>
+                    }
+                    .into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <form class="new-list" on:submit=create>
+            <input
+                name="title"
+                placeholder="A new list…"
+                prop:value=move || title.get()
+                on:input=move |ev| title.set(event_target_value(&ev))
+            />
+            <button type="submit">"Create list"</button>
+        </form>
+        <p class="note-link">
+            "Or write together in the "<a href="/notes/welcome">"shared note"</a>"."
+        </p>
+    }
+}
+
+/// The lists of a live query, with the live count of another.
+#[component]
+fn ListOverview(lists: ModelQuery, count: ModelQuery) -> impl IntoView {
+    let model = use_model();
+    let ids = model.signal::<Vec<String>>(&format!("$queries.{}.ids", lists.key()));
+    let total = model.signal::<u64>(&format!("$queries.{}.extra", count.key()));
+    view! {
+        <p class="count">
+            {move || match total.get().unwrap_or(0) {
+                1 => "1 list".to_owned(),
+                n => format!("{n} lists"),
+            }}
+        </p>
+        <ul class="lists">
+            <For each=move || ids.get().unwrap_or_default() key=|id| id.clone() let:id>
+                <ListRow id/>
+            </For>
+        </ul>
+    }
+}
+
+#[component]
+fn ListRow(id: String) -> impl IntoView {
+    let title = signal::<String>(&format!("lists.{id}.title"));
+    let items = signal::<Vec<Value>>(&format!("lists.{id}.items"));
+    let open = move || {
+        let items = items.get().unwrap_or_default();
+        let open = items
+            .iter()
+            .filter(|i| i.get("done") != Some(&Value::Bool(true)))
+            .count();
+        format!("{open} of {} to do", items.len())
+    };
+    view! {
+        <li>
+            <a href=format!("/lists/{id}")>{move || title.get().unwrap_or_default()}</a>
+            <span class="meta">{open}</span>
+        </li>
     }
 }

@@ -1,0 +1,5 @@
+//! Pieces shared by the pages.
+
+mod header;
+
+pub use header::Header;

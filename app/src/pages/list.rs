@@ -1,0 +1,149 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use peloton::leptos::{ModelSignals, use_model, use_subscribe};
+use peloton::model::{Model, ModelError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// An item of a todo list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Item {
+    id: String,
+    text: String,
+    #[serde(default)]
+    done: bool,
+}
+
+/// A todo list: add, edit, toggle, reorder, delete, all shared live.
+#[component]
+pub fn ListPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let loaded = use_subscribe(move || vec![format!("lists.{}", id())]);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the list…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(()) => view! { <TodoList id=id()/> }.into_any(),
+                    Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TodoList(id: String) -> impl IntoView {
+    let model = use_model();
+    let list = model.at(&format!("lists.{id}"));
+    if list.get_value("").is_none() {
+        return view! {
+            <p class="error">"There is no such list. "<a href="/">"Back to all lists"</a></p>
+        }
+        .into_any();
+    }
+    let title = list.signal::<String>("title");
+    let items = list.signal::<Vec<Item>>("items");
+    let draft = RwSignal::new(String::new());
+    let add = {
+        let list = list.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let text = draft.get_untracked().trim().to_owned();
+            if text.is_empty() {
+                return;
+            }
+            let item = json!({"id": list.id(), "text": text, "done": false});
+            if let Err(e) = list.push("items", item) {
+                leptos::logging::error!("adding an item failed: {e}");
+            }
+            draft.set(String::new());
+        }
+    };
+    view! {
+        <nav class="crumbs"><a href="/">"All lists"</a></nav>
+        <h1 class="list-title">{move || title.get().unwrap_or_default()}</h1>
+        <form class="new-item" on:submit=add>
+            <input
+                name="item"
+                placeholder="Add an item…"
+                prop:value=move || draft.get()
+                on:input=move |ev| draft.set(event_target_value(&ev))
+            />
+            <button type="submit">"Add"</button>
+        </form>
+        <ul class="items">
+            <For
+                each=move || items.get().unwrap_or_default()
+                key=|item| item.id.clone()
+                children={
+                    let list = list.clone();
+                    move |item| view! { <ItemRow list=list.clone() items item/> }
+                }
+            />
+        </ul>
+        <p class="meta">
+            {move || {
+                let items = items.get().unwrap_or_default();
+                format!("{} of {} done", items.iter().filter(|i| i.done).count(), items.len())
+            }}
+        </p>
+    }
+    .into_any()
+}
+
+/// One item. Its index is looked up when acting: other people may have
+/// moved it since it was drawn.
+#[component]
+fn ItemRow(list: Model, items: Signal<Option<Vec<Item>>>, item: Item) -> impl IntoView {
+    let id = StoredValue::new(item.id.clone());
+    let list = StoredValue::new(list);
+    let current = Memo::new(move |_| {
+        items
+            .get()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|i| i.id == id.get_value())
+    });
+    let done = Memo::new(move |_| current.get().is_some_and(|i| i.done));
+    // Runs a mutation on this item's current index.
+    let act = move |f: &dyn Fn(&Model, usize, usize) -> Result<(), ModelError>| {
+        let all = items.get_untracked().unwrap_or_default();
+        if let Some(i) = all.iter().position(|i| i.id == id.get_value())
+            && let Err(e) = f(&list.get_value(), i, all.len())
+        {
+            leptos::logging::error!("{e}");
+        }
+    };
+    view! {
+        <li class="item" class:done=move || done.get() data-id=item.id>
+            <input
+                type="checkbox"
+                checked=move || done.get()
+                prop:checked=move || done.get()
+                on:change=move |ev| {
+                    let checked = event_target_checked(&ev);
+                    act(&|list, i, _| list.set(&format!("items.{i}.done"), checked).map(drop));
+                }
+            />
+            <input
+                class="text"
+                value=move || current.get().map(|i| i.text).unwrap_or_default()
+                prop:value=move || current.get().map(|i| i.text).unwrap_or_default()
+                on:change=move |ev| {
+                    let text = event_target_value(&ev);
+                    act(&|list, i, _| list.set_diff(&format!("items.{i}.text"), &text).map(drop));
+                }
+            />
+            <button class="up" title="Move up" on:click=move |_| act(&|list, i, _| {
+                if i > 0 { list.move_items("items", i, i - 1, 1).map(drop) } else { Ok(()) }
+            })>"↑"</button>
+            <button class="down" title="Move down" on:click=move |_| act(&|list, i, len| {
+                if i + 1 < len { list.move_items("items", i, i + 1, 1).map(drop) } else { Ok(()) }
+            })>"↓"</button>
+            <button class="delete" title="Delete" on:click=move |_| {
+                act(&|list, i, _| list.remove("items", i, 1).map(drop))
+            }>"✕"</button>
+        </li>
+    }
+}

@@ -1,0 +1,172 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use peloton::leptos::{use_model, use_subscribe};
+use peloton::ot::text0;
+use serde_json::json;
+
+/// A shared note: edits are text0 ops, so two people typing at once both
+/// keep their words.
+#[component]
+pub fn NotePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let loaded = use_subscribe(move || vec![format!("notes.{}", id())]);
+    view! {
+        <nav class="crumbs"><a href="/">"All lists"</a></nav>
+        <h1>"Shared note"</h1>
+        <p class="lede">"Type here while someone else does: both of you keep your words."</p>
+        <Suspense fallback=|| view! { <p class="loading">"Loading the note…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(()) => view! { <NoteEditor id=id()/> }.into_any(),
+                    Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn NoteEditor(id: String) -> impl IntoView {
+    let model = use_model();
+    let note = model.at(&format!("notes.{id}"));
+    let textarea = NodeRef::<leptos::html::Textarea>::new();
+    let initial = note.get::<String>("text").unwrap_or_default();
+
+    // In the browser: make sure the note exists, and apply remote edits to
+    // the textarea without moving the caret.
+    Effect::new({
+        let note = note.clone();
+        move |_| {
+            let _ = note.create_null("", json!({"text": ""}));
+            let listener = note.on(
+                peloton::model::EventType::Change,
+                "text",
+                move |event, _| {
+                    if event.is_remote() {
+                        remote_edit(textarea, event);
+                    }
+                },
+            );
+            let note = note.clone();
+            on_cleanup(move || {
+                note.remove_listener(listener);
+            });
+        }
+    });
+
+    let on_input = move |_| {
+        let Some(element) = textarea.get_untracked() else {
+            return;
+        };
+        let new = element.value();
+        let old = note.get::<String>("text").unwrap_or_default();
+        if let Some(op) = diff(&old, &new)
+            && let Err(e) = note.text_op("text", op)
+        {
+            leptos::logging::error!("editing the note failed: {e}");
+        }
+    };
+    view! {
+        <textarea class="note" node_ref=textarea rows="14" on:input=on_input>{initial}</textarea>
+    }
+}
+
+/// The text0 op that turns `old` into `new`: what changed between their
+/// common prefix and suffix, in UTF-16 units as the browser counts.
+fn diff(old: &str, new: &str) -> Option<text0::Op> {
+    let (a, b): (Vec<u16>, Vec<u16>) = (old.encode_utf16().collect(), new.encode_utf16().collect());
+    let mut start = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    // Never split a surrogate pair.
+    if start > 0 && (0xD800..0xDC00).contains(&a.get(start - 1).copied().unwrap_or(0)) {
+        start -= 1;
+    }
+    let max_suffix = a.len().min(b.len()) - start;
+    let mut end = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(max_suffix)
+        .take_while(|(x, y)| x == y)
+        .count();
+    if end > 0 && (0xDC00..0xE000).contains(&a.get(a.len() - end).copied().unwrap_or(0)) {
+        end -= 1;
+    }
+    let removed = String::from_utf16_lossy(&a[start..a.len() - end]);
+    let inserted = String::from_utf16_lossy(&b[start..b.len() - end]);
+    let mut components = Vec::new();
+    if !removed.is_empty() {
+        components.push(text0::Component::delete(start, removed));
+    }
+    if !inserted.is_empty() {
+        components.push(text0::Component::insert(start, inserted));
+    }
+    (!components.is_empty()).then(|| text0::Op::new(components))
+}
+
+/// Shows a remote edit, keeping the local caret (and selection) where the
+/// text it was next to went.
+fn remote_edit(textarea: NodeRef<leptos::html::Textarea>, event: &peloton::model::ModelEvent) {
+    let Some(element) = textarea.get_untracked() else {
+        return;
+    };
+    let peloton::model::EventKind::Change {
+        value: Some(value), ..
+    } = &event.kind
+    else {
+        return;
+    };
+    let Some(text) = value.as_str() else { return };
+    let start = element.selection_start().ok().flatten().unwrap_or(0) as usize;
+    let end = element.selection_end().ok().flatten().unwrap_or(0) as usize;
+    let shift = |pos: usize| -> usize {
+        if let Some(insert) = event.passed.get("$stringInsert") {
+            let index = insert["index"].as_u64().unwrap_or(0) as usize;
+            let len = insert["text"]
+                .as_str()
+                .map_or(0, |t| t.encode_utf16().count());
+            if index < pos { pos + len } else { pos }
+        } else if let Some(remove) = event.passed.get("$stringRemove") {
+            let index = remove["index"].as_u64().unwrap_or(0) as usize;
+            let len = remove["howMany"].as_u64().unwrap_or(0) as usize;
+            if index < pos {
+                pos - len.min(pos - index)
+            } else {
+                pos
+            }
+        } else {
+            pos
+        }
+    };
+    element.set_value(text);
+    let _ = element.set_selection_range(shift(start) as u32, shift(end) as u32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diff;
+    use peloton::ot::text0;
+
+    fn apply(old: &str, new: &str) -> String {
+        let mut s = old.to_owned();
+        if let Some(op) = diff(old, new) {
+            text0::apply(&mut s, &op).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn diffs_turn_old_into_new() {
+        for (old, new) in [
+            ("", "a"),
+            ("abc", "abXc"),
+            ("hello", "help"),
+            ("a😀b", "a😁b"),
+            ("xx", "x"),
+            ("same", "same"),
+        ] {
+            assert_eq!(apply(old, new), new, "{old} -> {new}");
+        }
+        assert!(diff("same", "same").is_none());
+    }
+}

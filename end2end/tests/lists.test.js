@@ -1,0 +1,157 @@
+// The demo as people use it: shared todo lists, live in several windows.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, launch, openPage, waitForHydration, screenshot } from '../support.js';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const unique = (name) => `${name} ${Math.random().toString(36).slice(2, 8)}`;
+
+// Creates a list from the home page; returns its URL.
+async function createList(page, title) {
+  await page.goto(BASE_URL + '/');
+  await waitForHydration(page);
+  await page.fill('form.new-list input', title);
+  await page.click('form.new-list button');
+  const link = page.locator('ul.lists a', { hasText: title });
+  await link.waitFor({ timeout: 5000 });
+  return BASE_URL + (await link.getAttribute('href'));
+}
+
+async function addItem(page, text) {
+  await page.fill('form.new-item input', text);
+  await page.click('form.new-item button');
+}
+
+const itemTexts = (page) =>
+  page.$$eval('ul.items li input.text', (inputs) => inputs.map((i) => i.value));
+
+async function waitForItems(page, expected, timeout = 1000) {
+  await page.waitForFunction(
+    (want) => {
+      const got = [...document.querySelectorAll('ul.items li input.text')].map((i) => i.value);
+      return JSON.stringify(got) === JSON.stringify(want);
+    },
+    expected,
+    { timeout },
+  );
+}
+
+test('a list renders on the server with its items, without JavaScript', async () => {
+  const page = await openPage(browser);
+  const url = await createList(page, unique('Groceries'));
+  await page.goto(url);
+  await waitForHydration(page);
+  await addItem(page, 'milk');
+  await addItem(page, 'eggs');
+  await waitForItems(page, ['milk', 'eggs']);
+
+  const plain = await openPage(browser, { javaScriptEnabled: false });
+  const response = await plain.goto(url);
+  assert.equal(response.status(), 200);
+  const html = await response.text();
+  assert.match(html, /value="milk"/);
+  assert.match(html, /value="eggs"/);
+  assert.deepEqual(await itemTexts(plain), ['milk', 'eggs']);
+  await screenshot(plain, 'list-without-js');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+  await plain.context().close();
+});
+
+test('an edit in one window appears in the other within a second', async () => {
+  const a = await openPage(browser);
+  const url = await createList(a, unique('Shared'));
+  const b = await openPage(browser);
+  await a.goto(url);
+  await b.goto(url);
+  await Promise.all([waitForHydration(a), waitForHydration(b)]);
+  await b.waitForSelector('header .status[data-state="connected"]');
+  await a.waitForSelector('header .status[data-state="connected"]');
+
+  await addItem(a, 'from a');
+  await waitForItems(b, ['from a'], 1000);
+  await b.click('ul.items li .delete');
+  await waitForItems(a, [], 1000);
+
+  // Both at once: everything lands, in the same order on both sides.
+  await Promise.all([addItem(a, 'a1'), addItem(b, 'b1')]);
+  await Promise.all([addItem(a, 'a2'), addItem(b, 'b2')]);
+  await a.waitForFunction(() => document.querySelectorAll('ul.items li').length === 4);
+  await b.waitForFunction(() => document.querySelectorAll('ul.items li').length === 4);
+  const [fromA, fromB] = [await itemTexts(a), await itemTexts(b)];
+  assert.deepEqual(fromA, fromB);
+  assert.deepEqual([...fromA].sort(), ['a1', 'a2', 'b1', 'b2']);
+
+  // Toggle and reorder travel too.
+  await a.click('ul.items li:first-child input[type=checkbox]');
+  await b.waitForSelector('ul.items li:first-child.done');
+  await b.click('ul.items li:first-child .down');
+  await a.waitForFunction((first) =>
+    document.querySelector('ul.items li:nth-child(2) input.text')?.value === first, fromA[0]);
+  await screenshot(a, 'list-shared');
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context().close();
+  await b.context().close();
+});
+
+test('a window that goes offline catches up when it is back, nothing lost', async () => {
+  const a = await openPage(browser);
+  const url = await createList(a, unique('Offline'));
+  const b = await openPage(browser);
+  await a.goto(url);
+  await b.goto(url);
+  await Promise.all([waitForHydration(a), waitForHydration(b)]);
+  await b.waitForSelector('header .status[data-state="connected"]');
+
+  await b.context().setOffline(true);
+  await b.waitForSelector('header .status[data-state="offline"]');
+  await addItem(a, 'online 1');
+  await addItem(b, 'offline 1');
+  await addItem(a, 'online 2');
+  await addItem(b, 'offline 2');
+  await waitForItems(b, ['offline 1', 'offline 2']);
+  await b.context().setOffline(false);
+  await b.waitForSelector('header .status[data-state="connected"]');
+
+  await a.waitForFunction(() => document.querySelectorAll('ul.items li').length === 4, null, { timeout: 5000 });
+  await b.waitForFunction(() => document.querySelectorAll('ul.items li').length === 4, null, { timeout: 5000 });
+  const [fromA, fromB] = [await itemTexts(a), await itemTexts(b)];
+  assert.deepEqual(fromA, fromB);
+  assert.deepEqual([...fromA].sort(), ['offline 1', 'offline 2', 'online 1', 'online 2']);
+  // The page's reconnect attempts while offline are the only console noise allowed.
+  const problems = (p) => p.problems.filter((m) => !/WebSocket|ERR_INTERNET_DISCONNECTED|net::/.test(m));
+  assert.deepEqual(problems(a), []);
+  assert.deepEqual(problems(b), []);
+  await a.context().close();
+  await b.context().close();
+});
+
+test('the shared note keeps both writers\' words', async () => {
+  const id = unique('note').replace(' ', '-');
+  const a = await openPage(browser);
+  const b = await openPage(browser);
+  await a.goto(`${BASE_URL}/notes/${id}`);
+  await b.goto(`${BASE_URL}/notes/${id}`);
+  await Promise.all([waitForHydration(a), waitForHydration(b)]);
+  await a.waitForSelector('header .status[data-state="connected"]');
+  await b.waitForSelector('header .status[data-state="connected"]');
+  await a.click('textarea.note');
+  await a.keyboard.type('hello ');
+  await b.waitForFunction(() => document.querySelector('textarea.note').value === 'hello ');
+  // Both type at once: a at the end, b at the start.
+  await b.click('textarea.note');
+  await b.keyboard.press('Home');
+  await Promise.all([a.keyboard.type('world'), b.keyboard.type('>> ')]);
+  const want = '>> hello world';
+  await a.waitForFunction((w) => document.querySelector('textarea.note').value === w, want, { timeout: 5000 });
+  await b.waitForFunction((w) => document.querySelector('textarea.note').value === w, want, { timeout: 5000 });
+  await screenshot(a, 'note');
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context().close();
+  await b.context().close();
+});

@@ -1,0 +1,246 @@
+//! The store's model middleware: a fetch-only [`Model`] per request.
+//!
+//! [`ModelLayer`] gives each request a model (created on first use, so
+//! requests that never ask for one cost nothing), connected in-process to
+//! the [`Backend`]. Handlers get it with the [`Model`] extractor (the
+//! seed's `req.getModel()`); Leptos pages get it from context (see
+//! `peloton::leptos`). It is fetch-only: `subscribe` loads the data once,
+//! the browser subscribes for real after hydration. When the response is
+//! an HTML page, the model's [bundle](crate::model::Bundle) is written into
+//! it; then the model is closed.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use peloton::axum::ModelLayer;
+//! use peloton::backend::Backend;
+//! use peloton::model::Model;
+//!
+//! async fn count(model: Model) -> String {
+//!     let _ = model.fetch(["counters.home"]).await;
+//!     format!("{}", model.get::<u64>("counters.home.hits").unwrap_or(0))
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let backend = Backend::new();
+//! let app = Router::new()
+//!     .route("/count", get(count))
+//!     .layer(ModelLayer::new(backend));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use ::axum::body::Body;
+use ::axum::extract::FromRequestParts;
+use ::axum::response::Response;
+use futures::future::BoxFuture;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::{Layer, Service};
+
+use crate::backend::Backend;
+use crate::client::Connection;
+use crate::model::{BUNDLE_ELEMENT_ID, Model, ModelOptions};
+
+/// A request's model, created on first use.
+#[derive(Clone)]
+pub struct RequestModel {
+    backend: Backend,
+    request: Arc<Parts>,
+    model: Arc<OnceLock<Model>>,
+}
+
+impl RequestModel {
+    /// The request's model (created now if it was not yet).
+    pub fn get(&self) -> Model {
+        self.model
+            .get_or_init(|| {
+                let connection = Connection::new(InProcess {
+                    backend: self.backend.clone(),
+                    request: self.request.clone(),
+                });
+                Model::with_options(
+                    connection,
+                    ModelOptions {
+                        fetch_only: true,
+                        ..ModelOptions::default()
+                    },
+                )
+            })
+            .clone()
+    }
+
+    fn created(&self) -> Option<&Model> {
+        self.model.get()
+    }
+}
+
+/// Connects in-process on behalf of the page request, so the backend's
+/// `connect` middleware sees its headers (cookies, sessions).
+struct InProcess {
+    backend: Backend,
+    request: Arc<Parts>,
+}
+
+impl crate::protocol::Connector for InProcess {
+    fn connect(&self) -> crate::protocol::ConnectFuture {
+        let end = self.backend.connect_with(Some(clone_parts(&self.request)));
+        Box::pin(async move { Ok(end) })
+    }
+}
+
+fn clone_parts(parts: &Parts) -> Parts {
+    let mut request = Request::new(());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    request.into_parts().0
+}
+
+/// The tower layer of the store's model middleware.
+#[derive(Clone)]
+pub struct ModelLayer {
+    backend: Backend,
+}
+
+impl ModelLayer {
+    /// Models on `backend`.
+    pub fn new(backend: Backend) -> Self {
+        Self { backend }
+    }
+}
+
+impl<S> Layer<S> for ModelLayer {
+    type Service = ModelService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ModelService {
+            inner,
+            backend: self.backend.clone(),
+        }
+    }
+}
+
+/// The service of [`ModelLayer`].
+#[derive(Clone)]
+pub struct ModelService<S> {
+    inner: S,
+    backend: Backend,
+}
+
+impl<S> Service<Request<Body>> for ModelService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let (parts, body) = request.into_parts();
+        let model = RequestModel {
+            backend: self.backend.clone(),
+            request: Arc::new(clone_parts(&parts)),
+            model: Arc::new(OnceLock::new()),
+        };
+        request = Request::from_parts(parts, body);
+        request.extensions_mut().insert(model.clone());
+        // The clone that was polled ready serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            let Some(created) = model.created().cloned() else {
+                return Ok(response);
+            };
+            let response = with_bundle(response, &created).await;
+            created.close();
+            Ok(response)
+        })
+    }
+}
+
+/// Writes the model's bundle into an HTML response, before `</body>`.
+async fn with_bundle(response: Response, model: &Model) -> Response {
+    let is_html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let html = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            tracing::error!("reading the rendered page failed: {e}");
+            let mut failed = Response::new(Body::from("page rendering failed"));
+            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return failed;
+        }
+    };
+    let bundle = model.bundle().await;
+    let json = serde_json::to_string(&bundle).unwrap_or_else(|_| "{}".into());
+    let script = format!(
+        r#"<script id="{BUNDLE_ELEMENT_ID}" type="application/json">{}</script>"#,
+        escape_for_script(&json)
+    );
+    let html = String::from_utf8_lossy(&html);
+    let page = match html.rfind("</body>") {
+        Some(at) => format!("{}{script}{}", &html[..at], &html[at..]),
+        None => format!("{html}{script}"),
+    };
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(page))
+}
+
+/// JSON made safe inside `<script>`: `<`, `>` and `&` only occur in JSON
+/// strings, where their `\u` escapes mean the same.
+pub(crate) fn escape_for_script(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// `Model` as an axum extractor: the request's model (needs
+/// [`ModelLayer`]).
+impl<S: Send + Sync> FromRequestParts<S> for Model {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestModel>()
+            .map(RequestModel::get)
+            .ok_or((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "no model for this request: add peloton::axum::ModelLayer to the router",
+            ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_cannot_be_closed_from_data() {
+        let json = serde_json::json!({"t": "</script><script>alert(1)</script>&"}).to_string();
+        let escaped = escape_for_script(&json);
+        assert!(!escaped.contains("</"));
+        let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(back["t"], "</script><script>alert(1)</script>&");
+    }
+}

@@ -1,0 +1,72 @@
+//! The browser's entry: the model rebuilt from the page, then hydration.
+
+use ::leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use super::provide_model;
+use crate::client::Connection;
+use crate::client::transport::WebSocketConnector;
+use crate::model::{BUNDLE_ELEMENT_ID, Bundle, Model, ModelOptions};
+
+/// Hydrates the server-rendered page with the app `app`, after rebuilding
+/// the page's model from its bundle (so the first render is the server's)
+/// on a WebSocket to `/channel`: what the server loaded is subscribed from
+/// the versions it rendered, so only what changed since is sent. The
+/// connection reconnects by itself, and goes offline and back with the
+/// browser.
+pub fn hydrate_body<F, N>(app: F)
+where
+    F: FnOnce() -> N + 'static,
+    N: IntoView,
+{
+    let model = page_model();
+    follow_network(&model);
+    ::leptos::mount::hydrate_body(move || {
+        provide_model(model);
+        app()
+    });
+}
+
+/// The model of the page: its bundle on a new connection.
+fn page_model() -> Model {
+    let bundle = read_bundle().unwrap_or_else(|e| {
+        ::leptos::logging::warn!("peloton: no usable bundle in the page ({e}); starting empty");
+        Bundle::default()
+    });
+    let connection = Connection::new(WebSocketConnector::new(channel_url()));
+    Model::from_bundle(Some(connection), bundle, ModelOptions::default())
+}
+
+fn read_bundle() -> Result<Bundle, String> {
+    let element = document()
+        .get_element_by_id(BUNDLE_ELEMENT_ID)
+        .ok_or("no bundle element")?;
+    let json = element.text_content().unwrap_or_default();
+    serde_json::from_str(&json).map_err(|e| e.to_string())
+}
+
+/// `ws(s)://<this host>/channel`.
+fn channel_url() -> String {
+    let location = window().location();
+    let secure = location.protocol().is_ok_and(|p| p == "https:");
+    let host = location.host().unwrap_or_default();
+    format!("{}://{host}/channel", if secure { "wss" } else { "ws" })
+}
+
+/// Goes offline when the browser does (a dead network does not always
+/// close a WebSocket), and reconnects at once when it is back.
+fn follow_network(model: &Model) {
+    let Some(connection) = model.connection().cloned() else {
+        return;
+    };
+    let listen = |event: &str, f: Box<dyn Fn()>| {
+        let closure = Closure::<dyn Fn()>::new(f);
+        let _ = window().add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
+        // Lives as long as the page.
+        closure.forget();
+    };
+    let offline = connection.clone();
+    listen("offline", Box::new(move || offline.disconnect()));
+    listen("online", Box::new(move || connection.reconnect()));
+}
