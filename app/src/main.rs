@@ -8,6 +8,8 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use peloton::axum::ModelLayer;
 use peloton::backend::Backend;
+use peloton::backend::db::MongoDb;
+use peloton::backend::pubsub::RedisPubSub;
 use peloton::leptos::provide_request_model;
 use tracing_subscriber::EnvFilter;
 
@@ -21,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let options = leptos_options()?;
     let addr = options.site_addr;
-    let backend = Backend::new();
+    let backend = backend().await?;
     let routes = generate_route_list(App);
     let app = Router::new()
         .merge(peloton::axum::channel_route(backend.clone()))
@@ -42,6 +44,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     backend.close().await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The backend: in memory, unless `PELOTON_MONGO_URL` (MongoDB, in
+/// sharedb-mongo's layout) or `PELOTON_REDIS_URL` (pub/sub shared with
+/// other servers) say otherwise.
+async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
+    let mut builder = Backend::builder();
+    if let Ok(url) = std::env::var("PELOTON_MONGO_URL") {
+        builder = builder.db(MongoDb::connect(&url).await?);
+        tracing::info!("storing documents in MongoDB at {url}");
+    }
+    if let Ok(url) = std::env::var("PELOTON_REDIS_URL") {
+        builder = builder.pubsub(RedisPubSub::connect(&url).await?);
+        tracing::info!("sharing ops through Redis at {url}");
+    }
+    Ok(builder.build())
 }
 
 /// Leptos's options, from the environment with the demo's defaults.

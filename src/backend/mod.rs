@@ -196,6 +196,10 @@ impl Backend {
     fn spawn_agent(&self, end: ServerEnd, request: Option<http::request::Parts>, in_process: bool) {
         let inner = self.inner.clone();
         let shutdown = self.inner.shutdown.subscribe();
+        if *shutdown.borrow() {
+            // Closed: the connection ends at once (dropping `end`).
+            return;
+        }
         tokio::spawn(agent::run(inner, end, request, in_process, shutdown));
     }
 

@@ -23,6 +23,10 @@ pub struct Snapshot {
     /// `src`, `seq` and `v` of the op that created the document), and
     /// whatever middleware adds. sharedb-mongo stores it as `_m`.
     pub m: Map<String, Value>,
+    /// The database's link to the op that produced this version, for
+    /// databases that chain their ops (sharedb-mongo's `_o`); `None`
+    /// elsewhere. A commit links its op to it.
+    pub op_link: Option<String>,
 }
 
 impl Snapshot {
@@ -34,6 +38,7 @@ impl Snapshot {
             doc_type: None,
             data: None,
             m: Map::new(),
+            op_link: None,
         }
     }
 

@@ -95,3 +95,34 @@ pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// A MongoDB-wire server for the tests (`scripts/services.sh start`).
+pub fn mongo_url() -> String {
+    std::env::var("PELOTON_TEST_MONGO_URL").expect(
+        "PELOTON_TEST_MONGO_URL is not set: run `scripts/services.sh start` and \
+         `eval $(scripts/services.sh env)` (./run test does both)",
+    )
+}
+
+/// A redis-server for the tests (`scripts/services.sh start`).
+pub fn redis_url() -> String {
+    std::env::var("PELOTON_TEST_REDIS_URL").expect(
+        "PELOTON_TEST_REDIS_URL is not set: run `scripts/services.sh start` and \
+         `eval $(scripts/services.sh env)` (./run test does both)",
+    )
+}
+
+/// A name no other test run uses.
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

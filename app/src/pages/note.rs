@@ -33,21 +33,16 @@ fn NoteEditor(id: String) -> impl IntoView {
     let textarea = NodeRef::<leptos::html::Textarea>::new();
     let initial = note.get::<String>("text").unwrap_or_default();
 
-    // In the browser: make sure the note exists, and apply remote edits to
-    // the textarea without moving the caret.
+    // In the browser: show remote edits without moving the caret.
     Effect::new({
         let note = note.clone();
         move |_| {
-            let _ = note.create_null("", json!({"text": ""}));
-            let listener = note.on(
-                peloton::model::EventType::Change,
-                "text",
-                move |event, _| {
-                    if event.is_remote() {
-                        remote_edit(textarea, event);
-                    }
-                },
-            );
+            let listener = note.on(peloton::model::EventType::All, "**", move |event, _| {
+                if event.is_remote() || matches!(event.kind, peloton::model::EventKind::Load { .. })
+                {
+                    remote_edit(textarea, event);
+                }
+            });
             let note = note.clone();
             on_cleanup(move || {
                 note.remove_listener(listener);
@@ -60,10 +55,15 @@ fn NoteEditor(id: String) -> impl IntoView {
             return;
         };
         let new = element.value();
-        let old = note.get::<String>("text").unwrap_or_default();
-        if let Some(op) = diff(&old, &new)
-            && let Err(e) = note.text_op("text", op)
-        {
+        // The first words create the note.
+        let result = match note.get::<String>("text") {
+            None => note.create_null("", json!({"text": new})).map(drop),
+            Some(old) => match diff(&old, &new) {
+                Some(op) => note.text_op("text", op).map(drop),
+                None => Ok(()),
+            },
+        };
+        if let Err(e) = result {
             leptos::logging::error!("editing the note failed: {e}");
         }
     };
@@ -105,18 +105,25 @@ fn diff(old: &str, new: &str) -> Option<text0::Op> {
 }
 
 /// Shows a remote edit, keeping the local caret (and selection) where the
-/// text it was next to went.
+/// text it was next to went. Other changes (the note created, reloaded)
+/// replace the text and keep the caret where it was, as far as it fits.
 fn remote_edit(textarea: NodeRef<leptos::html::Textarea>, event: &peloton::model::ModelEvent) {
+    use peloton::model::EventKind;
     let Some(element) = textarea.get_untracked() else {
         return;
     };
-    let peloton::model::EventKind::Change {
-        value: Some(value), ..
-    } = &event.kind
-    else {
-        return;
+    let text = match &event.kind {
+        EventKind::Change { value, .. } if event.path.ends_with(".text") => value
+            .as_ref()
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        EventKind::Change {
+            value: Some(doc), ..
+        } => doc["text"].as_str().unwrap_or_default().to_owned(),
+        EventKind::Load { value } => value["text"].as_str().unwrap_or_default().to_owned(),
+        _ => return,
     };
-    let Some(text) = value.as_str() else { return };
     let start = element.selection_start().ok().flatten().unwrap_or(0) as usize;
     let end = element.selection_end().ok().flatten().unwrap_or(0) as usize;
     let shift = |pos: usize| -> usize {
@@ -138,8 +145,9 @@ fn remote_edit(textarea: NodeRef<leptos::html::Textarea>, event: &peloton::model
             pos
         }
     };
-    element.set_value(text);
-    let _ = element.set_selection_range(shift(start) as u32, shift(end) as u32);
+    let len = text.encode_utf16().count();
+    element.set_value(&text);
+    let _ = element.set_selection_range(shift(start).min(len) as u32, shift(end).min(len) as u32);
 }
 
 #[cfg(test)]

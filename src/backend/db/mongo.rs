@@ -1,1 +1,528 @@
-//! MongoDB storage (being built on the storage branch).
+//! `MongoDb`: storage in MongoDB, in sharedb-mongo's layout.
+//!
+//! A database written by Node ShareDB with sharedb-mongo is served by
+//! peloton, and the other way round:
+//!
+//! - collection `<c>` holds one document per snapshot: `_id` (the doc id),
+//!   the data inline when it is an object (else under `_data`), `_type`
+//!   (the type URI, `null` once deleted), `_v`, `_m` (`ctime`, `mtime`,
+//!   `_create`, custom metadata) and `_o` (the id of the op that produced
+//!   this version);
+//! - collection `o_<c>` holds the ops: `src`, `seq`, `v`, one of
+//!   `op`/`create`/`del`, `d` (the doc id), `m` (`ts`, and for a delete the
+//!   deleted `data`) and `o` (the previous op's id), indexed by `{d, v}`
+//!   and `{src, seq, v}`.
+//!
+//! Ops are read along the `_o`/`o` chain, so ops left behind by a lost
+//! commit race never count. Queries run in MongoDB itself.
+//!
+//! ```no_run
+//! use peloton::backend::{Backend, db::MongoDb};
+//!
+//! # async fn run() -> Result<(), peloton::backend::DbError> {
+//! let db = MongoDb::connect("mongodb://127.0.0.1:27017/myapp").await?;
+//! let backend = Backend::builder().db(db).build();
+//! # Ok(()) }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use mongodb::bson::{self, Bson, Document, doc, oid::ObjectId};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database, IndexModel};
+use serde_json::{Map, Value};
+
+use super::{Db, DbError, QueryResults};
+use crate::backend::Snapshot;
+use crate::backend::query::{Query, SortOrder};
+use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
+
+/// A [`Db`] in MongoDB, with sharedb-mongo's layout (see the module docs).
+#[derive(Clone)]
+pub struct MongoDb {
+    client: Client,
+    db: Database,
+    /// Op collections whose indexes were ensured.
+    indexed: Arc<Mutex<HashSet<String>>>,
+}
+
+impl std::fmt::Debug for MongoDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoDb")
+            .field("database", &self.db.name())
+            .finish()
+    }
+}
+
+fn backend_error(during: &str) -> impl Fn(mongodb::error::Error) -> DbError + '_ {
+    move |e| DbError::Backend(format!("MongoDB {during}: {e}"))
+}
+
+impl MongoDb {
+    /// Connects to `url` (`mongodb://host:port/database`; the database
+    /// defaults to `peloton`).
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let options = ClientOptions::parse(url)
+            .await
+            .map_err(|e| DbError::Invalid(format!("MongoDB URL {url:?}: {e}")))?;
+        let name = options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| "peloton".into());
+        let client = Client::with_options(options).map_err(backend_error("client"))?;
+        Ok(Self::new(client, &name))
+    }
+
+    /// Uses database `name` of a connected client.
+    pub fn new(client: Client, name: &str) -> Self {
+        Self {
+            db: client.database(name),
+            client,
+            indexed: Arc::default(),
+        }
+    }
+
+    /// The MongoDB database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    fn snapshots(&self, collection: &str) -> Result<Collection<Document>, DbError> {
+        if collection.starts_with("system") || collection.starts_with("o_") || collection.is_empty()
+        {
+            return Err(DbError::Invalid(format!(
+                "collection name {collection:?} is reserved (system*, o_*) or empty"
+            )));
+        }
+        Ok(self.db.collection(collection))
+    }
+
+    async fn ops(&self, collection: &str) -> Result<Collection<Document>, DbError> {
+        self.snapshots(collection)?;
+        let name = format!("o_{collection}");
+        let ops = self.db.collection::<Document>(&name);
+        let new = self
+            .indexed
+            .lock()
+            .map(|mut set| set.insert(name.clone()))
+            .unwrap_or(false);
+        if new {
+            for keys in [doc! {"d": 1, "v": 1}, doc! {"src": 1, "seq": 1, "v": 1}] {
+                let index = IndexModel::builder().keys(keys).build();
+                if let Err(e) = ops.create_index(index).await {
+                    tracing::warn!("creating an index on {name} failed: {e}");
+                }
+            }
+        }
+        Ok(ops)
+    }
+
+    /// The snapshot's `_v` and `_o` (the head of its op chain).
+    async fn head(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<(u64, Option<Bson>)>, DbError> {
+        let found = self
+            .snapshots(collection)?
+            .find_one(doc! {"_id": id})
+            .projection(doc! {"_v": 1, "_o": 1})
+            .await
+            .map_err(backend_error("read"))?;
+        Ok(found.map(|doc| (read_u64(doc.get("_v")), doc.get("_o").cloned())))
+    }
+}
+
+#[async_trait]
+impl Db for MongoDb {
+    async fn commit(
+        &self,
+        collection: &str,
+        id: &str,
+        op: &Arc<DocOp>,
+        snapshot: &Snapshot,
+    ) -> Result<bool, DbError> {
+        let snapshots = self.snapshots(collection)?;
+        let ops = self.ops(collection).await?;
+        let op_id = ObjectId::new();
+        let previous = snapshot
+            .op_link
+            .as_deref()
+            .and_then(|link| ObjectId::parse_str(link).ok());
+        ops.insert_one(op_document(op, id, op_id, previous))
+            .await
+            .map_err(backend_error("op insert"))?;
+        let document = snapshot_document(id, snapshot, op_id);
+        let written = if snapshot.v == 1 {
+            match snapshots.insert_one(document).await {
+                Ok(_) => true,
+                Err(e) if is_duplicate_key(&e) => false,
+                Err(e) => return Err(backend_error("snapshot insert")(e)),
+            }
+        } else {
+            let expected = int(snapshot.v.saturating_sub(1));
+            snapshots
+                .replace_one(doc! {"_id": id, "_v": expected}, document)
+                .await
+                .map_err(backend_error("snapshot replace"))?
+                .modified_count
+                > 0
+        };
+        if !written {
+            // Lost the race: the op must not stay in the journal.
+            ops.delete_one(doc! {"_id": op_id})
+                .await
+                .map_err(backend_error("op cleanup"))?;
+        }
+        Ok(written)
+    }
+
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
+        let found = self
+            .snapshots(collection)?
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(backend_error("read"))?;
+        Ok(found.map_or_else(|| Snapshot::missing(id), |doc| to_snapshot(id, doc)))
+    }
+
+    async fn get_snapshot_bulk(
+        &self,
+        collection: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Snapshot>, DbError> {
+        let mut cursor = self
+            .snapshots(collection)?
+            .find(doc! {"_id": {"$in": ids}})
+            .await
+            .map_err(backend_error("read"))?;
+        let mut map = HashMap::with_capacity(ids.len());
+        while let Some(doc) = cursor.try_next().await.map_err(backend_error("read"))? {
+            let id = doc.get_str("_id").unwrap_or_default().to_owned();
+            map.insert(id.clone(), to_snapshot(&id, doc));
+        }
+        for id in ids {
+            map.entry(id.clone())
+                .or_insert_with(|| Snapshot::missing(id.as_str()));
+        }
+        Ok(map)
+    }
+
+    async fn get_ops(
+        &self,
+        collection: &str,
+        id: &str,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<Vec<Arc<DocOp>>, DbError> {
+        let Some((version, head)) = self.head(collection, id).await? else {
+            return Ok(Vec::new());
+        };
+        if from >= version || to.is_some_and(|to| to <= from) {
+            return Ok(Vec::new());
+        }
+        let mut cursor = self
+            .ops(collection)
+            .await?
+            .find(doc! {"d": id, "v": {"$gte": int(from)}})
+            .sort(doc! {"v": 1})
+            .await
+            .map_err(backend_error("ops read"))?;
+        let mut found = Vec::new();
+        while let Some(doc) = cursor.try_next().await.map_err(backend_error("ops read"))? {
+            found.push(doc);
+        }
+        // Follow the chain back from the snapshot's head, dropping orphans.
+        let mut link = head;
+        let mut chain = Vec::new();
+        for doc in found.into_iter().rev() {
+            let Some(wanted) = &link else { break };
+            if doc.get("_id") != Some(wanted) {
+                continue;
+            }
+            link = doc.get("o").cloned().filter(|o| !matches!(o, Bson::Null));
+            chain.push(doc);
+        }
+        chain.reverse();
+        let ops = chain
+            .into_iter()
+            .map(|doc| to_op(collection, id, doc))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ops.first().is_some_and(|op| op.v != from) || ops.len() as u64 != version - from {
+            return Err(DbError::Corrupt(format!(
+                "the op journal of {collection}.{id} is missing ops between v{from} and v{version}"
+            )));
+        }
+        Ok(ops
+            .into_iter()
+            .filter(|op| to.is_none_or(|to| op.v < to))
+            .map(Arc::new)
+            .collect())
+    }
+
+    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
+        let snapshots = self.snapshots(collection)?;
+        let filter = safe_filter(query)?;
+        if query.is_count() {
+            let mut count = snapshots.count_documents(filter);
+            if let Some(skip) = query.skip() {
+                count = count.skip(skip);
+            }
+            if let Some(limit) = query.limit() {
+                count = count.limit(limit);
+            }
+            let count = count.await.map_err(backend_error("count"))?;
+            return Ok(QueryResults {
+                snapshots: Vec::new(),
+                extra: Some(Value::from(count)),
+            });
+        }
+        let mut find = snapshots.find(filter).sort(sort(query));
+        if let Some(skip) = query.skip() {
+            find = find.skip(skip);
+        }
+        if let Some(limit) = query.limit() {
+            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        let mut cursor = find.await.map_err(backend_error("query"))?;
+        let mut results = Vec::new();
+        while let Some(doc) = cursor.try_next().await.map_err(backend_error("query"))? {
+            let id = doc.get_str("_id").unwrap_or_default().to_owned();
+            results.push(to_snapshot(&id, doc));
+        }
+        Ok(QueryResults {
+            snapshots: results,
+            extra: None,
+        })
+    }
+
+    async fn close(&self) {
+        self.client.clone().shutdown().await;
+    }
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
+        || e.to_string().contains("E11000")
+}
+
+/// The query's filter as BSON, made safe against deleted documents (which
+/// stay with `_type: null`) as sharedb-mongo does.
+fn safe_filter(query: &Query) -> Result<Document, DbError> {
+    let mut filter = match to_bson(&Value::Object(query.filter().clone())) {
+        Bson::Document(doc) => doc,
+        _ => Document::new(),
+    };
+    if !filter.contains_key("_type") {
+        filter.insert("_type", doc! {"$type": 2});
+    }
+    Ok(filter)
+}
+
+fn sort(query: &Query) -> Document {
+    let mut sort = Document::new();
+    for (field, order) in query.sort() {
+        sort.insert(
+            field.clone(),
+            if *order == SortOrder::Ascending {
+                1
+            } else {
+                -1
+            },
+        );
+    }
+    sort
+}
+
+/// The snapshot document of `snapshot`, produced by op `op_id`.
+fn snapshot_document(id: &str, snapshot: &Snapshot, op_id: ObjectId) -> Document {
+    let mut doc = match (&snapshot.doc_type, &snapshot.data) {
+        (Some(_), Some(Value::Object(map))) => match to_bson(&Value::Object(map.clone())) {
+            Bson::Document(doc) => doc,
+            _ => Document::new(),
+        },
+        (Some(_), Some(data)) => doc! {"_data": to_bson(data)},
+        _ => Document::new(),
+    };
+    doc.insert("_id", id);
+    doc.insert(
+        "_type",
+        snapshot.doc_type.clone().map_or(Bson::Null, Bson::String),
+    );
+    doc.insert("_v", int(snapshot.v));
+    doc.insert("_m", to_bson(&Value::Object(snapshot.m.clone())));
+    doc.insert("_o", op_id);
+    doc
+}
+
+/// A snapshot document back as a snapshot: internal fields stripped.
+fn to_snapshot(id: &str, mut doc: Document) -> Snapshot {
+    let v = read_u64(doc.get("_v"));
+    let doc_type = doc.get_str("_type").ok().map(str::to_owned);
+    let m = match doc.remove("_m").map(|m| from_bson(&m)) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let op_link = doc.get_object_id("_o").ok().map(|o| o.to_hex());
+    let data = doc_type.as_ref().map(|_| match doc.remove("_data") {
+        Some(data) => from_bson(&data),
+        None => {
+            for key in ["_id", "_type", "_v", "_o"] {
+                doc.remove(key);
+            }
+            from_bson(&Bson::Document(doc))
+        }
+    });
+    Snapshot {
+        id: id.to_owned(),
+        v,
+        doc_type,
+        data,
+        m,
+        op_link,
+    }
+}
+
+/// The op document of `op`: its fields, `d`, and the link to the previous op.
+fn op_document(op: &DocOp, id: &str, op_id: ObjectId, previous: Option<ObjectId>) -> Document {
+    let mut doc = doc! {"_id": op_id};
+    if let (Some(src), Some(seq)) = (&op.src, op.seq) {
+        doc.insert("src", src.as_str());
+        doc.insert("seq", int(seq));
+    }
+    doc.insert("v", int(op.v));
+    match &op.kind {
+        OpKind::Edit(edit) => {
+            doc.insert(
+                "op",
+                to_bson(&serde_json::to_value(edit).unwrap_or(Value::Null)),
+            );
+        }
+        OpKind::Create(create) => {
+            let mut c = doc! {"type": create.doc_type.as_str()};
+            if let Some(data) = &create.data {
+                c.insert("data", to_bson(data));
+            }
+            doc.insert("create", c);
+        }
+        OpKind::Delete => {
+            doc.insert("del", true);
+        }
+    }
+    let mut m = Document::new();
+    if let Some(ts) = op.m.ts {
+        m.insert("ts", ts);
+    }
+    if let Some(data) = &op.m.data {
+        m.insert("data", to_bson(data));
+    }
+    doc.insert("m", m);
+    doc.insert("d", id);
+    if let Some(previous) = previous {
+        doc.insert("o", previous);
+    }
+    doc
+}
+
+/// An op document back as an op.
+fn to_op(collection: &str, id: &str, doc: Document) -> Result<DocOp, DbError> {
+    let corrupt = |what: &str| DbError::Corrupt(format!("op of {collection}.{id}: {what}"));
+    let kind = if let Some(op) = doc.get("op") {
+        OpKind::Edit(
+            serde_json::from_value(from_bson(op)).map_err(|e| corrupt(&format!("bad op: {e}")))?,
+        )
+    } else if let Ok(create) = doc.get_document("create") {
+        OpKind::Create(CreateData {
+            doc_type: create
+                .get_str("type")
+                .map_err(|_| corrupt("create without a type"))?
+                .to_owned(),
+            data: create.get("data").map(from_bson),
+        })
+    } else if doc.get_bool("del").unwrap_or(false) {
+        OpKind::Delete
+    } else {
+        return Err(corrupt("none of op, create or del"));
+    };
+    let m = doc.get_document("m").ok();
+    Ok(DocOp {
+        c: collection.to_owned(),
+        d: id.to_owned(),
+        v: read_u64(doc.get("v")),
+        src: doc.get_str("src").ok().map(str::to_owned),
+        seq: doc.get("seq").map(|s| read_u64(Some(s))),
+        kind,
+        m: OpMeta {
+            ts: m
+                .and_then(|m| m.get("ts"))
+                .and_then(Bson::as_f64)
+                .or_else(|| {
+                    m.and_then(|m| m.get("ts"))
+                        .and_then(|t| t.as_i64().map(|i| i as f64))
+                }),
+            data: m.and_then(|m| m.get("data")).map(from_bson),
+        },
+    })
+}
+
+/// A version or seq as MongoDB stores it: int32 where it fits, as Node does.
+fn int(n: u64) -> Bson {
+    match i32::try_from(n) {
+        Ok(i) => Bson::Int32(i),
+        Err(_) => Bson::Int64(i64::try_from(n).unwrap_or(i64::MAX)),
+    }
+}
+
+fn read_u64(value: Option<&Bson>) -> u64 {
+    match value {
+        Some(Bson::Int32(i)) => u64::try_from(*i).unwrap_or(0),
+        Some(Bson::Int64(i)) => u64::try_from(*i).unwrap_or(0),
+        Some(Bson::Double(d)) if *d >= 0.0 => *d as u64,
+        _ => 0,
+    }
+}
+
+/// JSON to BSON as the Node driver writes JavaScript values: integers that
+/// fit in 32 bits as int32, other numbers as doubles.
+pub(crate) fn to_bson(value: &Value) -> Bson {
+    match value {
+        Value::Null => Bson::Null,
+        Value::Bool(b) => Bson::Boolean(*b),
+        Value::Number(n) => match n.as_i64().and_then(|i| i32::try_from(i).ok()) {
+            Some(i) => Bson::Int32(i),
+            None => Bson::Double(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Bson::String(s.clone()),
+        Value::Array(items) => Bson::Array(items.iter().map(to_bson).collect()),
+        Value::Object(map) => {
+            Bson::Document(map.iter().map(|(k, v)| (k.clone(), to_bson(v))).collect())
+        }
+    }
+}
+
+/// BSON to JSON as JavaScript sees it: every number is a number, integral
+/// ones printed without a fraction.
+pub(crate) fn from_bson(value: &Bson) -> Value {
+    match value {
+        Bson::Null | Bson::Undefined => Value::Null,
+        Bson::Boolean(b) => Value::Bool(*b),
+        Bson::Int32(i) => Value::from(*i),
+        Bson::Int64(i) => Value::from(*i),
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9_007_199_254_740_992.0 => {
+            Value::from(*d as i64)
+        }
+        Bson::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
+        Bson::String(s) => Value::String(s.clone()),
+        Bson::Array(items) => Value::Array(items.iter().map(from_bson).collect()),
+        Bson::Document(doc) => {
+            Value::Object(doc.iter().map(|(k, v)| (k.clone(), from_bson(v))).collect())
+        }
+        Bson::ObjectId(o) => Value::String(o.to_hex()),
+        Bson::DateTime(t) => Value::from(t.timestamp_millis()),
+        other => bson::from_bson::<Value>(other.clone()).unwrap_or(Value::Null),
+    }
+}
