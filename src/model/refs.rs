@@ -56,24 +56,7 @@ impl Model {
     /// `from`. Racer's `ref`. Returns the model at `from`.
     pub fn ref_to(&self, from: &str, to: &str) -> Model {
         let (from, to) = (self.absolute(from), self.absolute(to));
-        {
-            let mut state = self.state();
-            state.refs.retain(|r| r.from != from);
-            state.ref_lists.retain(|r| r.from != from);
-            state.refs.push(Ref {
-                from: from.clone(),
-                to: to.clone(),
-            });
-        }
-        let value = self.read_resolved(&self.resolve(&to), |v| v.cloned());
-        self.emit(vec![(
-            from.clone(),
-            EventKind::Change {
-                value,
-                previous: None,
-            },
-        )]);
-        self.scope(&path::join(&from))
+        self.install(from.clone(), |state| state.refs.push(Ref { from, to }))
     }
 
     /// Makes `from` the list of the documents of the collection `to` whose
@@ -81,17 +64,20 @@ impl Model {
     /// `from`.
     pub fn ref_list(&self, from: &str, to: &str, ids: &str) -> Model {
         let (from, to, ids) = (self.absolute(from), self.absolute(to), self.absolute(ids));
+        self.install(from.clone(), |state| {
+            state.ref_lists.push(RefList { from, to, ids })
+        })
+    }
+
+    /// Replaces whatever ref was at `from` by the one `add` adds, and tells
+    /// `from`'s listeners its new value.
+    fn install(&self, from: Segments, add: impl FnOnce(&mut super::State)) -> Model {
         {
             let mut state = self.state();
-            state.refs.retain(|r| r.from != from);
-            state.ref_lists.retain(|r| r.from != from);
-            state.ref_lists.push(RefList {
-                from: from.clone(),
-                to,
-                ids,
-            });
+            remove_at(&mut state, &from);
+            add(&mut state);
         }
-        let value = self.ref_list_value(&from);
+        let value = self.read_resolved(&self.resolve(&from), |v| v.cloned());
         self.emit(vec![(
             from.clone(),
             EventKind::Change {
@@ -104,10 +90,7 @@ impl Model {
 
     /// Removes the ref or ref list at `from`.
     pub fn remove_ref(&self, from: &str) {
-        let from = self.absolute(from);
-        let mut state = self.state();
-        state.refs.retain(|r| r.from != from);
-        state.ref_lists.retain(|r| r.from != from);
+        remove_at(&mut self.state(), &self.absolute(from));
     }
 
     /// Removes every ref and ref list.
@@ -292,6 +275,11 @@ impl Model {
             }
         }
     }
+}
+
+fn remove_at(state: &mut super::State, from: &[String]) {
+    state.refs.retain(|r| r.from != from);
+    state.ref_lists.retain(|r| r.from != from);
 }
 
 fn push_new(out: &mut Vec<(Segments, EventKind)>, segments: Segments, kind: EventKind) {
