@@ -23,18 +23,14 @@ async fn mongo() -> MongoDb {
 }
 
 fn op(v: u64, kind: OpKind) -> Arc<DocOp> {
-    Arc::new(DocOp {
-        c: "things".into(),
-        d: "x".into(),
-        v,
-        src: Some("tester".into()),
-        seq: Some(v + 1),
-        kind,
-        m: OpMeta {
-            ts: Some(1000.0 + v as f64),
-            data: None,
-        },
-    })
+    Arc::new(
+        DocOp::new("things", "x", v, kind)
+            .with_source("tester", v + 1)
+            .with_meta(OpMeta {
+                ts: Some(1000.0 + v as f64),
+                data: None,
+            }),
+    )
 }
 
 fn create(data: Value) -> OpKind {

@@ -14,7 +14,7 @@ use peloton::backend::pubsub::{Delivery, Message, RedisPubSub};
 use peloton::backend::{Backend, PubSub};
 use peloton::client::Connection;
 use peloton::model::Model;
-use peloton::protocol::{DocOp, OpKind, OpMeta};
+use peloton::protocol::{DocOp, OpKind};
 use serde_json::json;
 use tokio::sync::mpsc;
 use util::until;
@@ -144,15 +144,9 @@ async fn mongodb_stores_what_sharedb_mongo_stores() {
 }
 
 fn op(c: &str, d: &str, v: u64) -> Message {
-    Message::Op(Arc::new(DocOp {
-        c: c.into(),
-        d: d.into(),
-        v,
-        src: Some("s".into()),
-        seq: Some(v),
-        kind: OpKind::Delete,
-        m: OpMeta::default(),
-    }))
+    Message::Op(Arc::new(
+        DocOp::new(c, d, v, OpKind::Delete).with_source("s", v),
+    ))
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use app::{App, shell};
 use axum::Router;
+use axum::serve::{Listener, ListenerExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use peloton::axum::ModelLayer;
@@ -12,6 +13,11 @@ use peloton::backend::db::MongoDb;
 use peloton::backend::pubsub::RedisPubSub;
 use peloton::leptos::provide_request_model;
 use tracing_subscriber::EnvFilter;
+
+/// A realtime server allocates many small, short-lived buffers from many
+/// threads; mimalloc does that faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,7 +42,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(ModelLayer::new(backend.clone()))
         .with_state(options);
 
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    // Realtime traffic is many small frames: send each at once (no Nagle).
+    let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     tracing::info!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -6,10 +6,12 @@ use ::axum::extract::State;
 use ::axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use ::axum::response::Response;
 use ::axum::routing::get;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 
 use crate::backend::Backend;
-use crate::protocol::{ClientMessage, ErrorObject, ServerMessage, transport};
+use crate::backend::agent::AgentIo;
+use crate::protocol::{ClientMessage, ErrorObject, ServerMessage};
 
 /// Where clients connect: browsers, the npm `sharedb` client, peloton's own
 /// WebSocket client.
@@ -17,12 +19,20 @@ pub const CHANNEL_PATH: &str = "/channel";
 
 /// A router with the `/channel` WebSocket route, to merge into an app's.
 ///
+/// Realtime traffic is many small frames: serve it with `TCP_NODELAY` on,
+/// as below, or Nagle's algorithm adds tens of milliseconds to some of
+/// them.
+///
 /// ```no_run
 /// use peloton::backend::Backend;
 ///
 /// # async fn run() -> std::io::Result<()> {
+/// use axum::serve::ListenerExt;
+///
 /// let app = axum::Router::new().merge(peloton::axum::channel_route(Backend::new()));
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000")
+///     .await?
+///     .tap_io(|stream| { let _ = stream.set_nodelay(true); });
 /// axum::serve(listener, app).await
 /// # }
 /// ```
@@ -41,59 +51,67 @@ async fn upgrade(
     // dropped; the transport's own limit, far above it, only guards memory.
     let limit = backend.options().max_message_bytes;
     ws.max_message_size(limit.saturating_mul(8).max(64 << 10))
-        .on_upgrade(move |socket| serve_socket(backend, socket, request))
+        // The default read buffer (128 KiB, zeroed on every read) costs
+        // memory per idle client and time per message; frames are small.
+        .read_buffer_size(1 << 10)
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            let io = SocketIo {
+                sink,
+                stream,
+                limit,
+            };
+            // The agent owns the socket: no task between them.
+            backend.agent(io, Some(request), false)
+        })
 }
 
-/// Pumps frames between the socket and the connection's agent.
-async fn serve_socket(backend: Backend, socket: WebSocket, request: http::request::Parts) {
-    let (mut to_agent, agent_end) = transport::pair();
-    backend.serve(agent_end, Some(request));
-    let limit = backend.options().max_message_bytes;
-    let (mut sink, mut stream) = socket.split();
-    loop {
-        tokio::select! {
-            frame = stream.next() => {
-                let reply = match frame {
-                    Some(Ok(Message::Text(text))) if text.len() > limit => Some(too_large(text.len(), limit)),
-                    Some(Ok(Message::Text(text))) => match ClientMessage::parse(&text) {
-                        Ok(message) => {
-                            if to_agent.tx.unbounded_send(message).is_err() {
-                                break;
-                            }
-                            None
-                        }
-                        Err(rejected) => Some(ServerMessage::Error(rejected)),
-                    },
-                    Some(Ok(Message::Binary(_))) => Some(ServerMessage::error(
-                        Default::default(),
-                        ErrorObject::badly_formed("Binary frames are not supported: send JSON text frames"),
-                    )),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                };
-                if let Some(reply) = reply
-                    && sink.send(Message::text(reply.to_json())).await.is_err() {
-                        break;
-                    }
-            }
-            message = to_agent.rx.next() => {
-                let Some(message) = message else { break };
-                // Write whatever else is queued before flushing once.
-                if sink.feed(Message::text(message.to_json())).await.is_err() {
-                    break;
+/// A WebSocket as an agent's connection: text frames in and out.
+struct SocketIo {
+    sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+    limit: usize,
+}
+
+impl AgentIo for SocketIo {
+    async fn recv(&mut self) -> Option<Result<ClientMessage, ServerMessage>> {
+        loop {
+            let reply = match self.stream.next().await? {
+                Ok(Message::Text(text)) if text.len() > self.limit => {
+                    too_large(text.len(), self.limit)
                 }
-                while let Ok(message) = to_agent.rx.try_recv() {
-                    if sink.feed(Message::text(message.to_json())).await.is_err() {
-                        break;
-                    }
+                Ok(Message::Text(text)) => {
+                    return Some(ClientMessage::parse(&text).map_err(ServerMessage::Error));
                 }
-                if sink.flush().await.is_err() {
-                    break;
-                }
-            }
+                Ok(Message::Binary(_)) => ServerMessage::error(
+                    Default::default(),
+                    ErrorObject::badly_formed(
+                        "Binary frames are not supported: send JSON text frames",
+                    ),
+                ),
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(Message::Close(_)) | Err(_) => return None,
+            };
+            return Some(Err(reply));
         }
     }
-    let _ = sink.close().await;
+
+    async fn send(&mut self, messages: Vec<ServerMessage>) -> bool {
+        if messages.is_empty() {
+            return true;
+        }
+        for message in messages {
+            if self
+                .sink
+                .feed(Message::text(message.to_json()))
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        self.sink.flush().await.is_ok()
+    }
 }
 
 fn too_large(size: usize, limit: usize) -> ServerMessage {

@@ -7,9 +7,10 @@
 //! go out in request order, and ops reach it in commit order.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
@@ -33,7 +34,8 @@ use crate::protocol::{
 pub(crate) struct Agent {
     inner: Arc<Inner>,
     info: AgentInfo,
-    out: futures::channel::mpsc::UnboundedSender<ServerMessage>,
+    /// Messages to the client, written after each event.
+    outbox: Mutex<Vec<ServerMessage>>,
     mailbox: pubsub::Mailbox,
     /// Subscribed documents by channel (`collection.id`).
     docs: HashMap<String, DocSubscription>,
@@ -52,32 +54,58 @@ struct DocSubscription {
     next_v: u64,
 }
 
+/// How an agent talks to its client: requests in, replies and ops out.
+///
+/// In-process connections use a pair of channels ([`ServerEnd`]); the
+/// `/channel` route lets the agent own its WebSocket, so a message goes
+/// from the agent to the socket without another task in between.
+pub(crate) trait AgentIo: Send + 'static {
+    /// The next request, or a reply for a frame that was not one (a parse
+    /// error); `None` once the client is gone.
+    fn recv(&mut self)
+    -> impl Future<Output = Option<Result<ClientMessage, ServerMessage>>> + Send;
+
+    /// Sends messages, in order; `false` once the client is gone.
+    fn send(&mut self, messages: Vec<ServerMessage>) -> impl Future<Output = bool> + Send;
+}
+
+impl AgentIo for ServerEnd {
+    async fn recv(&mut self) -> Option<Result<ClientMessage, ServerMessage>> {
+        self.rx.next().await.map(Ok)
+    }
+
+    async fn send(&mut self, messages: Vec<ServerMessage>) -> bool {
+        messages
+            .into_iter()
+            .all(|m| self.tx.unbounded_send(m).is_ok())
+    }
+}
+
+/// How many ready events (requests, deliveries) an agent handles before it
+/// writes, so messages that are ready together leave in one write.
+const BATCH: usize = 256;
+
 /// Runs a connection until the client goes away or the backend shuts down.
 pub(crate) async fn run(
     inner: Arc<Inner>,
-    end: ServerEnd,
+    mut io: impl AgentIo,
     request: Option<http::request::Parts>,
     in_process: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let ServerEnd { tx, mut rx } = end;
     let mut info = AgentInfo::new(crate::random::new_id(), in_process);
-    for m in &inner.middleware {
-        let mut ctx = ConnectContext {
-            agent: &mut info,
-            request: request.as_ref(),
-        };
-        if let Err(error) = m.connect(&mut ctx).await {
-            tracing::info!("connection refused by middleware: {error}");
-            let _ = tx.unbounded_send(ServerMessage::error(Default::default(), error));
-            return;
-        }
+    let refused = connect(&inner, &mut info, request).await;
+    if let Err(error) = refused {
+        tracing::info!("connection refused by middleware: {error}");
+        io.send(vec![ServerMessage::error(Default::default(), error)])
+            .await;
+        return;
     }
     let (mailbox, mut inbox) = mpsc::unbounded_channel();
     let mut agent = Agent {
         inner,
         info,
-        out: tx,
+        outbox: Mutex::new(Vec::new()),
         mailbox,
         docs: HashMap::new(),
         collections: HashMap::new(),
@@ -88,26 +116,63 @@ pub(crate) async fn run(
     agent.send(ServerMessage::Init(Hello::new(
         agent.info.client_id.clone(),
     )));
-    loop {
+    'serve: loop {
+        if !io.send(agent.take_outbox()).await {
+            break;
+        }
         tokio::select! {
-            message = rx.next() => match message {
-                Some(message) => agent.handle(message).await,
+            message = io.recv() => match message {
+                Some(Ok(message)) => agent.handle(message).await,
+                Some(Err(reply)) => agent.send(reply),
                 None => break,
             },
             Some(delivery) = inbox.recv() => agent.deliver(delivery).await,
             _ = shutdown.changed() => break,
         }
-        if agent.out.is_closed() {
-            break;
+        // Whatever else is ready goes out in the same write.
+        for _ in 1..BATCH {
+            if let Ok(delivery) = inbox.try_recv() {
+                agent.deliver(delivery).await;
+                continue;
+            }
+            match io.recv().now_or_never() {
+                Some(Some(Ok(message))) => agent.handle(message).await,
+                Some(Some(Err(reply))) => agent.send(reply),
+                Some(None) => break 'serve,
+                None => break,
+            }
         }
     }
     agent.leave().await;
 }
 
+/// Runs the `connect` middleware; the request is not kept after it.
+async fn connect(
+    inner: &Inner,
+    info: &mut AgentInfo,
+    request: Option<http::request::Parts>,
+) -> Result<(), ErrorObject> {
+    for m in &inner.middleware {
+        let mut ctx = ConnectContext {
+            agent: info,
+            request: request.as_ref(),
+        };
+        m.connect(&mut ctx).await?;
+    }
+    Ok(())
+}
+
 impl Agent {
+    /// Queues a message; the loop writes the queue after each event.
     fn send(&self, message: ServerMessage) {
-        // A closed channel means the client is gone; the loop ends soon.
-        let _ = self.out.unbounded_send(message);
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
+    }
+
+    fn take_outbox(&self) -> Vec<ServerMessage> {
+        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn send_op(&self, op: Arc<DocOp>) {
@@ -699,7 +764,14 @@ impl Agent {
                 let channel = pubsub::doc_channel(&req.collection, &req.id);
                 let committed_v = req.op.v;
                 drop(req);
+                // Ops the subscription already sent are not sent again.
                 for op in transformed {
+                    if let Some(doc) = self.docs.get_mut(&channel) {
+                        if op.v < doc.next_v {
+                            continue;
+                        }
+                        doc.next_v = op.v + 1;
+                    }
                     self.send_op(op);
                 }
                 if let Some(doc) = self.docs.get_mut(&channel) {

@@ -26,7 +26,7 @@
 //! # }
 //! ```
 
-mod agent;
+pub(crate) mod agent;
 pub mod db;
 mod live_query;
 mod middleware;
@@ -194,13 +194,36 @@ impl Backend {
     }
 
     fn spawn_agent(&self, end: ServerEnd, request: Option<http::request::Parts>, in_process: bool) {
+        self.spawn_agent_on(end, request, in_process);
+    }
+
+    /// Serves a connection whose messages come and go through `io`, in a
+    /// new task.
+    pub(crate) fn spawn_agent_on(
+        &self,
+        io: impl agent::AgentIo,
+        request: Option<http::request::Parts>,
+        in_process: bool,
+    ) {
+        tokio::spawn(self.agent(io, request, in_process));
+    }
+
+    /// The future that serves a connection through `io` until it closes.
+    pub(crate) fn agent<I: agent::AgentIo>(
+        &self,
+        io: I,
+        request: Option<http::request::Parts>,
+        in_process: bool,
+    ) -> impl std::future::Future<Output = ()> + Send + use<I> {
         let inner = self.inner.clone();
         let shutdown = self.inner.shutdown.subscribe();
-        if *shutdown.borrow() {
-            // Closed: the connection ends at once (dropping `end`).
-            return;
+        let closed = *shutdown.borrow();
+        async move {
+            // A closed backend ends new connections at once (dropping `io`).
+            if !closed {
+                agent::run(inner, io, request, in_process, shutdown).await;
+            }
         }
-        tokio::spawn(agent::run(inner, end, request, in_process, shutdown));
     }
 
     /// Submits an op from server code (no client): a create, an edit or a

@@ -75,18 +75,16 @@ impl<'a> SubmitRequest<'a> {
         let channels = channels(&c, &d);
         Self {
             agent,
-            op: DocOp {
-                c: c.clone(),
-                d: d.clone(),
-                v: v.unwrap_or(0),
+            op: {
+                let mut op =
+                    DocOp::new(c.clone(), d.clone(), v.unwrap_or(0), kind).with_meta(OpMeta {
+                        ts: Some(now_ms()),
+                        data: None,
+                    });
                 // A client's ops are its own unless it says otherwise.
-                src: src.or_else(|| seq.map(|_| agent.client_id.clone())),
-                seq,
-                kind,
-                m: OpMeta {
-                    ts: Some(now_ms()),
-                    data: None,
-                },
+                op.src = src.or_else(|| seq.map(|_| agent.client_id.clone()));
+                op.seq = seq;
+                op
             },
             snapshot: Snapshot::missing(d.clone()),
             collection: c,

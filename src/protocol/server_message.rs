@@ -290,6 +290,9 @@ impl ServerMessage {
 
     /// Serializes to the JSON text of one WebSocket frame.
     pub fn to_json(&self) -> String {
+        if let Self::Op(op) = self {
+            return op.wire_json().to_owned();
+        }
         // Serializing these types cannot fail: every map key is a string.
         serde_json::to_string(self).unwrap_or_else(|e| {
             format!(r#"{{"error":{{"code":"ERR_UNKNOWN_ERROR","message":"{e}"}}}}"#)
@@ -416,15 +419,10 @@ impl ServerMessage {
                     }
                 } else {
                     let kind = w.take_op_kind().map_err(serde_json::Error::custom)?;
-                    Self::Op(Arc::new(DocOp {
-                        c: c()?,
-                        d: d()?,
-                        v,
-                        src: w.src.take(),
-                        seq: w.seq,
-                        kind,
-                        m: Default::default(),
-                    }))
+                    let mut op = DocOp::new(c()?, d()?, v, kind);
+                    op.src = w.src.take();
+                    op.seq = w.seq;
+                    Self::Op(Arc::new(op))
                 }
             }
             "nf" | "nt" => Self::SnapshotFetch(SnapshotReply {
@@ -614,7 +612,7 @@ impl Serialize for ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ErrorCode, OpKind, OpMeta};
+    use crate::protocol::{ErrorCode, OpKind};
     use serde_json::json;
 
     fn json(msg: &ServerMessage) -> Value {
@@ -734,15 +732,9 @@ mod tests {
             ]),
             extra: None,
         });
-        round_trip(ServerMessage::Op(Arc::new(DocOp {
-            c: "c".into(),
-            d: "d".into(),
-            v: 4,
-            src: Some("s".into()),
-            seq: Some(2),
-            kind: OpKind::Delete,
-            m: OpMeta::default(),
-        })));
+        round_trip(ServerMessage::Op(Arc::new(
+            DocOp::new("c", "d", 4, OpKind::Delete).with_source("s", 2),
+        )));
         round_trip(ServerMessage::Pong);
     }
 }

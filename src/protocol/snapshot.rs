@@ -178,6 +178,31 @@ pub struct DocOp {
     pub kind: OpKind,
     /// Metadata kept with the op in the journal; never sent to clients.
     pub m: OpMeta,
+    /// The op's wire message, serialized once for all its recipients.
+    wire: WireCache,
+}
+
+/// A lazily serialized wire message. Clones start empty (a clone may be
+/// changed), and it takes no part in equality.
+#[derive(Default)]
+struct WireCache(std::sync::OnceLock<String>);
+
+impl Clone for WireCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for WireCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for WireCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// Metadata stored with a committed op.
@@ -190,6 +215,45 @@ pub struct OpMeta {
 }
 
 impl DocOp {
+    /// An op on `c.d` at version `v`, from no particular client.
+    pub fn new(c: impl Into<String>, d: impl Into<String>, v: u64, kind: OpKind) -> Self {
+        Self {
+            c: c.into(),
+            d: d.into(),
+            v,
+            src: None,
+            seq: None,
+            kind,
+            m: OpMeta::default(),
+            wire: WireCache::default(),
+        }
+    }
+
+    /// The same op, made by client `src` as its op number `seq`.
+    pub fn with_source(mut self, src: impl Into<String>, seq: u64) -> Self {
+        self.src = Some(src.into());
+        self.seq = Some(seq);
+        self
+    }
+
+    /// The same op, with journal metadata.
+    pub fn with_meta(mut self, m: OpMeta) -> Self {
+        self.m = m;
+        self
+    }
+
+    /// The op as a wire message (`{"a": "op", …}`), serialized once and
+    /// kept: every subscriber of a document gets the same text.
+    pub fn wire_json(&self) -> &str {
+        self.wire.0.get_or_init(|| {
+            let mut out = Vec::with_capacity(128);
+            let mut serializer = serde_json::Serializer::new(&mut out);
+            // Serializing into a Vec cannot fail, and yields UTF-8.
+            let _ = self.serialize_with(&mut serializer, true);
+            String::from_utf8(out).unwrap_or_default()
+        })
+    }
+
     /// Serializes the op as a wire message (with `"a": "op"`) when
     /// `action` is set, otherwise as a pub/sub message.
     pub(crate) fn serialize_with<S: Serializer>(
@@ -231,15 +295,10 @@ impl<'de> Deserialize<'de> for DocOp {
         let (Some(c), Some(d), Some(v)) = (wire.c, wire.d, wire.v) else {
             return Err(D::Error::custom("an op needs c, d and v"));
         };
-        Ok(Self {
-            c,
-            d,
-            v,
-            src: wire.src,
-            seq: wire.seq,
-            kind,
-            m: OpMeta::default(),
-        })
+        let mut op = Self::new(c, d, v, kind);
+        op.src = wire.src;
+        op.seq = wire.seq;
+        Ok(op)
     }
 }
 
@@ -271,15 +330,7 @@ mod tests {
 
     #[test]
     fn doc_op_pubsub_form() {
-        let op = DocOp {
-            c: "todos".into(),
-            d: "a".into(),
-            v: 3,
-            src: Some("s1".into()),
-            seq: Some(7),
-            kind: OpKind::Delete,
-            m: OpMeta::default(),
-        };
+        let op = DocOp::new("todos", "a", 3, OpKind::Delete).with_source("s1", 7);
         let json = serde_json::to_value(&op).unwrap();
         assert_eq!(
             json,

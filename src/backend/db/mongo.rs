@@ -449,24 +449,19 @@ fn to_op(collection: &str, id: &str, doc: Document) -> Result<DocOp, DbError> {
         return Err(corrupt("none of op, create or del"));
     };
     let m = doc.get_document("m").ok();
-    Ok(DocOp {
-        c: collection.to_owned(),
-        d: id.to_owned(),
-        v: read_u64(doc.get("v")),
-        src: doc.get_str("src").ok().map(str::to_owned),
-        seq: doc.get("seq").map(|s| read_u64(Some(s))),
-        kind,
-        m: OpMeta {
-            ts: m
-                .and_then(|m| m.get("ts"))
-                .and_then(Bson::as_f64)
-                .or_else(|| {
-                    m.and_then(|m| m.get("ts"))
-                        .and_then(|t| t.as_i64().map(|i| i as f64))
-                }),
-            data: m.and_then(|m| m.get("data")).map(from_bson),
-        },
-    })
+    let mut op = DocOp::new(collection, id, read_u64(doc.get("v")), kind);
+    op.src = doc.get_str("src").ok().map(str::to_owned);
+    op.seq = doc.get("seq").map(|s| read_u64(Some(s)));
+    Ok(op.with_meta(OpMeta {
+        ts: m
+            .and_then(|m| m.get("ts"))
+            .and_then(Bson::as_f64)
+            .or_else(|| {
+                m.and_then(|m| m.get("ts"))
+                    .and_then(|t| t.as_i64().map(|i| i as f64))
+            }),
+        data: m.and_then(|m| m.get("data")).map(from_bson),
+    }))
 }
 
 /// A version or seq as MongoDB stores it: int32 where it fits, as Node does.

@@ -6,7 +6,8 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::protocol::{ClientEnd, ServerMessage, TransportError, transport};
 
 pub(super) async fn connect(url: String) -> Result<ClientEnd, TransportError> {
-    let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+    // Many small frames: send each at once (no Nagle).
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
         .await
         .map_err(|e| TransportError {
             target: url.clone(),

@@ -1,0 +1,77 @@
+//! Command-line arguments.
+
+use std::time::Duration;
+
+pub const USAGE: &str = "usage: loadgen --url WS_URL [--clients 50] [--docs 10] [--seconds 10] \
+[--warmup 2] [--collection NAME] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]";
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub url: String,
+    pub clients: usize,
+    pub docs: usize,
+    pub seconds: Duration,
+    pub warmup: Duration,
+    pub collection: String,
+    pub json: bool,
+    pub idle: Option<usize>,
+    pub pid: Option<u32>,
+    /// Create this many list documents (for the SSR measurement) and exit.
+    pub seed: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    #[error("--url is required")]
+    NoUrl,
+    #[error("{0} needs a value")]
+    Missing(String),
+    #[error("{0}: {1:?} is not a number")]
+    NotANumber(String, String),
+    #[error("unknown argument {0}")]
+    Unknown(String),
+}
+
+impl Args {
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, ArgsError> {
+        let mut parsed = Args {
+            url: String::new(),
+            clients: 50,
+            docs: 10,
+            seconds: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            collection: format!("bench_{}", std::process::id()),
+            json: false,
+            idle: None,
+            pid: None,
+            seed: None,
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().ok_or_else(|| ArgsError::Missing(arg.clone()));
+            let number = |v: String| {
+                v.parse::<u64>()
+                    .map_err(|_| ArgsError::NotANumber(arg.clone(), v))
+            };
+            match arg.as_str() {
+                "--url" => parsed.url = value()?,
+                "--clients" => parsed.clients = number(value()?)? as usize,
+                "--docs" => parsed.docs = number(value()?)? as usize,
+                "--seconds" => parsed.seconds = Duration::from_secs(number(value()?)?),
+                "--warmup" => parsed.warmup = Duration::from_secs(number(value()?)?),
+                "--collection" => parsed.collection = value()?,
+                "--idle" => parsed.idle = Some(number(value()?)? as usize),
+                "--pid" => parsed.pid = Some(number(value()?)? as u32),
+                "--seed" => parsed.seed = Some(number(value()?)? as usize),
+                "--json" => parsed.json = true,
+                _ => return Err(ArgsError::Unknown(arg)),
+            }
+        }
+        if parsed.url.is_empty() {
+            return Err(ArgsError::NoUrl);
+        }
+        parsed.docs = parsed.docs.max(1);
+        Ok(parsed)
+    }
+}

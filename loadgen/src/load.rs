@@ -1,0 +1,354 @@
+//! The closed-loop load: every client submits its next op when the
+//! previous one is acknowledged.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::args::Args;
+use crate::conn::{Conn, ConnError, Incoming};
+use crate::stats::Samples;
+
+/// Each op: one increment and a one-character insert, so the final
+/// document counts the ops applied twice over.
+const OP: &str = r#"[{"p":["n"],"na":1},{"p":["t",0],"si":"x"}]"#;
+
+/// What all clients share (one thread: no locks).
+struct Shared {
+    warmup_end: Instant,
+    end: Instant,
+    /// When each client sent each of its ops (index: seq - 1).
+    sent: Vec<Vec<Instant>>,
+    /// Client index by connection id.
+    index: HashMap<String, usize>,
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct ClientResult {
+    doc: usize,
+    acked_total: u64,
+    acked_in_window: u64,
+    ack_latency: Samples,
+    fanout_latency: Samples,
+    /// The last version the client knows its document at.
+    version: u64,
+    /// Ops (or acks) that did not come at the next version: a gap or a
+    /// duplicate. ShareDB clients tolerate them; they are reported.
+    anomalies: u64,
+}
+
+/// The run's figures.
+pub struct Report {
+    pub clients: usize,
+    pub docs: usize,
+    pub seconds: f64,
+    pub ops_per_sec: f64,
+    pub ack_p50: f64,
+    pub ack_p99: f64,
+    pub fanout_p50: f64,
+    pub fanout_p99: f64,
+    pub samples: usize,
+    /// Ops or acks that arrived off the next version (tolerated by clients).
+    pub out_of_order: u64,
+    pub verified: Result<(), String>,
+    pub json: bool,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.json {
+            let value = json!({
+                "clients": self.clients, "docs": self.docs, "seconds": self.seconds,
+                "ops_per_sec": self.ops_per_sec,
+                "ack_p50_ms": self.ack_p50, "ack_p99_ms": self.ack_p99,
+                "fanout_p50_ms": self.fanout_p50, "fanout_p99_ms": self.fanout_p99,
+                "fanout_samples": self.samples, "out_of_order": self.out_of_order,
+                "verified": self.verified.is_ok(),
+                "verification_error": self.verified.as_ref().err(),
+            });
+            return write!(f, "{value}");
+        }
+        writeln!(
+            f,
+            "{} clients × {} docs, {:.0} s",
+            self.clients, self.docs, self.seconds
+        )?;
+        writeln!(f, "committed ops/s   {:>10.0}", self.ops_per_sec)?;
+        writeln!(
+            f,
+            "ack latency       p50 {:>7.2} ms   p99 {:>7.2} ms",
+            self.ack_p50, self.ack_p99
+        )?;
+        writeln!(
+            f,
+            "fan-out latency   p50 {:>7.2} ms   p99 {:>7.2} ms  ({} samples)",
+            self.fanout_p50, self.fanout_p99, self.samples
+        )?;
+        writeln!(f, "ops seen twice    {}", self.out_of_order)?;
+        match &self.verified {
+            Ok(()) => write!(
+                f,
+                "verified: every acknowledged op applied exactly once, all subscribers converged"
+            ),
+            Err(e) => write!(f, "VERIFICATION FAILED: {e}"),
+        }
+    }
+}
+
+fn doc_id(doc: usize) -> String {
+    format!("d{doc}")
+}
+
+/// Creates the documents the clients will edit.
+async fn create_docs(args: &Args) -> Result<(), ConnError> {
+    let mut setup = Conn::open(&args.url).await?;
+    for doc in 0..args.docs {
+        let create = json!({
+            "a": "op", "c": args.collection, "d": doc_id(doc), "v": null,
+            "src": setup.id, "seq": doc + 1,
+            "create": {"type": "http://sharejs.org/types/JSONv0", "data": {"n": 0, "t": ""}},
+        });
+        setup.send(create.to_string()).await?;
+        let seq = (doc + 1) as u64;
+        setup
+            .wait("create", |m| {
+                m.a.as_deref() == Some("op") && m.seq == Some(seq)
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates `n` documents like the demo's lists in `args.collection`.
+pub async fn seed(args: &Args, n: usize) -> Result<String, ConnError> {
+    let mut conn = Conn::open(&args.url).await?;
+    for i in 0..n {
+        let items: Vec<_> = (0..5)
+            .map(
+                |k| json!({"id": format!("i{k}"), "text": format!("item {k}"), "done": k % 2 == 0}),
+            )
+            .collect();
+        let create = json!({
+            "a": "op", "c": args.collection, "d": format!("seed{i}"), "v": null, "src": conn.id, "seq": i + 1,
+            "create": {"type": "http://sharejs.org/types/JSONv0",
+                       "data": {"title": format!("List {i}"), "createdAt": i, "items": items}},
+        });
+        conn.send(create.to_string()).await?;
+    }
+    conn.wait("the last create", |m| {
+        m.a.as_deref() == Some("op") && m.seq == Some(n as u64)
+    })
+    .await?;
+    Ok(format!("created {n} documents in {}", args.collection))
+}
+
+pub async fn run(args: &Args) -> Result<Report, ConnError> {
+    create_docs(args).await?;
+    // Everyone connects and subscribes before the clock starts.
+    let mut conns = Vec::with_capacity(args.clients);
+    let mut index = HashMap::new();
+    for client in 0..args.clients {
+        let mut conn = Conn::open(&args.url).await?;
+        let doc = client % args.docs;
+        let subscribe = json!({"a": "s", "c": args.collection, "d": doc_id(doc)});
+        conn.send(subscribe.to_string()).await?;
+        let reply = conn
+            .wait("subscribe", |m| m.a.as_deref() == Some("s"))
+            .await?;
+        let version = reply["data"]["v"].as_u64().unwrap_or(0);
+        index.insert(conn.id.clone(), client);
+        conns.push((conn, doc, version));
+    }
+    let start = Instant::now();
+    let shared = Rc::new(RefCell::new(Shared {
+        warmup_end: start + args.warmup,
+        end: start + args.warmup + args.seconds,
+        sent: vec![Vec::new(); args.clients],
+        index,
+    }));
+    let local = tokio::task::LocalSet::new();
+    let mut handles = Vec::new();
+    for (client, (conn, doc, version)) in conns.into_iter().enumerate() {
+        let (shared, collection, doc_name) = (shared.clone(), args.collection.clone(), doc_id(doc));
+        handles.push(local.spawn_local(client_loop(
+            client, conn, doc, doc_name, collection, version, shared,
+        )));
+    }
+    let results = local
+        .run_until(async move {
+            let mut results = Vec::new();
+            for handle in handles {
+                results.push(
+                    handle
+                        .await
+                        .map_err(|e| ConnError::Socket(e.to_string()))??,
+                );
+            }
+            Ok::<_, ConnError>(results)
+        })
+        .await?;
+
+    let mut ack = Samples::default();
+    let mut fanout = Samples::default();
+    let window_ops: u64 = results.iter().map(|r| r.acked_in_window).sum();
+    let out_of_order: u64 = results.iter().map(|r| r.anomalies).sum();
+    let verified = verify(args, &results).await;
+    for r in results {
+        ack.extend(r.ack_latency);
+        fanout.extend(r.fanout_latency);
+    }
+    let seconds = args.seconds.as_secs_f64();
+    Ok(Report {
+        clients: args.clients,
+        docs: args.docs,
+        seconds,
+        ops_per_sec: window_ops as f64 / seconds,
+        ack_p50: ack.percentile_ms(50.0),
+        ack_p99: ack.percentile_ms(99.0),
+        fanout_p50: fanout.percentile_ms(50.0),
+        fanout_p99: fanout.percentile_ms(99.0),
+        samples: fanout.len(),
+        out_of_order,
+        verified,
+        json: args.json,
+    })
+}
+
+/// One client: submit, wait for the ack, submit again, until the end;
+/// then drain what others still send.
+async fn client_loop(
+    client: usize,
+    mut conn: Conn,
+    doc: usize,
+    doc_name: String,
+    collection: String,
+    version: u64,
+    shared: Rc<RefCell<Shared>>,
+) -> Result<ClientResult, ConnError> {
+    let mut result = ClientResult {
+        doc,
+        version,
+        ..Default::default()
+    };
+    let (warmup_end, end) = {
+        let s = shared.borrow();
+        (s.warmup_end, s.end)
+    };
+    let prefix = format!(
+        r#"{{"a":"op","c":"{collection}","d":"{doc_name}","src":"{}","#,
+        conn.id
+    );
+    let submit =
+        |seq: u64, version: u64| format!(r#"{prefix}"seq":{seq},"v":{version},"op":{OP}}}"#);
+    let mut seq: u64 = 1;
+    conn.send(submit(seq, result.version)).await?;
+    let now = Instant::now();
+    shared.borrow_mut().sent[client].push(now);
+    let mut inflight = Some(now);
+    let drain_until = end + Duration::from_millis(1000);
+    loop {
+        let deadline = if inflight.is_some() {
+            drain_until + Duration::from_secs(10)
+        } else {
+            drain_until
+        };
+        let text = match tokio::time::timeout_at(deadline.into(), conn.next_text()).await {
+            Ok(text) => text?,
+            Err(_) if inflight.is_none() => break,
+            Err(_) => return Err(ConnError::Timeout("an ack")),
+        };
+        let Ok(message) = serde_json::from_str::<Incoming>(&text) else {
+            continue;
+        };
+        if message.a.as_deref() != Some("op") {
+            continue;
+        }
+        if let Some(error) = &message.error {
+            return Err(ConnError::Server("op", error.to_string()));
+        }
+        let now = Instant::now();
+        let v = message.v.unwrap_or(0);
+        if v != result.version {
+            result.anomalies += 1;
+        }
+        let mine = message.src.as_deref() == Some(conn.id.as_str());
+        if !message.has_body() && mine && message.seq == Some(seq) {
+            // Our ack: the op is committed at v.
+            let Some(sent) = inflight.take() else {
+                continue;
+            };
+            result.acked_total += 1;
+            if sent >= warmup_end && now <= end {
+                result.acked_in_window += 1;
+                result.ack_latency.push(now - sent);
+            }
+            result.version = v + 1;
+            if now < end {
+                seq += 1;
+                conn.send(submit(seq, result.version)).await?;
+                let sent = Instant::now();
+                shared.borrow_mut().sent[client].push(sent);
+                inflight = Some(sent);
+            }
+        } else if message.has_body() {
+            // Someone else's op, at v.
+            result.version = result.version.max(v + 1);
+            let shared = shared.borrow();
+            if let (Some(src), Some(op_seq)) = (message.src.as_deref(), message.seq)
+                && let Some(&author) = shared.index.get(src)
+                && let Some(&sent) = shared.sent[author].get(op_seq as usize - 1)
+                && sent >= shared.warmup_end
+                && sent <= shared.end
+            {
+                result.fanout_latency.push(now - sent);
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// After the run: each document holds exactly its acknowledged ops, and
+/// every subscriber of it knows its final version.
+async fn verify(args: &Args, results: &[ClientResult]) -> Result<(), String> {
+    let mut conn = Conn::open(&args.url).await.map_err(|e| e.to_string())?;
+    for doc in 0..args.docs {
+        let acked: u64 = results
+            .iter()
+            .filter(|r| r.doc == doc)
+            .map(|r| r.acked_total)
+            .sum();
+        let fetch = json!({"a": "f", "c": args.collection, "d": doc_id(doc)});
+        conn.send(fetch.to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+        let reply = conn
+            .wait("fetch", |m| m.a.as_deref() == Some("f"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let data = &reply["data"];
+        let (v, n, text) = (
+            data["v"].as_u64().unwrap_or(0),
+            data["data"]["n"].as_u64().unwrap_or(0),
+            data["data"]["t"].as_str().map_or(0, str::len) as u64,
+        );
+        if n != acked || text != acked || v != acked + 1 {
+            return Err(format!(
+                "doc {doc}: {acked} ops acknowledged, but the document counts {n} increments, {text} inserts, version {v}"
+            ));
+        }
+        for (client, r) in results.iter().enumerate().filter(|(_, r)| r.doc == doc) {
+            if r.version != v {
+                return Err(format!(
+                    "client {client} ends at version {} of doc {doc}, which is at {v}",
+                    r.version
+                ));
+            }
+        }
+    }
+    Ok(())
+}
