@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The load benchmark: peloton beside Node ShareDB (npm sharedb 7), same
+# workload, same machine, runs alternating. Prints one table of medians and
+# writes it to target/bench/results.md.
+#   BENCH_ROUNDS=3 BENCH_SECONDS=10 scripts/bench.sh
+#   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds="${BENCH_ROUNDS:-3}"
+seconds="${BENCH_SECONDS:-10}"
+clients="${BENCH_CLIENTS:-50}"
+docs="${BENCH_DOCS:-10}"
+out=target/bench
+mkdir -p "$out"
+: >"$out/runs.jsonl"
+
+command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+echo "==> building release binaries"
+cargo build --release -p app -p loadgen --features app/ssr
+PROFILE=release bash scripts/build-site.sh >/dev/null
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "nothing listens on port $1" >&2; return 1
+}
+
+# start <server> <port> <backing>: starts a server, sets $server_pid.
+start() {
+  local server=$1 port=$2 backing=$3 env=()
+  if [ "$backing" = mongo-redis ]; then
+    local db="bench_$(date +%s%N)"
+    env=(MONGO_URL="$PELOTON_TEST_MONGO_URL/$db" REDIS_URL="$PELOTON_TEST_REDIS_URL"
+         PELOTON_MONGO_URL="$PELOTON_TEST_MONGO_URL/$db" PELOTON_REDIS_URL="$PELOTON_TEST_REDIS_URL")
+  fi
+  if [ "$server" = sharedb ]; then
+    (cd interop/bench-sharedb && exec env "${env[@]}" PORT="$port" node server.js) >"$out/$server.log" 2>&1 &
+  else
+    env "${env[@]}" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site RUST_LOG=warn \
+      target/release/app >"$out/$server.log" 2>&1 &
+  fi
+  server_pid=$!
+  pids+=("$server_pid")
+  wait_port "$port"
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# load <server> <backing>: one closed-loop run on a fresh server.
+load() {
+  local server=$1 backing=$2 port=3310
+  start "$server" "$port" "$backing"
+  echo "==> $server ($backing): $clients clients × $docs docs, ${seconds}s" >&2
+  local result
+  result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --clients "$clients" --docs "$docs" \
+    --seconds "$seconds" --warmup 2 --json)
+  echo "$result" >&2
+  echo "{\"kind\":\"load\",\"server\":\"$server\",\"backing\":\"$backing\",\"result\":$result}" >>"$out/runs.jsonl"
+  stop "$server_pid"
+}
+
+# idle <server> <n>: memory per idle subscribed client.
+idle() {
+  local server=$1 n=$2 port=3311
+  start "$server" "$port" memory
+  local result
+  result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --idle "$n" --docs 100 --pid "$server_pid" --json)
+  echo "==> $server: $result" >&2
+  echo "{\"kind\":\"idle\",\"server\":\"$server\",\"n\":$n,\"result\":$result}" >>"$out/runs.jsonl"
+  stop "$server_pid"
+}
+
+# ssr: requests/s of the demo's home page rendering a 100-document query.
+ssr() {
+  local port=3312
+  start peloton "$port" memory
+  target/release/loadgen --url "ws://127.0.0.1:$port/channel" --seed 100 --collection lists >&2
+  local rps
+  rps=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+  echo "==> SSR of a 100-document query page: $rps requests/s" >&2
+  echo "{\"kind\":\"ssr\",\"server\":\"peloton\",\"result\":{\"rps\":$rps}}" >>"$out/runs.jsonl"
+  stop "$server_pid"
+}
+
+backings=(memory)
+if [ "${PELOTON_BENCH_SERVICES:-}" = 1 ]; then
+  bash scripts/services.sh start
+  eval "$(bash scripts/services.sh env)"
+  backings+=(mongo-redis)
+fi
+
+for backing in "${backings[@]}"; do
+  for _ in $(seq 1 "$rounds"); do
+    load sharedb "$backing"
+    load peloton "$backing"
+  done
+done
+for n in 1000 10000; do
+  idle sharedb "$n"
+  idle peloton "$n"
+done
+ssr
+
+python3 scripts/bench_table.py "$out/runs.jsonl" "$clients" "$docs" "$seconds" "$rounds" | tee "$out/results.md"

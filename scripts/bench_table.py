@@ -1,0 +1,71 @@
+"""Medians of the benchmark runs, peloton beside ShareDB, as a markdown table."""
+import json
+import os
+import statistics
+import sys
+
+runs_file, clients, docs, seconds, rounds = sys.argv[1:6]
+runs = [json.loads(line) for line in open(runs_file) if line.strip()]
+
+
+def median(kind, server, key, **match):
+    values = [
+        r["result"][key]
+        for r in runs
+        if r["kind"] == kind and r["server"] == server
+        and all(r.get(k) == v for k, v in match.items())
+        and r["result"].get(key) is not None
+    ]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value < 100:
+        return f"{value:.2f}{unit}"
+    return f"{value:,.0f}{unit}"
+
+
+def ratio(peloton, sharedb, higher_is_better):
+    if not peloton or not sharedb:
+        return "—"
+    return f"{(peloton / sharedb if higher_is_better else sharedb / peloton):.1f}×"
+
+
+cpu = "unknown"
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+except OSError:
+    pass
+
+print(f"Machine: {os.cpu_count()} cores, {cpu}. Load: {clients} clients × {docs} docs, "
+      f"closed loop, {seconds} s per run after 2 s of warm-up, medians of {rounds} runs per server, "
+      "runs alternating. Ratio: how many times better peloton is.\n")
+print("| figure | ShareDB 7 (Node) | peloton | ratio |")
+print("|---|---:|---:|---:|")
+backings = sorted({r["backing"] for r in runs if r["kind"] == "load"}, key=lambda b: b != "memory")
+for backing in backings:
+    label = "in memory" if backing == "memory" else "MongoDB + Redis"
+    rows = [
+        ("committed ops/s", "ops_per_sec", True, ""),
+        ("ack latency p50", "ack_p50_ms", False, " ms"),
+        ("ack latency p99", "ack_p99_ms", False, " ms"),
+        ("fan-out latency p50", "fanout_p50_ms", False, " ms"),
+        ("fan-out latency p99", "fanout_p99_ms", False, " ms"),
+    ]
+    for name, key, higher, unit in rows:
+        s = median("load", "sharedb", key, backing=backing)
+        p = median("load", "peloton", key, backing=backing)
+        print(f"| {name}, {label} | {fmt(s, unit)} | {fmt(p, unit)} | {ratio(p, s, higher)} |")
+for n in (1000, 10000):
+    s = median("idle", "sharedb", "kib_per_client", n=n)
+    p = median("idle", "peloton", "kib_per_client", n=n)
+    print(f"| memory per idle subscribed client, {n:,} clients | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
+p = median("ssr", "peloton", "rps")
+print(f"| SSR of a page with a 100-document query (wrk, 16 connections) | — (no SSR) | {fmt(p, ' req/s')} | — |")
+verified = all(r["result"].get("verified", True) for r in runs if r["kind"] == "load")
+print(f"\nEvery run verified that no acknowledged op was lost or applied twice and that all subscribers converged: {'yes' if verified else 'NO'}.")
