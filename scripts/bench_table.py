@@ -67,5 +67,10 @@ for n in (1000, 10000):
     print(f"| memory per idle subscribed client, {n:,} clients | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
 p = median("ssr", "peloton", "rps")
 print(f"| SSR of a page with a 100-document query (wrk, 16 connections) | — (no SSR) | {fmt(p, ' req/s')} | — |")
-verified = all(r["result"].get("verified", True) for r in runs if r["kind"] == "load")
-print(f"\nEvery run verified that no acknowledged op was lost or applied twice and that all subscribers converged: {'yes' if verified else 'NO'}.")
+failed = [r for r in runs if r["kind"] == "load" and not r["result"].get("verified", True)]
+if failed:
+    print("\nVERIFICATION FAILED in some runs:")
+    for r in failed:
+        print(f"- {r['server']} ({r['backing']}): {r['result'].get('verification_error')}")
+else:
+    print("\nEvery run verified that no acknowledged op was lost or applied twice and that all subscribers converged.")

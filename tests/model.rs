@@ -561,3 +561,127 @@ async fn a_websocket_model_converges_with_an_in_process_one_and_offline_edits_ar
     assert_eq!(log.len(), 10, "{log:?}");
     assert_eq!(local.get::<f64>("notes.n.n"), Some(5.0));
 }
+
+#[tokio::test]
+async fn set_family_and_add_emit_what_they_change() {
+    let (_backend, model, _) = pair();
+    let seen = record(&model, EventType::All, "people.**");
+    let id = model
+        .add("people", json!({"name": "Ann", "tags": ["a"]}))
+        .unwrap()
+        .value;
+    assert_eq!(id.len(), 22, "a new id");
+    assert_eq!(
+        model.get_value(&format!("people.{id}")),
+        Some(json!({"name": "Ann", "tags": ["a"]}))
+    );
+    let given = model
+        .add("people", json!({"id": "bob", "name": "Bob"}))
+        .unwrap()
+        .value;
+    assert_eq!(given, "bob");
+    assert_eq!(
+        model.get_value("people.bob"),
+        Some(json!({"name": "Bob"})),
+        "the id alias is not stored"
+    );
+    seen.lock().unwrap().clear();
+
+    // set_null only sets what is missing; set_diff only what differs.
+    assert_eq!(
+        model.set_null("people.bob.name", "X").unwrap().value,
+        json!("Bob")
+    );
+    assert_eq!(
+        model.set_null("people.bob.age", 30).unwrap().value,
+        json!(30)
+    );
+    model.set_diff("people.bob.age", 30).unwrap();
+    model.set_diff("people.bob.age", 31).unwrap();
+    assert_eq!(
+        kinds(&seen),
+        vec![
+            (
+                "people.bob.age".into(),
+                EventKind::Change {
+                    value: Some(json!(30)),
+                    previous: None
+                }
+            ),
+            (
+                "people.bob.age".into(),
+                EventKind::Change {
+                    value: Some(json!(31)),
+                    previous: Some(json!(30))
+                }
+            ),
+        ]
+    );
+    seen.lock().unwrap().clear();
+
+    // set_diff_deep: missing keys deleted first, lists by fine-grained steps.
+    model
+        .set("people.bob.tags", json!(["x", "y", "z"]))
+        .unwrap();
+    seen.lock().unwrap().clear();
+    model
+        .set_diff_deep(
+            "people.bob",
+            json!({"name": "Bob", "tags": ["z", "x", "w"]}),
+        )
+        .unwrap();
+    assert_eq!(
+        model.get_value("people.bob"),
+        Some(json!({"name": "Bob", "tags": ["z", "x", "w"]}))
+    );
+    let got = kinds(&seen);
+    assert_eq!(
+        got[0],
+        (
+            "people.bob.age".into(),
+            EventKind::Change {
+                value: None,
+                previous: Some(json!(31))
+            }
+        )
+    );
+    assert!(
+        got.contains(&(
+            "people.bob.tags".into(),
+            EventKind::Remove {
+                index: 1,
+                values: vec![json!("y")]
+            }
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().all(|(path, _)| path != "people.bob.name"),
+        "unchanged keys emit nothing: {got:?}"
+    );
+    seen.lock().unwrap().clear();
+
+    model
+        .set_each("people.bob", json!({"name": "Robert", "age": 32}))
+        .unwrap();
+    assert_eq!(kinds(&seen).len(), 2);
+    assert_eq!(
+        model.get::<String>("people.bob.name").as_deref(),
+        Some("Robert")
+    );
+    // create_null leaves an existing document alone; create refuses it.
+    model
+        .create_null("people.bob", json!({"name": "other"}))
+        .unwrap();
+    assert_eq!(
+        model.get::<String>("people.bob.name").as_deref(),
+        Some("Robert")
+    );
+    assert!(model.create("people.bob", json!({})).is_err());
+    // A remote document that does not exist cannot be mutated.
+    assert!(matches!(
+        model.set("people.nobody.name", "x"),
+        Err(peloton::model::ModelError::DocDoesNotExist(_))
+    ));
+    model.when_nothing_pending().await;
+}

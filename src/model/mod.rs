@@ -286,9 +286,21 @@ impl Model {
         self.read(path, |v| v.and_then(|v| T::deserialize(v).ok()))
     }
 
-    /// A copy of the value at `path`.
+    /// A copy of the value at `path`. Unlike Racer's `get`, which returns a
+    /// live reference, every getter returns a value of its own, so this is
+    /// also Racer's `getCopy` and `getDeepCopy`.
     pub fn get_value(&self, path: &str) -> Option<Value> {
         self.read(path, |v| v.cloned())
+    }
+
+    /// Racer's `getCopy`: the same as [`Model::get_value`].
+    pub fn get_copy(&self, path: &str) -> Option<Value> {
+        self.get_value(path)
+    }
+
+    /// Racer's `getDeepCopy`: the same as [`Model::get_value`].
+    pub fn get_deep_copy(&self, path: &str) -> Option<Value> {
+        self.get_value(path)
     }
 
     /// The value at `path`, or `default` if there is none.
