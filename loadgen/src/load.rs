@@ -250,12 +250,16 @@ async fn client_loop(
     let now = Instant::now();
     shared.borrow_mut().sent[client].push(now);
     let mut inflight = Some(now);
-    let drain_until = end + Duration::from_millis(1000);
+    // After the end: the last ack, then others' ops until the server has
+    // been quiet for five seconds (a slow server can take seconds to deliver).
+    let quiet = Duration::from_secs(5);
+    let give_up = end + Duration::from_secs(60);
     loop {
-        let deadline = if inflight.is_some() {
-            drain_until + Duration::from_secs(10)
+        let now = Instant::now();
+        let deadline = if now < end || inflight.is_some() {
+            give_up
         } else {
-            drain_until
+            (now + quiet).min(give_up)
         };
         let text = match tokio::time::timeout_at(deadline.into(), conn.next_text()).await {
             Ok(text) => text?,
