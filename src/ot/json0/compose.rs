@@ -84,7 +84,9 @@ pub(crate) fn append(dest: &mut Vec<Component>, c: Component) -> Result<(), Erro
     // Two legacy string edits compare the paths of their strings, not their
     // offsets, and merge through text0.
     if last.action.is_legacy_text() && c.action.is_legacy_text() {
-        let parent = |p: &[PathSegment]| p.split_last().map(|(_, parent)| parent.to_vec());
+        fn parent(p: &[PathSegment]) -> Option<&[PathSegment]> {
+            p.split_last().map(|(_, parent)| parent)
+        }
         if parent(&last.p) != parent(&c.p) {
             dest.push(c);
             return Ok(());

@@ -57,6 +57,14 @@ fn transform_component(
     other: &Component,
     side: Side,
 ) -> Result<(), Error> {
+    // Two legacy string edits never carry into a deleted value: the cheap
+    // path that skips cloning `c`, and the commonest case under load.
+    if c.action.is_legacy_text() && other.action.is_legacy_text() {
+        return match common_length(other, c) {
+            Some(_) => past_legacy_text(dest, c, other, side),
+            None => append(dest, c.clone()),
+        };
+    }
     let mut c = c.clone();
     let c_depth = c.depth();
     let other_depth = other.depth();
@@ -76,10 +84,6 @@ fn transform_component(
         return append(dest, c);
     };
     let same_operand = c_depth == other_depth;
-
-    if c.action.is_legacy_text() && other.action.is_legacy_text() {
-        return past_legacy_text(dest, &c, other, side);
-    }
     let keep = match &other.action {
         Action::Text0(theirs) => {
             if let Action::Text0(ours) = &c.action {
@@ -149,8 +153,11 @@ fn past_legacy_text(
             path: bad.p.clone(),
         });
     };
-    let moved = text0::transform(&text0::Op(vec![ours]), &text0::Op(vec![theirs]), side)?;
-    for t in moved.0 {
+    let mut moved = Vec::with_capacity(1);
+    <text0::Component as bootstrap::Component>::transform_component(
+        &mut moved, &ours, &theirs, side,
+    )?;
+    for t in moved {
         append(dest, Component::from_legacy_text(string, t))?;
     }
     Ok(())
