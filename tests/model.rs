@@ -380,6 +380,60 @@ async fn loads_are_counted_and_unloaded_after_the_delay() {
 }
 
 #[tokio::test]
+async fn unloading_a_query_releases_the_results_nothing_else_holds() {
+    let backend = Backend::new();
+    let writer = Model::new(Connection::new(backend.clone()));
+    for (id, big) in [("a", true), ("b", true), ("c", false)] {
+        let path = format!("notes.{id}");
+        writer
+            .create(&path, json!({"big": big}))
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+    }
+    let model = Model::with_options(
+        Connection::new(backend.clone()),
+        ModelOptions {
+            fetch_only: false,
+            unload_delay: Duration::from_millis(50),
+        },
+    );
+    let big = model.query("notes", json!({"big": true}));
+    let all = model.query("notes", json!({}));
+    big.subscribe().await.unwrap();
+    model.subscribe(["notes.a"]).await.unwrap();
+    assert_eq!(big.ids(), ["a", "b"]);
+
+    big.unsubscribe().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        model.get_value("notes.a.big"),
+        Some(json!(true)),
+        "held on its own"
+    );
+    assert_eq!(model.get_value("notes.b"), None, "held by nothing");
+    assert!(big.ids().is_empty());
+
+    // A doc that another query still returns stays.
+    all.fetch().await.unwrap();
+    big.fetch().await.unwrap();
+    big.unfetch().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        model.get_value("notes.b.big"),
+        Some(json!(true)),
+        "held by the other query"
+    );
+    all.unfetch().await.unwrap();
+    until("released", || {
+        model.get_value("notes.b").is_none() && model.get_value("notes.c").is_none()
+    })
+    .await;
+    assert!(model.get_value("notes.a").is_some());
+}
+
+#[tokio::test]
 async fn fetch_only_models_fetch_and_bundle_what_they_subscribed() {
     let backend = Backend::new();
     let writer = Model::new(Connection::new(backend.clone()));

@@ -251,22 +251,28 @@ impl Model {
                         counts.bump(how, false);
                         *counts
                     };
-                    let delay = self.options().unload_delay;
                     if released.subscribed == 0 || !released.holds() {
-                        if delay.is_zero() {
-                            self.release_doc(key).await;
-                        } else {
-                            let model = self.clone();
-                            rt::spawn(async move {
-                                rt::sleep(delay).await;
-                                model.release_doc(key).await;
-                            });
-                        }
+                        self.release_doc_later(key).await;
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Runs [`release_doc`](Self::release_doc) after the unload delay (at
+    /// once without one), so a reload within the delay costs nothing.
+    pub(crate) async fn release_doc_later(&self, key: (String, String)) {
+        let delay = self.options().unload_delay;
+        if delay.is_zero() {
+            self.release_doc(key).await;
+        } else {
+            let model = self.clone();
+            rt::spawn(async move {
+                rt::sleep(delay).await;
+                model.release_doc(key).await;
+            });
+        }
     }
 
     /// Unsubscribes a document nothing subscribes to any more, and unloads

@@ -188,6 +188,18 @@ impl ModelQuery {
         self.model.fetch([self]).await
     }
 
+    /// Undoes one `subscribe`, like `model.unsubscribe([&query])`. When
+    /// nothing loads the query any more its results are released (after the
+    /// unload delay) unless loaded on their own or by another query.
+    pub async fn unsubscribe(&self) -> Result<(), ModelError> {
+        self.model.unsubscribe([self]).await
+    }
+
+    /// Undoes one `fetch`, like `model.unfetch([&query])`.
+    pub async fn unfetch(&self) -> Result<(), ModelError> {
+        self.model.unfetch([self]).await
+    }
+
     pub(crate) async fn load(&self, how: How) -> Result<(), ModelError> {
         let model = &self.model;
         let connection = model
@@ -258,7 +270,12 @@ impl ModelQuery {
             if let Some(client) = entry.client {
                 client.unsubscribe();
             }
+            let results = self.ids();
             let _ = model.silent().del(&format!("$queries.{}", self.key));
+            // Its results go too, unless loaded on their own or by another query.
+            for id in results {
+                model.release_doc_later((self.collection.clone(), id)).await;
+            }
         }
         Ok(())
     }
