@@ -3,7 +3,8 @@
 # workload, same machine, runs alternating. Prints one table of medians and
 # writes it to target/bench/results.md.
 #   BENCH_ROUNDS=3 BENCH_SECONDS=10 scripts/bench.sh
-#   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them).
+#   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them);
+#   they are also added when the test services are already running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +27,18 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
+
+# url_open <scheme://[user@]host:port[/path]>: whether something listens there.
+url_open() {
+  local hostport=${1#*://}
+  hostport=${hostport##*@}
+  hostport=${hostport%%/*}
+  port_open "${hostport##*:}" "${hostport%:*}"
+}
+
 wait_port() {
-  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.1; done
   echo "nothing listens on port $1" >&2; return 1
 }
 
@@ -88,11 +99,17 @@ ssr() {
   stop "$server_pid"
 }
 
+# MongoDB + Redis rows: when asked for (starting the services), or when the
+# test services are already running (`cargo make services-start`).
 backings=(memory)
 if [ "${PELOTON_BENCH_SERVICES:-}" = 1 ]; then
   bash scripts/services.sh start
-  eval "$(bash scripts/services.sh env)"
+fi
+eval "$(bash scripts/services.sh env)"
+if url_open "$PELOTON_TEST_REDIS_URL" && url_open "$PELOTON_TEST_MONGO_URL"; then
   backings+=(mongo-redis)
+elif [ "${PELOTON_BENCH_SERVICES:-}" = 1 ]; then
+  echo "MongoDB or Redis did not answer: no MongoDB + Redis rows" >&2
 fi
 
 for backing in "${backings[@]}"; do
