@@ -70,7 +70,9 @@ pub struct Conn {
 impl Conn {
     /// Connects and shakes hands.
     pub async fn open(url: &str) -> Result<Self, ConnError> {
-        let config = WebSocketConfig::default();
+        // Messages are a few hundred bytes: a small read buffer saves
+        // zeroing tungstenite's default 128 KiB one on every read.
+        let config = WebSocketConfig::default().read_buffer_size(4096);
         let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
             .await
             .map_err(|e| ConnError::Connect(url.to_owned(), e.to_string()))?;
