@@ -44,6 +44,17 @@ fn pair() -> (Backend, Model, Model) {
     (backend, a, b)
 }
 
+/// A model on `backend` that unloads after `delay_ms`.
+fn with_unload_delay(backend: &Backend, delay_ms: u64) -> Model {
+    Model::with_options(
+        Connection::new(backend.clone()),
+        ModelOptions {
+            fetch_only: false,
+            unload_delay: Duration::from_millis(delay_ms),
+        },
+    )
+}
+
 #[tokio::test]
 async fn every_mutator_emits_racers_events() {
     let (_backend, model, _) = pair();
@@ -345,13 +356,7 @@ async fn loads_are_counted_and_unloaded_after_the_delay() {
         .acked()
         .await
         .unwrap();
-    let model = Model::with_options(
-        Connection::new(backend.clone()),
-        ModelOptions {
-            fetch_only: false,
-            unload_delay: Duration::from_millis(100),
-        },
-    );
+    let model = with_unload_delay(&backend, 100);
     model.subscribe(["notes.n"]).await.unwrap();
     model.subscribe(["notes.n"]).await.unwrap();
     model.unsubscribe(["notes.n"]).await.unwrap();
@@ -392,13 +397,7 @@ async fn unloading_a_query_releases_the_results_nothing_else_holds() {
             .await
             .unwrap();
     }
-    let model = Model::with_options(
-        Connection::new(backend.clone()),
-        ModelOptions {
-            fetch_only: false,
-            unload_delay: Duration::from_millis(50),
-        },
-    );
+    let model = with_unload_delay(&backend, 50);
     let big = model.query("notes", json!({"big": true}));
     let all = model.query("notes", json!({}));
     big.subscribe().await.unwrap();
