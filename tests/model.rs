@@ -85,7 +85,10 @@ async fn every_mutator_emits_racers_events() {
         vec![
             (
                 "todos.t".into(),
-                change(Some(json!({"items": ["a"], "n": 1, "s": "hé"})), None)
+                change(
+                    Some(json!({"items": ["a"], "n": 1, "s": "hé", "id": "t"})),
+                    None
+                )
             ),
             ("todos.t.title".into(), change(Some(json!("milk")), None)),
             (
@@ -160,7 +163,7 @@ async fn every_mutator_emits_racers_events() {
     model.when_nothing_pending().await;
     assert_eq!(
         model.get_value("todos.t"),
-        Some(json!({"items": [], "n": 3, "s": "éllo"}))
+        Some(json!({"items": [], "n": 3, "s": "éllo", "id": "t"}))
     );
 }
 
@@ -287,7 +290,7 @@ async fn refs_follow_their_targets_including_moved_list_items() {
     let list = model.ref_list("_page.items", "items", "lists.l.ids");
     assert_eq!(
         list.get_value(""),
-        Some(json!([{"text": "X"}, {"text": "Y"}]))
+        Some(json!([{"text": "X", "id": "x"}, {"text": "Y", "id": "y"}]))
     );
     let seen = record(&model, EventType::All, "_page.items.**");
     // A remote move of the ids moves the ref list's items.
@@ -371,7 +374,7 @@ async fn loads_are_counted_and_unloaded_after_the_delay() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     model.subscribe(["notes.n"]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(model.get_value("notes.n"), Some(json!({"v": 1})));
+    assert_eq!(model.get_value("notes.n"), Some(json!({"v": 1, "id": "n"})));
     writer.set("notes.n.v", 2).unwrap().acked().await.unwrap();
     until("still live", || {
         model.get_value("notes.n.v") == Some(json!(2))
@@ -480,7 +483,10 @@ async fn fetch_only_models_fetch_and_bundle_what_they_subscribed() {
     assert_eq!(browser.get_value("_page.filter"), Some(json!("open")));
     assert_eq!(
         browser.get_value("_page.open"),
-        Some(json!([{"text": "a", "done": false}, {"text": "c", "done": false}]))
+        Some(json!([
+            {"text": "a", "done": false, "id": "a"},
+            {"text": "c", "done": false, "id": "c"}
+        ]))
     );
     assert_eq!(browser.get_value("_page.list.title"), Some(json!("L")));
     assert_eq!(browser.bundle_now(), bundle, "an identical model");
@@ -569,7 +575,7 @@ async fn two_models_editing_at_random_converge() {
     })
     .await;
     let stored = backend.fetch("docs", "d").await.unwrap().data;
-    assert_eq!(a.get_value("docs.d"), stored);
+    assert_eq!(util::stored_form(a.get_value("docs.d")), stored);
     assert_eq!(
         a.get::<f64>("docs.d.n"),
         Some(x + y),
@@ -617,7 +623,7 @@ async fn a_websocket_model_converges_with_an_in_process_one_and_offline_edits_ar
 
 #[tokio::test]
 async fn set_family_and_add_emit_what_they_change() {
-    let (_backend, model, _) = pair();
+    let (backend, model, _) = pair();
     let seen = record(&model, EventType::All, "people.**");
     let id = model
         .add("people", json!({"name": "Ann", "tags": ["a"]}))
@@ -626,7 +632,7 @@ async fn set_family_and_add_emit_what_they_change() {
     assert_eq!(id.len(), 22, "a new id");
     assert_eq!(
         model.get_value(&format!("people.{id}")),
-        Some(json!({"name": "Ann", "tags": ["a"]}))
+        Some(json!({"name": "Ann", "tags": ["a"], "id": id}))
     );
     let given = model
         .add("people", json!({"id": "bob", "name": "Bob"}))
@@ -635,8 +641,14 @@ async fn set_family_and_add_emit_what_they_change() {
     assert_eq!(given, "bob");
     assert_eq!(
         model.get_value("people.bob"),
+        Some(json!({"name": "Bob", "id": "bob"}))
+    );
+    assert_eq!(model.get::<String>("people.bob.id").as_deref(), Some("bob"));
+    model.when_nothing_pending().await;
+    assert_eq!(
+        backend.fetch("people", "bob").await.unwrap().data,
         Some(json!({"name": "Bob"})),
-        "the id alias is not stored"
+        "Racer's id alias is read, not stored"
     );
     seen.lock().unwrap().clear();
 
@@ -685,7 +697,8 @@ async fn set_family_and_add_emit_what_they_change() {
         .unwrap();
     assert_eq!(
         model.get_value("people.bob"),
-        Some(json!({"name": "Bob", "tags": ["z", "x", "w"]}))
+        Some(json!({"name": "Bob", "tags": ["z", "x", "w"], "id": "bob"})),
+        "the id alias is not data: set_diff_deep leaves it"
     );
     let got = kinds(&seen);
     assert_eq!(

@@ -56,7 +56,7 @@ async fn node_sharedb_and_peloton_share_a_mongodb_database() {
         .unwrap();
     assert_eq!(
         model.get_value("books.b1"),
-        Some(json!({"title": "Dune", "year": 1965, "tags": ["sf", "classic"]}))
+        Some(json!({"title": "Dune", "year": 1965, "tags": ["sf", "classic"], "id": "b1"}))
     );
     assert_eq!(
         model.get_value("notes.n1"),

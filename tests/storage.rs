@@ -287,7 +287,7 @@ async fn two_servers_on_one_database_and_redis_converge() {
     })
     .await;
     let stored = one.fetch("lists", "l").await.unwrap();
-    assert_eq!(stored.data, a.get_value("lists.l"));
+    assert_eq!(stored.data, util::stored_form(a.get_value("lists.l")));
 }
 
 #[tokio::test]

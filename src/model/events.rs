@@ -80,6 +80,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The whole values the event carries (not list items), to edit.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        let (a, b) = match self {
+            Self::Change { value, previous } => (value.as_mut(), previous.as_mut()),
+            Self::Load { value } => (Some(value), None),
+            Self::Unload { previous } => (previous.as_mut(), None),
+            Self::Insert { .. } | Self::Remove { .. } | Self::Move { .. } => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+
     /// The event's type.
     pub fn event_type(&self) -> EventType {
         match self {

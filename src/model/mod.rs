@@ -9,7 +9,10 @@
 //! Collections whose names start with `_` (`_page`, `_session`) or `$`
 //! live only in the model; all others are remote, loaded with
 //! [`Model::subscribe`] or [`Model::fetch`] through the model's
-//! [`Connection`].
+//! [`Connection`]. As in Racer, a remote document that is an object reads
+//! with its id under `"id"` (`todos.abc.id` is `"abc"`), though the
+//! database does not store it: `create` and `add` strip it from what they
+//! send, and `set_diff_deep` leaves it alone.
 //!
 //! # Paths and getters
 //!
@@ -356,7 +359,20 @@ impl Model {
                 } else if let Some(connection) = &self.root.connection {
                     connection
                         .get(collection, id)
-                        .read(|doc| f(doc.and_then(|d| value::lookup(d, rest))))
+                        .read(|doc| match (doc, rest) {
+                            // Racer's `id` alias, which the stored data lacks.
+                            (Some(Value::Object(map)), []) if !map.contains_key("id") => {
+                                let mut with_id = Value::Object(map.clone());
+                                value::add_doc_id(&mut with_id, id);
+                                f(Some(&with_id))
+                            }
+                            (Some(Value::Object(map)), [field])
+                                if field == "id" && !map.contains_key("id") =>
+                            {
+                                f(Some(&Value::String(id.clone())))
+                            }
+                            _ => f(doc.and_then(|d| value::lookup(d, rest))),
+                        })
                 } else {
                     f(None)
                 }
@@ -413,7 +429,12 @@ impl Model {
 
     pub(crate) fn emit_with(&self, events: Vec<(Segments, EventKind)>, passed: Map<String, Value>) {
         let mut out = Vec::new();
-        for (segments, kind) in events {
+        for (segments, mut kind) in events {
+            if let [collection, id] = segments.as_slice()
+                && !path::is_local(collection)
+            {
+                kind.values_mut().for_each(|v| value::add_doc_id(v, id));
+            }
             for (segments, kind) in self.echoes(segments, kind) {
                 out.push((
                     segments.clone(),

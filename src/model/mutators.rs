@@ -341,7 +341,14 @@ impl Model {
         let current = self.get_value(path);
         match (current, new) {
             (Some(Value::Object(old)), Value::Object(new)) => {
-                for key in old.keys().filter(|k| !new.contains_key(*k)) {
+                // A remote doc's `id` alias is not data: nothing to delete
+                // (Racer sends an `od` for it, which a validating server rejects).
+                let doc_root = matches!(self.resolve(&self.absolute(path)).as_slice(),
+                    [collection, _] if !path::is_local(collection));
+                for key in old
+                    .keys()
+                    .filter(|k| !(new.contains_key(*k) || (doc_root && *k == "id")))
+                {
                     let _ = self.del(&join_rel(path, key))?;
                 }
                 let mut ack = None;

@@ -11,12 +11,13 @@
 //! use serde_json::json;
 //!
 //! let model = Model::new(Connection::new(Backend::new()));
-//! model.add("todos", json!({"text": "milk", "done": false}))?.acked().await?;
+//! model.add("todos", json!({"id": "t1", "text": "milk", "done": false}))?.acked().await?;
 //! model.add("todos", json!({"text": "tea", "done": true}))?.acked().await?;
 //!
 //! let open = model.query("todos", json!({"done": false}));
 //! model.subscribe([&open]).await?;
-//! assert_eq!(open.get(), vec![json!({"text": "milk", "done": false})]);
+//! // Each result reads with Racer's `id` alias (not stored in the database).
+//! assert_eq!(open.get(), vec![json!({"text": "milk", "done": false, "id": "t1"})]);
 //!
 //! let count = model.query("todos", json!({"$count": true}));
 //! model.fetch([&count]).await?;

@@ -50,6 +50,17 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Racer's `id` alias: a remote document that is an object reads with its
+/// id under `"id"`, though the stored data does not hold it (`create`
+/// strips it). A stored `"id"` is left as it is.
+pub(crate) fn add_doc_id(value: &mut Value, id: &str) {
+    if let Value::Object(map) = value
+        && !map.contains_key("id")
+    {
+        map.insert("id".to_owned(), Value::String(id.to_owned()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,3 +126,14 @@ pub fn unique() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A document as the model reads it, less Racer's `id` alias: what the
+/// database stores.
+pub fn stored_form(doc: Option<Value>) -> Option<Value> {
+    doc.map(|mut doc| {
+        if let Some(map) = doc.as_object_mut() {
+            map.shift_remove("id");
+        }
+        doc
+    })
+}
