@@ -1,31 +1,38 @@
-//! One MongoDB database, two servers: Node ShareDB with sharedb-mongo and
-//! peloton. Each reads, queries and edits what the other wrote. Needs Node
+//! One MongoDB database (and one Redis), two servers: Node ShareDB with
+//! sharedb-mongo (and sharedb-redis-pubsub) and peloton. Each reads, queries
+//! and edits what the other wrote, and sees the other's ops live. Needs Node
 //! and the packages of `interop/sharedb-mongo` (`scripts/setup.sh` installs
-//! them) and PELOTON_TEST_MONGO_URL.
+//! them), PELOTON_TEST_MONGO_URL and PELOTON_TEST_REDIS_URL.
 
 mod util;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use peloton::backend::Backend;
 use peloton::backend::db::MongoDb;
+use peloton::backend::pubsub::RedisPubSub;
 use peloton::client::Connection;
 use peloton::model::Model;
 use serde_json::{Value, json};
+use util::until;
 
-/// Runs a step of `interop/sharedb-mongo/step.js`; its JSON output.
-fn node(url: &str, step: &str) -> Value {
+/// `node step.js <args>` in `interop/sharedb-mongo`, not yet run.
+fn step_js(args: &[&str]) -> Command {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/sharedb-mongo");
     assert!(
         dir.join("node_modules").exists(),
         "interop/sharedb-mongo has no node_modules: run `scripts/setup.sh` (./run test does)"
     );
-    let output = Command::new("node")
-        .arg("step.js")
-        .arg(url)
-        .arg(step)
-        .current_dir(&dir)
+    let mut command = Command::new("node");
+    command.arg("step.js").args(args).current_dir(&dir);
+    command
+}
+
+/// Runs a step of `interop/sharedb-mongo/step.js`; its JSON output.
+fn node(url: &str, step: &str) -> Value {
+    let output = step_js(&[url, step])
         .output()
         .expect("node is needed for the interop tests");
     assert!(
@@ -121,4 +128,75 @@ async fn node_sharedb_and_peloton_share_a_mongodb_database() {
         .acked()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn node_sharedb_and_peloton_share_one_redis_live() {
+    let url = format!(
+        "{}/live_{}",
+        util::mongo_url().trim_end_matches('/'),
+        util::unique()
+    );
+    let prefix = util::unique();
+    let backend = Backend::builder()
+        .db(MongoDb::connect(&url).await.unwrap())
+        .pubsub(
+            RedisPubSub::connect_with_prefix(&util::redis_url(), Some(prefix.clone()))
+                .await
+                .unwrap(),
+        )
+        .build();
+    let model = Model::new(Connection::new(backend.clone()));
+    model
+        .create("pads.p", json!({"title": "shared"}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    model.subscribe(["pads.p"]).await.unwrap();
+
+    // Node subscribes through its own server, then says it is ready.
+    let redis = util::redis_url();
+    let mut child = step_js(&[&url, "live", &redis, &prefix, "pads", "p"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node is needed for the interop tests");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        out.read_line(&mut line).map(|_| (line, out))
+    });
+    let (line, mut out) = tokio::time::timeout(std::time::Duration::from_secs(20), ready)
+        .await
+        .expect("node never became ready")
+        .unwrap()
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    // peloton's op reaches Node's subscriber through Redis, and Node's
+    // answer reaches peloton's.
+    model
+        .set("pads.p.fromPeloton", "hello from peloton")
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("Node's op, through Redis", || {
+        model.get_value("pads.p.fromNode") == Some(json!("hello from Node"))
+    })
+    .await;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).map(|_| rest)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(child.wait().unwrap().success(), "node step live failed");
+    let answer: Value = serde_json::from_str(answer.trim()).unwrap();
+    assert_eq!(answer["seen"], json!("hello from peloton"));
+    assert_eq!(answer["seenAt"], json!(2));
+    assert_eq!(answer["v"], json!(3));
+    assert_eq!(model.get_value("pads.p.title"), Some(json!("shared")));
 }

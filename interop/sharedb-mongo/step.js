@@ -1,15 +1,25 @@
-// One step of the storage interop test: Node ShareDB with sharedb-mongo on
-// the database given, writing or reading what peloton wrote. Prints what it
-// saw as one JSON line.
+// One step of the storage interop tests: Node ShareDB with sharedb-mongo on
+// the database given, writing or reading what peloton wrote, or (`live`)
+// also on sharedb-redis-pubsub, editing a doc live beside a peloton server.
+// Prints what it saw as one JSON line.
 //   node step.js <mongodb-url> write | read
+//   node step.js <mongodb-url> live <redis-url> <prefix> <collection> <id>
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const ShareDB = require('sharedb');
 const ShareDbMongo = require('sharedb-mongo');
 
-const [url, step] = process.argv.slice(2);
-const backend = new ShareDB({ db: new ShareDbMongo(url) });
+const [url, step, redisUrl, prefix, liveCollection, liveId] = process.argv.slice(2);
+const options = { db: new ShareDbMongo(url) };
+if (step === 'live') {
+  const RedisPubSub = require('sharedb-redis-pubsub');
+  const redis = require('redis');
+  const client = redis.createClient({ url: redisUrl });
+  const observer = redis.createClient({ url: redisUrl });
+  options.pubsub = new RedisPubSub({ client, observer, prefix });
+}
+const backend = new ShareDB(options);
 const connection = backend.connect();
 
 const call = (target, method, ...args) =>
@@ -50,8 +60,26 @@ async function read() {
   };
 }
 
+// Subscribes, says "ready", waits for peloton's op to arrive through Redis,
+// then answers with an op of its own.
+async function live() {
+  const doc = connection.get(liveCollection, liveId);
+  await call(doc, 'subscribe');
+  const arrived = new Promise((resolve) => {
+    const check = () => doc.data && doc.data.fromPeloton !== undefined && resolve();
+    doc.on('op', check);
+    check();
+  });
+  console.log('ready');
+  await arrived;
+  const seenAt = doc.version;
+  await call(doc, 'submitOp', [{ p: ['fromNode'], oi: 'hello from Node' }]);
+  return { seen: doc.data.fromPeloton, seenAt, v: doc.version };
+}
+
+const steps = { write, read, live };
 try {
-  const result = step === 'write' ? await write() : await read();
+  const result = await steps[step]();
   console.log(JSON.stringify(result));
   await new Promise((resolve) => backend.close(resolve));
   process.exit(0);

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use mongodb::bson::{self, Bson, Document, doc, oid::ObjectId};
-use mongodb::options::ClientOptions;
+use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde_json::{Map, Value};
 
@@ -110,8 +110,13 @@ impl MongoDb {
             .map(|mut set| set.insert(name.clone()))
             .unwrap_or(false);
         if new {
+            // Exactly sharedb-mongo's indexes, options included: MongoDB
+            // 4.2+ ignores `background`, but a server that compares options
+            // (SecantusDB) would refuse sharedb-mongo's same-named index.
             for keys in [doc! {"d": 1, "v": 1}, doc! {"src": 1, "seq": 1, "v": 1}] {
-                let index = IndexModel::builder().keys(keys).build();
+                #[allow(deprecated)]
+                let options = IndexOptions::builder().background(true).build();
+                let index = IndexModel::builder().keys(keys).options(options).build();
                 if let Err(e) = ops.create_index(index).await {
                     tracing::warn!("creating an index on {name} failed: {e}");
                 }
