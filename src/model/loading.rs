@@ -34,6 +34,7 @@
 use std::collections::HashMap;
 
 use futures::future::try_join_all;
+use serde_json::Value;
 
 use super::events::EventKind;
 use super::path;
@@ -112,7 +113,7 @@ impl Counts {
 pub(crate) struct Loads {
     pub docs: HashMap<(String, String), Counts>,
     /// Loads since the last `unload()`, to undo there.
-    pub since_unload: Vec<(Loadable, How)>,
+    pub(crate) since_unload: Vec<(Item, How)>,
 }
 
 impl Loads {
@@ -124,17 +125,28 @@ impl Loads {
     }
 }
 
-/// A resolved item.
-enum Item {
+/// A resolved item. It holds no [`Model`]: the model's own state keeps
+/// items, and a model there would keep the model alive forever.
+#[derive(Clone)]
+pub(crate) enum Item {
     Doc(String, String),
-    Query(ModelQuery),
+    Query {
+        collection: String,
+        expression: Value,
+    },
     Local,
 }
 
 impl Model {
     fn item(&self, loadable: &Loadable) -> Result<Item, ModelError> {
         let segments = match loadable {
-            Loadable::Query(query) => return Ok(Item::Query(query.clone())),
+            Loadable::Query(query) => {
+                let (collection, expression) = query.parts();
+                return Ok(Item::Query {
+                    collection: collection.to_owned(),
+                    expression: expression.clone(),
+                });
+            }
             Loadable::Path(p) => self.resolve(&self.absolute(p)),
             Loadable::Scoped(model) => model.resolve(&model.at),
         };
@@ -184,7 +196,7 @@ impl Model {
     pub async fn unload(&self) -> Result<(), ModelError> {
         let loads = std::mem::take(&mut self.state().loads.since_unload);
         for (item, how) in loads {
-            self.unload_items(vec![item], how).await?;
+            self.unload_item(item, how).await?;
         }
         Ok(())
     }
@@ -197,7 +209,7 @@ impl Model {
         let mut work = Vec::new();
         for loadable in items.into_iter().map(Into::into) {
             let item = self.item(&loadable)?;
-            self.state().loads.since_unload.push((loadable, how));
+            self.state().loads.since_unload.push((item.clone(), how));
             work.push(self.load_one(item, how));
         }
         try_join_all(work).await?;
@@ -207,7 +219,10 @@ impl Model {
     async fn load_one(&self, item: Item, how: How) -> Result<(), ModelError> {
         match item {
             Item::Local => Ok(()),
-            Item::Query(query) => query.load(how).await,
+            Item::Query {
+                collection,
+                expression,
+            } => self.query(&collection, expression).load(how).await,
             Item::Doc(collection, id) => {
                 let connection = self
                     .connection()
@@ -238,22 +253,31 @@ impl Model {
 
     async fn unload_items(&self, items: Vec<Loadable>, how: How) -> Result<(), ModelError> {
         for loadable in items {
-            match self.item(&loadable)? {
-                Item::Local => {}
-                Item::Query(query) => query.unload(how).await?,
-                Item::Doc(collection, id) => {
-                    let key = (collection, id);
-                    let released = {
-                        let mut state = self.state();
-                        let Some(counts) = state.loads.docs.get_mut(&key) else {
-                            continue;
-                        };
-                        counts.bump(how, false);
-                        *counts
+            let item = self.item(&loadable)?;
+            self.unload_item(item, how).await?;
+        }
+        Ok(())
+    }
+
+    async fn unload_item(&self, item: Item, how: How) -> Result<(), ModelError> {
+        match item {
+            Item::Local => {}
+            Item::Query {
+                collection,
+                expression,
+            } => self.query(&collection, expression).unload(how).await?,
+            Item::Doc(collection, id) => {
+                let key = (collection, id);
+                let released = {
+                    let mut state = self.state();
+                    let Some(counts) = state.loads.docs.get_mut(&key) else {
+                        return Ok(());
                     };
-                    if released.subscribed == 0 || !released.holds() {
-                        self.release_doc_later(key).await;
-                    }
+                    counts.bump(how, false);
+                    *counts
+                };
+                if released.subscribed == 0 || !released.holds() {
+                    self.release_doc_later(key).await;
                 }
             }
         }
@@ -306,5 +330,40 @@ impl Model {
             let segments = vec![key.0, key.1];
             self.emit(vec![(segments, EventKind::Unload { previous })]);
         }
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use crate::backend::Backend;
+    use crate::client::Connection;
+    use crate::model::Model;
+
+    /// What a model remembers to unload must not keep the model alive: a
+    /// server makes a model per request, and a cycle here leaked every one.
+    #[tokio::test]
+    async fn a_dropped_model_is_freed_after_loading_queries_and_scoped_models() {
+        let model = Model::new(Connection::new(Backend::new()));
+        model
+            .create("notes.n", json!({"v": 1}))
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+        let query = model.query("notes", json!({}));
+        model.subscribe([&query]).await.unwrap();
+        model.fetch([&model.at("notes.n")]).await.unwrap();
+        let root = Arc::downgrade(&model.root);
+        drop(query);
+        model.close();
+        drop(model);
+        assert!(
+            root.upgrade().is_none(),
+            "the model outlived its last handle"
+        );
     }
 }

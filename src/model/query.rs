@@ -152,6 +152,11 @@ impl ModelQuery {
         format!("$queries.{}.ids", self.key)
     }
 
+    /// The query's collection and expression.
+    pub(crate) fn parts(&self) -> (&str, &Value) {
+        (&self.collection, &self.expression)
+    }
+
     /// The ids of the results, in order.
     pub fn ids(&self) -> Vec<String> {
         self.model.get(&self.ids_path()).unwrap_or_default()
