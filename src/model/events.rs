@@ -7,7 +7,7 @@
 //! a mutation made inside a listener is delivered after the event being
 //! delivered, never in the middle of it (Racer's order).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
@@ -181,7 +181,8 @@ fn captures(pattern: &[Pattern], segments: &[String]) -> Option<Vec<String>> {
 /// The listeners of a model and its delivery queue.
 #[derive(Default)]
 pub(crate) struct Events {
-    listeners: Mutex<Vec<Listener>>,
+    /// By id, which is also the order of registration.
+    listeners: Mutex<BTreeMap<u64, Listener>>,
     next_id: Mutex<u64>,
     queue: Mutex<Queue>,
 }
@@ -209,21 +210,19 @@ impl Events {
             *next += 1;
             *next
         };
-        lock(&self.listeners).push(Listener {
+        let listener = Listener {
             id,
             event_type,
             pattern: compile(pattern),
             callback: Arc::new(callback),
             once,
-        });
+        };
+        lock(&self.listeners).insert(id, listener);
         id
     }
 
     pub fn remove(&self, id: u64) -> bool {
-        let mut listeners = lock(&self.listeners);
-        let before = listeners.len();
-        listeners.retain(|l| l.id != id);
-        listeners.len() != before
+        lock(&self.listeners).remove(&id).is_some()
     }
 
     pub fn remove_all(&self) {
@@ -264,7 +263,7 @@ impl Events {
         {
             let listeners = lock(&self.listeners);
             for pass in [false, true] {
-                for l in listeners.iter() {
+                for l in listeners.values() {
                     let wanted = if pass {
                         l.event_type == EventType::All
                     } else {
