@@ -250,17 +250,23 @@ impl Component {
         self.p.len() + usize::from(self.action.acts_on_target())
     }
 
-    /// A legacy `si`/`sd` as (path of the string, text0 component).
-    pub(crate) fn legacy_text(&self) -> Option<(&[PathSegment], text0::Component)> {
+    /// A legacy `si`/`sd` as (path of the string, offset, edit), borrowed.
+    pub(crate) fn legacy_edit(&self) -> Option<(&[PathSegment], usize, text0::Edit<'_>)> {
         let (PathSegment::Index(offset), string) = self.p.split_last()? else {
             return None;
         };
-        let c = match &self.action {
-            Action::StringInsert(t) => text0::Component::insert(*offset, t.clone()),
-            Action::StringDelete(t) => text0::Component::delete(*offset, t.clone()),
+        let edit = match &self.action {
+            Action::StringInsert(t) => text0::Edit::Insert(t),
+            Action::StringDelete(t) => text0::Edit::Delete(t),
             _ => return None,
         };
-        Some((string, c))
+        Some((string, *offset, edit))
+    }
+
+    /// A legacy `si`/`sd` as (path of the string, text0 component).
+    pub(crate) fn legacy_text(&self) -> Option<(&[PathSegment], text0::Component)> {
+        let (string, offset, edit) = self.legacy_edit()?;
+        Some((string, text0::Component::from_edit(offset, edit)))
     }
 
     /// The legacy `si`/`sd` that does text0 component `c` on the string at `string`.

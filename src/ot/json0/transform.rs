@@ -147,15 +147,36 @@ fn past_legacy_text(
     other: &Component,
     side: Side,
 ) -> Result<(), Error> {
-    let (Some((string, ours)), Some((_, theirs))) = (c.legacy_text(), other.legacy_text()) else {
-        let bad = if c.legacy_text().is_none() { c } else { other };
+    let (Some((string, offset, edit)), Some((_, at, theirs))) =
+        (c.legacy_edit(), other.legacy_edit())
+    else {
+        let bad = if c.legacy_edit().is_none() { c } else { other };
         return Err(Error::MissingIndex {
             path: bad.p.clone(),
         });
     };
+    // An insert stays one insert at a moved offset (what text0 gives, here
+    // without building text0 components: this is the hot path under load).
+    if let text0::Edit::Insert(text) = edit
+        && !text.is_empty()
+    {
+        let mut moved = c.clone();
+        if let Some(last) = moved.p.last_mut() {
+            *last = PathSegment::Index(text0::position_past(
+                offset,
+                at,
+                theirs,
+                side == Side::Right,
+            ));
+        }
+        return append(dest, moved);
+    }
     let mut moved = Vec::with_capacity(1);
     <text0::Component as bootstrap::Component>::transform_component(
-        &mut moved, &ours, &theirs, side,
+        &mut moved,
+        &text0::Component::from_edit(offset, edit),
+        &text0::Component::from_edit(at, theirs),
+        side,
     )?;
     for t in moved {
         append(dest, Component::from_legacy_text(string, t))?;

@@ -37,7 +37,8 @@ pub use transform::{transform, transform_cursor};
 
 pub(crate) use apply::{delete_at, insert_at, revert};
 pub(crate) use compose::append;
-pub(crate) use transform::transform_position;
+pub(crate) use op::Edit;
+pub(crate) use transform::{position_past, transform_position};
 
 /// The URI that identifies text0 on the wire.
 pub const URI: &str = "http://sharejs.org/types/textv0";

@@ -31,6 +31,14 @@ pub enum Action {
     Delete(String),
 }
 
+/// A component's action with its text borrowed: what moving an offset past
+/// an edit needs, without copying the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Edit<'a> {
+    Insert(&'a str),
+    Delete(&'a str),
+}
+
 impl Op {
     /// An op made of `components`.
     pub fn new(components: Vec<Component>) -> Self {
@@ -63,6 +71,22 @@ impl Component {
         Component {
             p,
             action: Action::Delete(text.into()),
+        }
+    }
+
+    /// The component doing `edit` at offset `p`, with its text copied.
+    pub(crate) fn from_edit(p: usize, edit: Edit<'_>) -> Self {
+        match edit {
+            Edit::Insert(t) => Self::insert(p, t),
+            Edit::Delete(t) => Self::delete(p, t),
+        }
+    }
+
+    /// The edit, its text borrowed.
+    pub(crate) fn edit(&self) -> Edit<'_> {
+        match &self.action {
+            Action::Insert(t) => Edit::Insert(t),
+            Action::Delete(t) => Edit::Delete(t),
         }
     }
 

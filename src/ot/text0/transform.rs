@@ -1,6 +1,6 @@
 //! Transforming text0 ops and cursors past concurrent ops.
 
-use super::{Action, Component, Error, Op, append};
+use super::{Action, Component, Edit, Error, Op, append};
 use crate::ot::{Side, bootstrap, utf16};
 
 /// Transforms `op` so that it applies after `other`, both made against the
@@ -23,13 +23,19 @@ pub fn transform_cursor(position: usize, op: &Op, side: Side) -> usize {
 /// Moves offset `pos` past component `c`. With `insert_after`, an insert at
 /// `pos` itself pushes it forward.
 pub(crate) fn transform_position(pos: usize, c: &Component, insert_after: bool) -> usize {
-    match &c.action {
-        Action::Insert(text) if c.p < pos || (c.p == pos && insert_after) => pos + utf16::len(text),
-        Action::Insert(_) => pos,
-        Action::Delete(_) if pos <= c.p => pos,
-        Action::Delete(text) => {
+    position_past(pos, c.p, c.edit(), insert_after)
+}
+
+/// Moves offset `pos` past `edit` made at offset `at`; see
+/// [`transform_position`].
+pub(crate) fn position_past(pos: usize, at: usize, edit: Edit<'_>, insert_after: bool) -> usize {
+    match edit {
+        Edit::Insert(text) if at < pos || (at == pos && insert_after) => pos + utf16::len(text),
+        Edit::Insert(_) => pos,
+        Edit::Delete(_) if pos <= at => pos,
+        Edit::Delete(text) => {
             let len = utf16::len(text);
-            if pos <= c.p + len { c.p } else { pos - len }
+            if pos <= at + len { at } else { pos - len }
         }
     }
 }
