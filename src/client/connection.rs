@@ -60,10 +60,22 @@ type Listener = Arc<dyn Fn(&ClientEvent) + Send + Sync>;
 /// that was in flight is sent again with the same `src`/`seq` (the server
 /// acknowledges it without applying it twice), and ops made offline follow.
 ///
-/// Cheap to clone; clones share the connection.
+/// Cheap to clone; clones share the connection, which closes when the
+/// last clone (or [`Doc`], [`Query`], [`Presence`] of it) is dropped.
 #[derive(Clone)]
 pub struct Connection {
     pub(crate) shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+/// Held by every handle on a connection; the last one to go closes it, so
+/// a forgotten connection does not keep its task and transport alive.
+struct Owner(mpsc::UnboundedSender<Control>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.0.unbounded_send(Control::Close);
+    }
 }
 
 pub(crate) struct Shared {
@@ -123,7 +135,7 @@ impl State {
 
     /// Whether any op is unacknowledged or any fetch or subscribe is in flight.
     pub fn has_pending(&self) -> bool {
-        self.docs.values().any(DocState::has_pending) || self.queries.values().any(|q| !q.ready)
+        self.docs.values().any(DocState::has_pending) || self.queries.values().any(QueryState::is_pending)
     }
 
     /// Wakes `when_nothing_pending` waiters if nothing is pending.
@@ -315,7 +327,7 @@ impl Connection {
                 events: Vec::new(),
             }),
             listeners: Mutex::new(Vec::new()),
-            control,
+            control: control.clone(),
         });
         rt::spawn(drive(
             shared.clone(),
@@ -323,7 +335,10 @@ impl Connection {
             options,
             control_rx,
         ));
-        Self { shared }
+        Self {
+            shared,
+            _owner: Arc::new(Owner(control)),
+        }
     }
 
     /// The connection's state.
@@ -499,7 +514,10 @@ async fn drive(
         }
         if shared.is_paused() {
             match control.next().await {
-                Some(Control::Close) | None => return,
+                Some(Control::Close) | None => {
+                    shared.detach(ConnectionState::Closed);
+                    return;
+                }
                 _ => continue,
             }
         }

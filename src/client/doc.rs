@@ -65,17 +65,29 @@ pub(crate) struct PendingOp {
     waiters: Vec<Waiter>,
 }
 
+/// A subscribe (or unsubscribe) sent and not answered yet, with whoever
+/// waits for its answer.
+struct SubscriptionRequest {
+    subscribe: bool,
+    waiters: Vec<Waiter>,
+}
+
 /// A document's state in its connection.
 #[derive(Default)]
 pub(crate) struct DocState {
     pub version: Option<u64>,
     pub doc_type: Option<String>,
     pub data: Option<Value>,
+    /// What the application asked for last.
     want_subscribe: bool,
+    /// Whether the server has the subscription, as its answers so far say.
     pub subscribed: bool,
-    subscribe_inflight: bool,
-    subscribe_waiters: Vec<Waiter>,
-    unsubscribe_waiters: Vec<Waiter>,
+    /// Subscribes and unsubscribes on the wire, oldest first. A subscribe
+    /// made while an unsubscribe is in flight is sent after it, so the
+    /// last answer decides, as the server does.
+    subscription_requests: VecDeque<SubscriptionRequest>,
+    /// Subscribes asked for while offline, answered after the reconnect.
+    offline_subscribers: Vec<Waiter>,
     fetch_inflight: bool,
     fetch_waiters: Vec<Waiter>,
     inflight: Option<PendingOp>,
@@ -90,7 +102,26 @@ impl DocState {
             || !self.pending.is_empty()
             || self.fetch_inflight
             || !self.fetch_waiters.is_empty()
-            || self.subscribe_inflight
+            || !self.subscription_requests.is_empty()
+    }
+
+    /// Whether the server will have the subscription once the requests on
+    /// the wire are answered.
+    fn will_be_subscribed(&self) -> bool {
+        self.subscription_requests
+            .back()
+            .map_or(self.subscribed, |r| r.subscribe)
+    }
+
+    /// Takes the oldest request of this kind off the wire.
+    fn answered(&mut self, subscribe: bool) -> Vec<Waiter> {
+        let at = self
+            .subscription_requests
+            .iter()
+            .position(|r| r.subscribe == subscribe);
+        at.and_then(|i| self.subscription_requests.remove(i))
+            .map(|r| r.waiters)
+            .unwrap_or_default()
     }
 
     pub fn has_write_pending(&self) -> bool {
@@ -103,8 +134,16 @@ impl DocState {
         if let Some(op) = self.inflight.take() {
             self.pending.push_front(op);
         }
+        // The server forgets the subscription with the connection: what was
+        // unsubscribing is done, what was subscribing waits for the resend.
+        for request in std::mem::take(&mut self.subscription_requests) {
+            if request.subscribe {
+                self.offline_subscribers.extend(request.waiters);
+            } else {
+                resolve(request.waiters, Ok(()));
+            }
+        }
         self.subscribed = false;
-        self.subscribe_inflight = false;
         self.fetch_inflight = false;
     }
 
@@ -118,8 +157,8 @@ impl DocState {
         let waiters = ops
             .flat_map(|op| op.waiters)
             .chain(self.fetch_waiters.drain(..))
-            .chain(self.subscribe_waiters.drain(..))
-            .chain(self.unsubscribe_waiters.drain(..));
+            .chain(self.subscription_requests.drain(..).flat_map(|r| r.waiters))
+            .chain(self.offline_subscribers.drain(..));
         for waiter in waiters {
             let _ = waiter.send(Err(error.clone()));
         }
@@ -153,8 +192,9 @@ impl State {
         let Some(doc) = self.docs.get(key) else {
             return;
         };
-        if doc.want_subscribe && !doc.subscribed {
-            self.send_subscribe(c, d);
+        if doc.want_subscribe && !doc.will_be_subscribed() {
+            let waiters = std::mem::take(&mut self.doc_mut(c, d).offline_subscribers);
+            self.send_subscription(c, d, true, waiters);
         } else if !doc.fetch_waiters.is_empty() {
             self.send_fetch(c, d);
         }
@@ -173,15 +213,35 @@ impl State {
         }
     }
 
-    fn send_subscribe(&mut self, c: &str, d: &str) {
-        let v = self.doc(c, d).and_then(|doc| doc.version);
+    /// Sends a subscribe (from the version the client has) or an
+    /// unsubscribe. Offline, the waiters of a subscribe wait for the
+    /// reconnect, and an unsubscribe is done at once (the server forgot).
+    fn send_subscription(&mut self, c: &str, d: &str, subscribe: bool, waiters: Vec<Waiter>) {
         let request = DocRequest {
             c: c.to_owned(),
             d: d.to_owned(),
-            v,
+            v: if subscribe {
+                self.doc(c, d).and_then(|doc| doc.version)
+            } else {
+                None
+            },
         };
-        if self.send(ClientMessage::Subscribe(request)) {
-            self.doc_mut(c, d).subscribe_inflight = true;
+        let message = if subscribe {
+            ClientMessage::Subscribe(request)
+        } else {
+            ClientMessage::Unsubscribe(request)
+        };
+        let sent = self.send(message);
+        let doc = self.doc_mut(c, d);
+        if sent {
+            doc.subscription_requests
+                .push_back(SubscriptionRequest { subscribe, waiters });
+        } else if subscribe {
+            doc.offline_subscribers.extend(waiters);
+        } else {
+            doc.subscribed = false;
+            let superseded = std::mem::take(&mut doc.offline_subscribers);
+            resolve(waiters.into_iter().chain(superseded).collect(), Ok(()));
         }
     }
 
@@ -194,37 +254,36 @@ impl State {
     }
 
     fn subscribe(&mut self, c: &str, d: &str, waiter: Waiter) {
-        let doc = self.doc_mut(c, d);
-        doc.want_subscribe = true;
-        if doc.subscribed {
-            let _ = waiter.send(Ok(()));
-            return;
-        }
-        doc.subscribe_waiters.push(waiter);
-        if !doc.subscribe_inflight {
-            self.send_subscribe(c, d);
-        }
+        self.change_subscription(c, d, true, waiter);
     }
 
     fn unsubscribe(&mut self, c: &str, d: &str, waiter: Waiter) {
+        self.change_subscription(c, d, false, waiter);
+    }
+
+    /// Asks for the subscription to be on or off: answered at once if it
+    /// is (and nothing is on the wire), with the last request if that asks
+    /// the same, else with a new request.
+    fn change_subscription(&mut self, c: &str, d: &str, subscribe: bool, waiter: Waiter) {
         let doc = self.doc_mut(c, d);
-        doc.want_subscribe = false;
-        if !doc.subscribed && !doc.subscribe_inflight {
-            let _ = waiter.send(Ok(()));
+        doc.want_subscribe = subscribe;
+        if doc.will_be_subscribed() == subscribe {
+            match doc.subscription_requests.back_mut() {
+                Some(last) => last.waiters.push(waiter),
+                None => {
+                    // An unsubscribe also answers subscribes still waiting
+                    // for a connection: they will not be made.
+                    let superseded = if subscribe {
+                        Vec::new()
+                    } else {
+                        std::mem::take(&mut doc.offline_subscribers)
+                    };
+                    resolve(superseded.into_iter().chain([waiter]).collect(), Ok(()));
+                }
+            }
             return;
         }
-        doc.unsubscribe_waiters.push(waiter);
-        let request = DocRequest {
-            c: c.to_owned(),
-            d: d.to_owned(),
-            v: None,
-        };
-        if !self.send(ClientMessage::Unsubscribe(request)) {
-            // Offline: nothing to undo on the server.
-            let doc = self.doc_mut(c, d);
-            doc.subscribed = false;
-            resolve(std::mem::take(&mut doc.unsubscribe_waiters), Ok(()));
-        }
+        self.send_subscription(c, d, subscribe, vec![waiter]);
     }
 
     pub fn on_fetch_reply(&mut self, c: &str, d: &str, data: Option<protocol::Snapshot>) {
@@ -238,13 +297,13 @@ impl State {
 
     pub fn on_subscribe_reply(&mut self, c: &str, d: &str, data: Option<protocol::Snapshot>) {
         let doc = self.doc_mut(c, d);
-        doc.subscribe_inflight = false;
-        doc.subscribed = doc.want_subscribe;
+        doc.subscribed = true;
+        let waiters = doc.answered(true);
         if let Some(snapshot) = data {
             self.ingest(c, d, snapshot);
         }
         let doc = self.doc_mut(c, d);
-        resolve(std::mem::take(&mut doc.subscribe_waiters), Ok(()));
+        resolve(waiters, Ok(()));
         // Waiters of a fetch are served by a subscribe's snapshot too.
         if !doc.fetch_inflight {
             resolve(std::mem::take(&mut doc.fetch_waiters), Ok(()));
@@ -253,8 +312,8 @@ impl State {
 
     pub fn on_unsubscribe_reply(&mut self, c: &str, d: &str) {
         let doc = self.doc_mut(c, d);
-        doc.subscribed = doc.want_subscribe && doc.subscribed;
-        resolve(std::mem::take(&mut doc.unsubscribe_waiters), Ok(()));
+        doc.subscribed = false;
+        resolve(doc.answered(false), Ok(()));
     }
 
     pub fn on_doc_request_error(&mut self, c: &str, d: &str, action: &str, error: ErrorObject) {
@@ -265,11 +324,12 @@ impl State {
                 std::mem::take(&mut doc.fetch_waiters)
             }
             "s" => {
-                doc.subscribe_inflight = false;
-                doc.want_subscribe = false;
-                std::mem::take(&mut doc.subscribe_waiters)
+                let waiters = doc.answered(true);
+                // Not retried after a reconnect, unless asked again.
+                doc.want_subscribe = doc.will_be_subscribed();
+                waiters
             }
-            _ => std::mem::take(&mut doc.unsubscribe_waiters),
+            _ => doc.answered(false),
         };
         resolve(waiters, Err(ClientError::Server(error)));
     }
@@ -332,8 +392,12 @@ impl State {
             }
         }
         let (tx, rx) = oneshot::channel();
-        // Consecutive edits waiting to be sent travel as one op.
+        // Consecutive edits waiting to be sent travel as one op, but never
+        // join one that was sent before (an in-flight op put back by a
+        // disconnect): the server may have committed it already, and would
+        // then acknowledge the resend without applying what joined it.
         if let (OpKind::Edit(op), Some(last)) = (&kind, doc.pending.back_mut())
+            && last.seq.is_none()
             && let OpKind::Edit(previous) = &last.kind
             && let Ok(composed) = json0::compose(previous, op)
         {

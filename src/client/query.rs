@@ -32,6 +32,8 @@ pub(crate) struct QueryState {
     pub ready: bool,
     /// The request went out on the current connection.
     pub sent: bool,
+    /// The server refused the query: it is not pending, nor sent again.
+    failed: Option<ClientError>,
     waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
 }
 
@@ -40,6 +42,12 @@ impl QueryState {
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Err(error.clone()));
         }
+        self.failed = Some(error);
+    }
+
+    /// Whether the query waits for its first results.
+    pub fn is_pending(&self) -> bool {
+        !self.ready && self.failed.is_none()
     }
 }
 
@@ -68,6 +76,7 @@ impl State {
                 extra: None,
                 ready: false,
                 sent: false,
+                failed: None,
                 waiters: Vec::new(),
             },
         );
@@ -80,7 +89,7 @@ impl State {
         let Some(query) = self.queries.get(&id) else {
             return;
         };
-        if query.sent || (!query.live && query.ready) {
+        if query.sent || query.failed.is_some() || (!query.live && query.ready) {
             return;
         }
         // A live query resumes from the results it has: from its bundle
@@ -262,7 +271,12 @@ impl Query {
             Some(q) if q.ready => {
                 let _ = tx.send(Ok(()));
             }
-            Some(q) => q.waiters.push(tx),
+            Some(q) => match &q.failed {
+                Some(error) => {
+                    let _ = tx.send(Err(error.clone()));
+                }
+                None => q.waiters.push(tx),
+            },
             None => {
                 let _ = tx.send(Err(ClientError::Closed));
             }

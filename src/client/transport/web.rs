@@ -18,7 +18,10 @@ pub(super) async fn connect(url: String) -> Result<ClientEnd, TransportError> {
     };
     let socket = WebSocket::new(&url).map_err(|e| error(format!("{e:?}")))?;
     let (client, server) = transport::pair();
-    let to_client = server.tx;
+    // One sender, shared by the handlers: when the socket closes it is
+    // dropped, which ends the client's stream, so the client sees the
+    // disconnect and reconnects.
+    let to_client = Rc::new(RefCell::new(Some(server.tx)));
     let mut from_client = server.rx;
 
     // Resolves on open (Ok) or on an error/close before it (Err).
@@ -41,7 +44,9 @@ pub(super) async fn connect(url: String) -> Result<ClientEnd, TransportError> {
             };
             match ServerMessage::parse(&text) {
                 Ok(message) => {
-                    let _ = to_client.unbounded_send(message);
+                    if let Some(tx) = to_client.borrow().as_ref() {
+                        let _ = tx.unbounded_send(message);
+                    }
                 }
                 Err(e) => tracing::warn!("unreadable message: {e}"),
             }
@@ -49,12 +54,10 @@ pub(super) async fn connect(url: String) -> Result<ClientEnd, TransportError> {
     };
     let on_close = {
         let opened = opened_tx.clone();
-        let to_client = RefCell::new(Some(to_client));
         Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
             if let Some(tx) = opened.borrow_mut().take() {
                 let _ = tx.send(Err(format!("closed ({})", event.code())));
             }
-            // Dropping the sender ends the client's stream: disconnected.
             to_client.borrow_mut().take();
         })
     };
@@ -62,10 +65,16 @@ pub(super) async fn connect(url: String) -> Result<ClientEnd, TransportError> {
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
 
-    match opened_rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(reason)) => return Err(error(reason)),
-        Err(_) => return Err(error("socket dropped".into())),
+    let opened = match opened_rx.await {
+        Ok(result) => result,
+        Err(_) => Err("socket dropped".into()),
+    };
+    if let Err(reason) = opened {
+        // The handlers are dropped on return: the socket must not call them.
+        socket.set_onopen(None);
+        socket.set_onmessage(None);
+        socket.set_onclose(None);
+        return Err(error(reason));
     }
 
     // Outgoing: until the client drops its sender, then close the socket.

@@ -1,0 +1,249 @@
+//! The client against a real backend: what happens around disconnects,
+//! reconnects, refused requests and forgotten connections.
+
+mod util;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use peloton::backend::{Backend, Middleware, QueryContext, SubmitRequest};
+use peloton::client::transport::WebSocketConnector;
+use peloton::client::{Connection, ConnectionOptions, ConnectionState};
+use peloton::ot::json0::{Component, Op};
+use peloton::protocol::{ErrorCode, ErrorObject};
+use serde_json::json;
+use tokio::net::TcpListener;
+use util::{serve, until};
+
+/// Holds the first commit of an edit for a while, so a client can lose its
+/// connection after the server has the op but before the ack reaches it.
+struct SlowFirstEdit(AtomicBool);
+
+#[async_trait]
+impl Middleware for SlowFirstEdit {
+    async fn commit(&self, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+        if req.op.v > 0 && !self.0.swap(true, Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Ok(())
+    }
+}
+
+/// The ack of an op is lost with the connection, the server committed it,
+/// and more edits are made offline: after the reconnect the op is resent
+/// alone (same src and seq, so not applied twice) and the offline edits
+/// follow it, none lost.
+#[tokio::test]
+async fn an_op_whose_ack_was_lost_is_resent_alone_and_offline_edits_follow() {
+    let backend = Backend::builder()
+        .middleware(SlowFirstEdit(AtomicBool::new(false)))
+        .build();
+    let addr = serve(backend.clone()).await;
+    let client = Connection::new(WebSocketConnector::new(util::channel_url(addr)));
+    let doc = client.get("counters", "c");
+    doc.create(json!({"n": 0})).unwrap().await.unwrap();
+
+    let first = doc
+        .submit_op(Op::from(Component::number_add(["n"], 1.0)))
+        .unwrap();
+    // The op is on the wire; the server sits on its commit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client.disconnect();
+    until("offline", || client.state() == ConnectionState::Disconnected).await;
+    let second = doc
+        .submit_op(Op::from(Component::number_add(["n"], 10.0)))
+        .unwrap();
+    // The server commits the first op meanwhile; its ack goes nowhere.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while backend.fetch("counters", "c").await.map(|s| s.v) != Ok(2) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the server commits the first op");
+    client.reconnect();
+    first.await.unwrap();
+    second.await.unwrap();
+
+    let stored = backend.fetch("counters", "c").await.unwrap();
+    assert_eq!(stored.data, Some(json!({"n": 11})), "both edits, once each");
+    assert_eq!(stored.v, 3);
+    assert_eq!(doc.version(), Some(3));
+    assert_eq!(doc.data(), Some(json!({"n": 11})));
+}
+
+/// Subscribing again while an unsubscribe is on the wire ends subscribed,
+/// on the server too: later ops arrive.
+#[tokio::test]
+async fn a_subscribe_right_after_an_unsubscribe_stays_live() {
+    let backend = Backend::new();
+    let writer = Connection::new(backend.clone());
+    let reader = Connection::new(backend);
+    let theirs = writer.get("notes", "n");
+    theirs.create(json!({"n": 0})).unwrap().await.unwrap();
+    let mine = reader.get("notes", "n");
+    mine.subscribe().await.unwrap();
+
+    let (off, on) = futures::join!(mine.unsubscribe(), mine.subscribe());
+    off.unwrap();
+    on.unwrap();
+    assert!(mine.subscribed());
+    theirs
+        .submit_op(Op::from(Component::number_add(["n"], 1.0)))
+        .unwrap()
+        .await
+        .unwrap();
+    until("the op arrives", || mine.data() == Some(json!({"n": 1}))).await;
+}
+
+/// Refuses every query.
+struct NoQueries;
+
+#[async_trait]
+impl Middleware for NoQueries {
+    async fn query(&self, _: &mut QueryContext<'_>) -> Result<(), ErrorObject> {
+        Err(ErrorObject::new(ErrorCode::Unknown, "no queries here"))
+    }
+}
+
+/// A refused query fails its waiters and is not pending any more, so
+/// `when_nothing_pending` (and a page's bundle, which waits for it) returns.
+#[tokio::test]
+async fn a_refused_query_is_not_left_pending() {
+    let backend = Backend::builder().middleware(NoQueries).build();
+    let client = Connection::new(backend);
+    let query = client.subscribe_query("notes", json!({}));
+    let error = query.ready().await.unwrap_err();
+    assert!(error.to_string().contains("no queries here"), "{error}");
+    assert!(!client.has_pending());
+    tokio::time::timeout(Duration::from_secs(1), client.when_nothing_pending())
+        .await
+        .expect("nothing is pending");
+    // Asked again, it says the same at once.
+    assert!(query.ready().await.is_err());
+}
+
+/// A connection nobody holds any more closes: the server sees it go (here:
+/// its presence leaves the others).
+#[tokio::test]
+async fn a_connection_closes_when_its_last_handle_is_dropped() {
+    let addr = serve(Backend::new()).await;
+    let url = util::channel_url(addr);
+    let watcher = Connection::new(WebSocketConnector::new(url.clone()));
+    let room = watcher.presence("room");
+    room.subscribe().await.unwrap();
+
+    let leaver = Connection::new(WebSocketConnector::new(url));
+    let presence = leaver.presence("room");
+    presence.subscribe().await.unwrap();
+    presence.submit("p1", json!({"name": "Ann"}));
+    until("Ann is there", || room.others().contains_key("p1")).await;
+
+    drop(presence);
+    drop(leaver);
+    until("Ann is gone", || !room.others().contains_key("p1")).await;
+}
+
+/// A TCP proxy whose connections the test can cut, as a restarting server
+/// or a flaky network would.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(to: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, cuts) = tokio::sync::watch::channel(0);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut }
+    }
+
+    /// Drops every connection open now.
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+/// When the connection drops without the client asking, it notices,
+/// reconnects by itself with backoff, resubscribes from the version it has,
+/// and sends what was edited meanwhile.
+#[tokio::test]
+async fn a_dropped_connection_reconnects_by_itself_and_catches_up() {
+    let backend = Backend::new();
+    let addr = serve(backend.clone()).await;
+    let proxy = Proxy::start(addr).await;
+    let options = ConnectionOptions {
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(200),
+    };
+    let client = Connection::with_options(
+        WebSocketConnector::new(format!("ws://{}/channel", proxy.addr)),
+        options,
+    );
+    let states = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = states.clone();
+    client
+        .on_event(move |event| {
+            if let peloton::client::ClientEvent::State(state) = event {
+                seen.lock().unwrap().push(*state);
+            }
+        })
+        .forget();
+    let other = Connection::new(backend.clone());
+    let theirs = other.get("notes", "n");
+    theirs.create(json!({"log": []})).unwrap().await.unwrap();
+    theirs.subscribe().await.unwrap();
+    let mine = client.get("notes", "n");
+    mine.subscribe().await.unwrap();
+
+    proxy.cut();
+    until("the drop is noticed", || {
+        states
+            .lock()
+            .unwrap()
+            .contains(&ConnectionState::Disconnected)
+    })
+    .await;
+    let offline = mine
+        .submit_op(Op::from(Component::list_insert(["log"], 0, json!("mine"))))
+        .unwrap();
+    theirs
+        .submit_op(Op::from(Component::list_insert(["log"], 0, json!("theirs"))))
+        .unwrap()
+        .await
+        .unwrap();
+
+    offline.await.unwrap();
+    until("converged", || mine.data() == theirs.data() && mine.version() == theirs.version())
+        .await;
+    assert_eq!(client.state(), ConnectionState::Connected);
+    assert_eq!(mine.data().unwrap()["log"].as_array().unwrap().len(), 2);
+    let states = states.lock().unwrap().clone();
+    let back = states
+        .iter()
+        .rposition(|s| *s == ConnectionState::Connected)
+        .unwrap();
+    let dropped = states
+        .iter()
+        .position(|s| *s == ConnectionState::Disconnected)
+        .unwrap();
+    assert!(dropped < back, "reconnected after the drop: {states:?}");
+}
