@@ -751,3 +751,359 @@ async fn set_family_and_add_emit_what_they_change() {
     ));
     model.when_nothing_pending().await;
 }
+
+#[tokio::test]
+async fn refs_to_list_items_follow_inserts_removes_and_moves() {
+    let (_backend, model, other) = pair();
+    model
+        .create("lists.l", json!({"items": ["a", "b", "c"]}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    model.subscribe(["lists.l"]).await.unwrap();
+    let b = model.ref_to("_page.b", "lists.l.items.1");
+    let fixed = model.ref_to_with(
+        "_page.second",
+        "lists.l.items.1",
+        peloton::model::RefOptions {
+            follow_list_items: false,
+        },
+    );
+    model.insert("lists.l.items", 0, vec![json!("z")]).unwrap();
+    assert_eq!(
+        b.get::<String>(""),
+        Some("b".into()),
+        "after a local insert"
+    );
+    assert_eq!(
+        fixed.get::<String>(""),
+        Some("a".into()),
+        "Racer's fixed index"
+    );
+    model.move_items("lists.l.items", 2, 0, 1).unwrap(); // b to the front
+    assert_eq!(b.get::<String>(""), Some("b".into()), "after its own move");
+    model.remove("lists.l.items", 1, 2).unwrap(); // z and a
+    assert_eq!(
+        b.get::<String>(""),
+        Some("b".into()),
+        "after removes around it"
+    );
+
+    // Remote edits too, one component at a time.
+    other.subscribe(["lists.l"]).await.unwrap();
+    other
+        .insert("lists.l.items", 0, vec![json!("x"), json!("y")])
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the remote insert", || {
+        model.get_value("lists.l.items") == Some(json!(["x", "y", "b", "c"]))
+    })
+    .await;
+    assert_eq!(
+        b.get::<String>(""),
+        Some("b".into()),
+        "after a remote insert"
+    );
+    b.set("", "B").unwrap(); // writes through, at its current index
+    assert_eq!(model.get_value("lists.l.items.2"), Some(json!("B")));
+
+    // Removing the item removes the ref, and says so.
+    let seen = record(&model, EventType::Change, "_page.b");
+    model.remove("lists.l.items", 2, 1).unwrap();
+    assert_eq!(b.get_value(""), None);
+    assert_eq!(
+        kinds(&seen),
+        [(
+            "_page.b".to_string(),
+            EventKind::Change {
+                value: None,
+                previous: Some(json!("B"))
+            }
+        )]
+    );
+    model.remove_ref("_page.second");
+    assert_eq!(fixed.get_value(""), None, "removed");
+}
+
+#[tokio::test]
+async fn bundles_of_equal_models_are_equal_whatever_the_load_order() {
+    let backend = Backend::new();
+    let writer = Model::new(Connection::new(backend.clone()));
+    for id in ["a", "b", "c"] {
+        writer
+            .create(&format!("notes.{id}"), json!({"k": id}))
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+    }
+    let load = |order: [&'static str; 3]| {
+        let backend = backend.clone();
+        async move {
+            let model = Model::new(Connection::new(backend));
+            for id in order {
+                model.fetch([format!("notes.{id}")]).await.unwrap();
+                model
+                    .fetch([&model.query("notes", json!({"k": id}))])
+                    .await
+                    .unwrap();
+            }
+            model.bundle().await
+        }
+    };
+    let forward = load(["a", "b", "c"]).await;
+    let backward = load(["c", "b", "a"]).await;
+    assert_eq!(forward, backward);
+    assert_eq!(forward.queries.len(), 3);
+    assert!(forward.queries.iter().all(|q| q.ids.len() == 1));
+    let again = Model::from_bundle(
+        Some(Connection::new(backend)),
+        forward.clone(),
+        ModelOptions {
+            fetch_only: true,
+            ..ModelOptions::default()
+        },
+    );
+    assert_eq!(again.bundle_now(), forward);
+}
+
+#[tokio::test]
+async fn bad_indexes_are_errors_not_panics() {
+    let model = Model::local();
+    model.set("_page.l", json!([1, 2, 3])).unwrap();
+    let err = model.set("_page.l.99999999999", 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            peloton::model::ModelError::TooFarPastEnd { len: 3, .. }
+        ),
+        "{err}"
+    );
+    assert!(model.set("_page.fresh.12345678901.x", 1).is_err());
+    assert_eq!(model.get_value("_page.fresh"), None, "nothing written");
+    model.set("_page.l.5", 6).unwrap(); // a short gap is padded
+    assert_eq!(
+        model.get_value("_page.l"),
+        Some(json!([1, 2, 3, null, null, 6]))
+    );
+    assert!(
+        model
+            .remove("_page.l", usize::MAX, usize::MAX)
+            .unwrap()
+            .value
+            .is_empty()
+    );
+    assert!(
+        model
+            .move_items("_page.l", usize::MAX, 0, usize::MAX)
+            .is_err()
+    );
+    model.set("_page.s", "abc").unwrap();
+    model.string_remove("_page.s", 1, usize::MAX).unwrap(); // to the end
+    assert_eq!(model.get_value("_page.s"), Some(json!("a")));
+    // A ref list whose ids go through itself reads as empty, without
+    // overflowing the stack.
+    let looped = model.ref_list("_page.loop", "_page.docs", "_page.loop.0.ids");
+    assert_eq!(looped.get_value(""), Some(json!([])));
+}
+
+#[tokio::test]
+async fn a_panicking_listener_does_not_silence_the_model() {
+    let model = Model::local();
+    model.on(EventType::Change, "_page.x", |_, _| {
+        panic!("a listener bug")
+    });
+    let seen = record(&model, EventType::Change, "_page.*");
+    model.set("_page.x", 1).unwrap();
+    model.set("_page.y", 2).unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2, "both events delivered");
+}
+
+#[tokio::test]
+async fn listeners_by_type_once_and_removed() {
+    let (_backend, model, other) = pair();
+    let inserts = record(&model, EventType::Insert, "_page.l");
+    let removes = record(&model, EventType::Remove, "_page.l");
+    let moves = record(&model, EventType::Move, "_page.l");
+    let once = Arc::new(Mutex::new(0));
+    let count = once.clone();
+    model.once(EventType::All, "_page.l", move |_, _| {
+        *count.lock().unwrap() += 1
+    });
+    let gone = model.on(EventType::All, "_page.l", |_, _| panic!("removed"));
+    assert!(model.remove_listener(gone));
+    assert!(!model.remove_listener(gone));
+
+    model.unshift("_page.l", "b").unwrap();
+    model.unshift("_page.l", "a").unwrap();
+    model.move_items("_page.l", 0, 1, 1).unwrap();
+    model.shift("_page.l").unwrap();
+    assert_eq!(model.get_value("_page.l"), Some(json!(["a"])));
+    assert_eq!(
+        kinds(&inserts),
+        [
+            (
+                "_page.l".into(),
+                EventKind::Insert {
+                    index: 0,
+                    values: vec![json!("b")]
+                }
+            ),
+            (
+                "_page.l".into(),
+                EventKind::Insert {
+                    index: 0,
+                    values: vec![json!("a")]
+                }
+            )
+        ]
+    );
+    assert_eq!(moves.lock().unwrap().len(), 1);
+    assert_eq!(
+        kinds(&removes),
+        [(
+            "_page.l".into(),
+            EventKind::Remove {
+                index: 0,
+                values: vec![json!("b")]
+            }
+        )]
+    );
+    assert_eq!(*once.lock().unwrap(), 1);
+
+    // Load: a document arriving in the model.
+    other
+        .create("notes.n", json!({"text": "hi"}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    let loads = record(&model, EventType::Load, "notes.*");
+    model.fetch(["notes.n"]).await.unwrap();
+    assert_eq!(
+        kinds(&loads),
+        [(
+            "notes.n".into(),
+            EventKind::Load {
+                value: json!({"text": "hi", "id": "n"})
+            }
+        )]
+    );
+    // A text0 op through the model edits the string and says what it did.
+    let changes = record(&model, EventType::Change, "notes.n.text");
+    model
+        .text_op(
+            "notes.n.text",
+            peloton::ot::text0::Op::new(vec![peloton::ot::text0::Component::insert(2, "!")]),
+        )
+        .unwrap();
+    assert_eq!(model.get_value("notes.n.text"), Some(json!("hi!")));
+    assert_eq!(
+        changes.lock().unwrap()[0].0.passed["$stringInsert"],
+        json!({"index": 2, "text": "!"})
+    );
+}
+
+/// Counts the queries the backend runs.
+struct CountQueries(Arc<std::sync::atomic::AtomicUsize>);
+
+#[async_trait::async_trait]
+impl peloton::backend::Middleware for CountQueries {
+    async fn query(
+        &self,
+        _: &mut peloton::backend::QueryContext<'_>,
+    ) -> Result<(), peloton::protocol::ErrorObject> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_query_resubscribed_within_the_unload_delay_costs_nothing() {
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let backend = Backend::builder()
+        .middleware(CountQueries(runs.clone()))
+        .build();
+    let writer = Model::new(Connection::new(backend.clone()));
+    writer
+        .create("notes.a", json!({"n": 1}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    let model = with_unload_delay(&backend, 150);
+    let query = model.query("notes", json!({}));
+    query.subscribe().await.unwrap();
+    query.unsubscribe().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    query.subscribe().await.unwrap();
+    assert_eq!(query.ids(), ["a"]);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "ran once"
+    );
+    // Still live after the delay: it was loaded again within it.
+    writer
+        .create("notes.b", json!({"n": 2}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the new result", || query.ids() == ["a", "b"]).await;
+    query.unsubscribe().await.unwrap();
+    until("released after the delay", || {
+        model.get_value("notes.a").is_none() && query.ids().is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_document_unloaded_with_edits_pending_goes_once_they_are_acked() {
+    let (backend, model, writer) = pair();
+    writer
+        .create("notes.n", json!({"n": 0}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    model.fetch(["notes.n"]).await.unwrap();
+    let connection = model.connection().unwrap().clone();
+    connection.disconnect();
+    until("offline", || {
+        connection.state() == peloton::client::ConnectionState::Disconnected
+    })
+    .await;
+    let write = model.increment("notes.n.n", 1.0).unwrap();
+    model.unfetch(["notes.n"]).await.unwrap();
+    assert_eq!(
+        model.get_value("notes.n.n"),
+        Some(json!(1)),
+        "kept: not sent yet"
+    );
+    connection.reconnect();
+    write.acked().await.unwrap();
+    until("unloaded after the ack", || {
+        model.get_value("notes.n").is_none()
+    })
+    .await;
+    let stored = backend.fetch("notes", "n").await.unwrap();
+    assert_eq!(stored.data, Some(json!({"n": 1})));
+
+    // What a model created is held until the next unload().
+    model
+        .create("notes.mine", json!({"n": 0}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    model.unload().await.unwrap();
+    until("created, then unloaded", || {
+        model.get_value("notes.mine").is_none()
+    })
+    .await;
+}

@@ -57,7 +57,7 @@ pub fn try_use_model() -> Option<Model> {
 /// # Panics
 /// If no model was provided: on the server, add `peloton::axum::ModelLayer`
 /// and [`provide_request_model`] as Leptos context; in the browser, start
-/// with [`hydrate_body`].
+/// with `hydrate_body` (feature `hydrate`).
 pub fn use_model() -> Model {
     use_context::<Model>().expect(
         "no peloton model in context: on the server use ModelLayer + provide_request_model, \

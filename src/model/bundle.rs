@@ -1,28 +1,5 @@
 //! Bundles: a model's state, serialized on the server into the page and
 //! rebuilt in the browser into the same model.
-//!
-//! A bundle holds what the model loaded (remote documents with their
-//! versions, query results, load counts), its refs, and its local
-//! collections (`_page`, `_session`; not the computed `$…` ones). Rebuilt
-//! on a live connection, what was subscribed on the server (where a
-//! fetch-only model fetched it) is subscribed for real, from the bundled
-//! versions, so the server sends only what changed since the page was
-//! rendered.
-//!
-//! ```
-//! use peloton::model::{Bundle, Model, ModelOptions};
-//! use serde_json::json;
-//!
-//! let model = Model::local();
-//! model.set("_page.title", "Groceries")?;
-//! model.ref_to("_page.heading", "_page.title");
-//! let bundle: Bundle = model.bundle_now();
-//! let json = serde_json::to_string(&bundle).unwrap();
-//!
-//! let again = Model::from_bundle(None, serde_json::from_str(&json).unwrap(), ModelOptions::default());
-//! assert_eq!(again.get_value("_page.heading"), Some(json!("Groceries")));
-//! # Ok::<(), peloton::model::ModelError>(())
-//! ```
 
 use std::collections::BTreeMap;
 
@@ -42,7 +19,11 @@ use crate::protocol::Snapshot;
 /// server-rendered page's bundle to the browser.
 pub const BUNDLE_ELEMENT_ID: &str = "peloton-bundle";
 
-/// A model's state as JSON (see the [module docs](self)).
+/// How long [`Model::bundle`] waits for pending requests (Racer's 10 s).
+pub const BUNDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A model's state as JSON: what [`Model::bundle`] gives and
+/// [`Model::from_bundle`] takes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Bundle {
@@ -54,8 +35,8 @@ pub struct Bundle {
     pub counts: Vec<(String, String, u32, u32)>,
     /// Loaded queries.
     pub queries: Vec<BundledQuery>,
-    /// Refs: `[from, to]`.
-    pub refs: Vec<(String, String)>,
+    /// Refs: `[from, to, follows list items]`.
+    pub refs: Vec<(String, String, bool)>,
     /// Ref lists: `[from, to, ids]`.
     pub ref_lists: Vec<(String, String, String)>,
 }
@@ -80,9 +61,16 @@ pub struct BundledQuery {
 
 impl Model {
     /// The model's state, once nothing is pending on the connection (so
-    /// the bundle holds the server's versions).
+    /// the bundle holds the server's versions), or as it is after
+    /// [`BUNDLE_WAIT`] if something still is (then with a warning: the
+    /// browser catches up from the versions it gets).
     pub async fn bundle(&self) -> Bundle {
-        self.when_nothing_pending().await;
+        if !self.when_nothing_pending_within(BUNDLE_WAIT).await {
+            tracing::warn!(
+                "bundling a model with requests still pending after {BUNDLE_WAIT:?}; \
+                 the page may show data older than the server's"
+            );
+        }
         self.bundle_now()
     }
 
@@ -105,7 +93,7 @@ impl Model {
             ));
             remote.push((collection.clone(), id.clone()));
         }
-        for (key, entry) in &state.queries {
+        for (key, entry) in state.queries.iter().filter(|(_, q)| q.is_loaded()) {
             let results = state.local.get("$queries").and_then(|q| q.get(key));
             let ids: Vec<String> = results
                 .and_then(|r| r.get("ids"))
@@ -124,10 +112,15 @@ impl Model {
                 fetched: entry.fetched,
             });
         }
+        // In a stable order, so equal models give equal bundles.
+        bundle.counts.sort();
+        bundle
+            .queries
+            .sort_by_cached_key(|q| (q.collection.clone(), q.expression.to_string()));
         bundle.refs = state
             .refs
             .iter()
-            .map(|r| (path::join(&r.from), path::join(&r.to)))
+            .map(|r| (path::join(&r.from), path::join(&r.to), r.follow))
             .collect();
         bundle.ref_lists = state
             .ref_lists
@@ -191,9 +184,10 @@ impl Model {
             state.refs = bundle
                 .refs
                 .iter()
-                .map(|(from, to)| Ref {
+                .map(|(from, to, follow)| Ref {
                     from: path::split(from),
                     to: path::split(to),
+                    follow: *follow,
                 })
                 .collect();
             state.ref_lists = bundle
@@ -238,6 +232,7 @@ impl Model {
                         expression: query.expression.clone(),
                         subscribed: query.subscribed,
                         fetched: query.fetched,
+                        live: client.is_some(),
                         client,
                     },
                 );

@@ -38,6 +38,22 @@ pub enum ModelError {
     /// The model has no connection, so it cannot load remote data.
     #[error("this model has no connection: {0} is a remote collection")]
     NoConnection(String),
+    /// A write past the end of a list pads it with nulls, but not by more
+    /// than [`MAX_PADDING`](super::MAX_PADDING) (a typo'd or hostile index
+    /// would otherwise allocate without bound).
+    #[error(
+        "cannot write at index {index} of {path}: it has {len} items, and lists are \
+         padded with nulls by at most {max} past their end",
+        max = super::MAX_PADDING
+    )]
+    TooFarPastEnd {
+        /// The list.
+        path: String,
+        /// The index written.
+        index: usize,
+        /// The list's length.
+        len: usize,
+    },
     /// A ref list's own path cannot be written.
     #[error("{0}")]
     RefList(String),

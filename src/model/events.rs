@@ -141,12 +141,19 @@ enum Pattern {
     Rest,
 }
 
-/// Compiles a listener pattern; `a**` means `a.**`.
+/// Compiles a listener pattern; `a**` means `a.**`. `**` matches the rest
+/// of a path, so only at the end: elsewhere it means `*`.
 fn compile(pattern: &str) -> Vec<Pattern> {
     let mut out = Vec::new();
-    for segment in path::split(pattern) {
+    let segments = path::split(pattern);
+    let last = segments.len().saturating_sub(1);
+    for (i, segment) in segments.into_iter().enumerate() {
         match segment.as_str() {
             "*" => out.push(Pattern::One),
+            "**" if i < last => {
+                tracing::warn!("`**` in the middle of {pattern:?} matches one segment, as `*`");
+                out.push(Pattern::One);
+            }
             "**" => out.push(Pattern::Rest),
             s if s.ends_with("**") => {
                 out.push(Pattern::Segment(s.trim_end_matches('*').to_owned()));
@@ -279,7 +286,16 @@ impl Events {
             if once && !self.remove(id) {
                 continue;
             }
-            callback(event, &caps);
+            // A panicking listener must not silence the others, nor stop
+            // the delivery of later events (or, for remote changes, take
+            // the connection's task down with it).
+            let call = std::panic::AssertUnwindSafe(|| callback(event, &caps));
+            if std::panic::catch_unwind(call).is_err() {
+                tracing::error!(
+                    "a model listener panicked on {}; delivery goes on",
+                    event.path
+                );
+            }
         }
     }
 }
@@ -305,5 +321,7 @@ mod tests {
         assert_eq!(m("*.*", "a"), None);
         assert_eq!(m("**", "a.b"), Some(vec!["a.b".into()]));
         assert_eq!(m("", ""), Some(vec![]));
+        assert_eq!(m("a.**.c", "a.x.c"), Some(vec!["x".into()]));
+        assert_eq!(m("a.**.c", "a.x.y"), None);
     }
 }

@@ -1,35 +1,4 @@
 //! Loading data into a model: subscribe, fetch, and their counted undoing.
-//!
-//! Racer counts: an item subscribed twice must be unsubscribed twice before
-//! it goes, and a document stays while anything (a subscribe, a fetch, a
-//! local create) holds it. [`Model::unload`] undoes every load made since
-//! the previous `unload`; the actual unsubscribe waits
-//! [`unload_delay`](super::ModelOptions::unload_delay), so a page that
-//! subscribes to the same data again right away keeps it without a round
-//! trip.
-//!
-//! ```
-//! # #[cfg(feature = "ssr")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), peloton::model::ModelError> {
-//! use peloton::backend::Backend;
-//! use peloton::client::Connection;
-//! use peloton::model::Model;
-//! use serde_json::json;
-//!
-//! let backend = Backend::new();
-//! let writer = Model::new(Connection::new(backend.clone()));
-//! writer.create("notes.n1", json!({"text": "hi"}))?.acked().await?;
-//!
-//! let reader = Model::new(Connection::new(backend));
-//! reader.subscribe(["notes.n1"]).await?;
-//! assert_eq!(reader.get::<String>("notes.n1.text"), Some("hi".into()));
-//! reader.unsubscribe(["notes.n1"]).await?;
-//! assert_eq!(reader.get_value("notes.n1"), None); // unloaded
-//! # Ok(()) }
-//! # #[cfg(not(feature = "ssr"))]
-//! # fn main() {}
-//! ```
 
 use std::collections::HashMap;
 
@@ -83,6 +52,8 @@ impl From<&ModelQuery> for Loadable {
 pub(crate) enum How {
     Subscribe,
     Fetch,
+    /// Created by this model: held until the next `unload()`.
+    Create,
 }
 
 /// Load counts of a document.
@@ -103,6 +74,10 @@ impl Counts {
         let n = match how {
             How::Subscribe => &mut self.subscribed,
             How::Fetch => &mut self.fetched,
+            How::Create => {
+                self.created = up;
+                return;
+            }
         };
         *n = if up { *n + 1 } else { n.saturating_sub(1) };
     }
@@ -118,10 +93,15 @@ pub(crate) struct Loads {
 
 impl Loads {
     pub fn created(&mut self, collection: &str, id: &str) {
-        self.docs
+        let counts = self
+            .docs
             .entry((collection.to_owned(), id.to_owned()))
-            .or_default()
-            .created = true;
+            .or_default();
+        if !counts.created {
+            counts.created = true;
+            let item = Item::Doc(collection.to_owned(), id.to_owned());
+            self.since_unload.push((item, How::Create));
+        }
     }
 }
 
@@ -300,10 +280,26 @@ impl Model {
     }
 
     /// Unsubscribes a document nothing subscribes to any more, and unloads
-    /// it if nothing holds it.
-    async fn release_doc(&self, key: (String, String)) {
+    /// it if nothing holds it; if it has edits in flight, once they are
+    /// done.
+    pub(crate) async fn release_doc(&self, key: (String, String)) {
+        if self.try_release_doc(&key).await {
+            let model = self.clone();
+            rt::spawn(async move {
+                while {
+                    model.when_nothing_pending().await;
+                    model.try_release_doc(&key).await
+                } {}
+            });
+        }
+    }
+
+    /// One try of [`release_doc`](Self::release_doc); whether to try again
+    /// (edits were pending).
+    async fn try_release_doc(&self, key: &(String, String)) -> bool {
+        let key = key.clone();
         let Some(connection) = self.connection().cloned() else {
-            return;
+            return false;
         };
         let counts = self
             .state()
@@ -322,14 +318,16 @@ impl Model {
         // Loaded again meanwhile?
         if self.state().loads.docs.get(&key).is_some_and(Counts::holds) || self.held_by_query(&key)
         {
-            return;
+            return false;
         }
         self.state().loads.docs.remove(&key);
         let previous = doc.data();
         if doc.forget() {
             let segments = vec![key.0, key.1];
             self.emit(vec![(segments, EventKind::Unload { previous })]);
+            return false;
         }
+        doc.has_pending()
     }
 }
 

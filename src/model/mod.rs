@@ -70,6 +70,179 @@
 //! }));
 //! # Ok::<(), peloton::model::ModelError>(())
 //! ```
+//!
+//! # Pass and silent
+//!
+//! A mutation made through [`Model::pass`] hands its data to every
+//! listener of the events it causes (remote changes pass `$remote`); one
+//! made through [`Model::silent`] emits nothing.
+//!
+//! ```
+//! use peloton::model::{EventType, Model};
+//! use serde_json::json;
+//! use std::sync::{Arc, Mutex};
+//!
+//! let model = Model::local();
+//! let passed = Arc::new(Mutex::new(Vec::new()));
+//! let sink = passed.clone();
+//! model.on(EventType::Change, "_page.title", move |event, _| {
+//!     sink.lock().unwrap().push(event.passed.clone());
+//! });
+//! model.pass(json!({"from": "editor"})).set("_page.title", "Hi")?;
+//! model.silent().set("_page.title", "unheard")?;
+//! assert_eq!(passed.lock().unwrap().len(), 1);
+//! assert_eq!(passed.lock().unwrap()[0]["from"], "editor");
+//! # Ok::<(), peloton::model::ModelError>(())
+//! ```
+//!
+//! # Refs
+//!
+//! A ref makes `from` read and write through to `to`, and re-emits every
+//! event under `to` at the same place under `from`. A ref list makes
+//! `from` a list of the documents of `to` whose ids are listed at `ids`;
+//! `from.<index>.…` reads and writes `to.<id>.…`, and events follow the
+//! ids as they are inserted, removed and moved.
+//!
+//! ```
+//! use peloton::model::Model;
+//! use serde_json::json;
+//!
+//! let model = Model::local();
+//! model.set("_page.colors", json!({"green": {"hex": "0f0"}, "red": {"hex": "f00"}}))?;
+//! model.ref_to("_page.current", "_page.colors.green");
+//! assert_eq!(model.get_value("_page.current.hex"), Some(json!("0f0")));
+//! model.set("_page.current.hex", "00ff00")?; // writes through
+//! assert_eq!(model.get_value("_page.colors.green.hex"), Some(json!("00ff00")));
+//!
+//! model.set("_page.order", json!(["red", "green"]))?;
+//! model.ref_list("_page.list", "_page.colors", "_page.order");
+//! assert_eq!(model.get_value("_page.list.0.hex"), Some(json!("f00")));
+//! model.move_items("_page.order", 0, 1, 1)?;
+//! assert_eq!(model.get_value("_page.list.0.hex"), Some(json!("00ff00")));
+//! # Ok::<(), peloton::model::ModelError>(())
+//! ```
+//!
+//! # Queries
+//!
+//! Results kept at `$queries.<key>`, loaded and counted like documents.
+//!
+//! ```
+//! # #[cfg(feature = "ssr")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), peloton::model::ModelError> {
+//! use peloton::backend::Backend;
+//! use peloton::client::Connection;
+//! use peloton::model::Model;
+//! use serde_json::json;
+//!
+//! let model = Model::new(Connection::new(Backend::new()));
+//! model.add("todos", json!({"id": "t1", "text": "milk", "done": false}))?.acked().await?;
+//! model.add("todos", json!({"text": "tea", "done": true}))?.acked().await?;
+//!
+//! let open = model.query("todos", json!({"done": false}));
+//! model.subscribe([&open]).await?;
+//! // Each result reads with Racer's `id` alias (not stored in the database).
+//! assert_eq!(open.get(), vec![json!({"text": "milk", "done": false, "id": "t1"})]);
+//!
+//! let count = model.query("todos", json!({"$count": true}));
+//! model.fetch([&count]).await?;
+//! assert_eq!(count.extra(), Some(json!(2)));
+//!
+//! // A ref list of the results, as Racer's `query.ref`.
+//! let list = open.ref_to("_page.open");
+//! assert_eq!(list.get_value("0.text"), Some(json!("milk")));
+//! # Ok(()) }
+//! # #[cfg(not(feature = "ssr"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Loading and unloading
+//!
+//! Racer counts: an item subscribed twice must be unsubscribed twice before
+//! it goes, and a document stays while anything (a subscribe, a fetch, a
+//! local create) holds it. [`Model::unload`] undoes every load made since
+//! the previous `unload`; the actual unsubscribe waits
+//! [`unload_delay`](ModelOptions::unload_delay), so a page that
+//! subscribes to the same data again right away keeps it without a round
+//! trip.
+//!
+//! ```
+//! # #[cfg(feature = "ssr")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), peloton::model::ModelError> {
+//! use peloton::backend::Backend;
+//! use peloton::client::Connection;
+//! use peloton::model::Model;
+//! use serde_json::json;
+//!
+//! let backend = Backend::new();
+//! let writer = Model::new(Connection::new(backend.clone()));
+//! writer.create("notes.n1", json!({"text": "hi"}))?.acked().await?;
+//!
+//! let reader = Model::new(Connection::new(backend));
+//! reader.subscribe(["notes.n1"]).await?;
+//! assert_eq!(reader.get::<String>("notes.n1.text"), Some("hi".into()));
+//! reader.unsubscribe(["notes.n1"]).await?;
+//! assert_eq!(reader.get_value("notes.n1"), None); // unloaded
+//! # Ok(()) }
+//! # #[cfg(not(feature = "ssr"))]
+//! # fn main() {}
+//! ```
+//!
+//! A fetch-only model (what [`ModelLayer`](crate::axum::ModelLayer) gives
+//! each page request) fetches where it is asked to subscribe, and counts
+//! it as a subscribe, so its bundle tells the browser what to subscribe
+//! to:
+//!
+//! ```
+//! # #[cfg(feature = "ssr")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), peloton::model::ModelError> {
+//! use peloton::backend::Backend;
+//! use peloton::client::Connection;
+//! use peloton::model::{Model, ModelOptions};
+//! use serde_json::json;
+//!
+//! let backend = Backend::new();
+//! Model::new(Connection::new(backend.clone()))
+//!     .create("notes.n1", json!({"text": "hi"}))?
+//!     .acked()
+//!     .await?;
+//! let options = ModelOptions { fetch_only: true, ..ModelOptions::default() };
+//! let page = Model::with_options(Connection::new(backend), options);
+//! page.subscribe(["notes.n1"]).await?;
+//! let doc = page.connection().unwrap().get("notes", "n1");
+//! assert!(!doc.subscribed(), "fetched, not subscribed");
+//! assert_eq!(page.bundle().await.counts, [("notes".into(), "n1".into(), 1, 0)]);
+//! # Ok(()) }
+//! # #[cfg(not(feature = "ssr"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Bundles
+//!
+//! A bundle holds what the model loaded (remote documents with their
+//! versions, query results, load counts), its refs, and its local
+//! collections (`_page`, `_session`; not the computed `$…` ones). Rebuilt
+//! on a live connection, what was subscribed on the server (where a
+//! fetch-only model fetched it) is subscribed for real, from the bundled
+//! versions, so the server sends only what changed since the page was
+//! rendered.
+//!
+//! ```
+//! use peloton::model::{Bundle, Model, ModelOptions};
+//! use serde_json::json;
+//!
+//! let model = Model::local();
+//! model.set("_page.title", "Groceries")?;
+//! model.ref_to("_page.heading", "_page.title");
+//! let bundle: Bundle = model.bundle_now();
+//! let json = serde_json::to_string(&bundle).unwrap();
+//!
+//! let again = Model::from_bundle(None, serde_json::from_str(&json).unwrap(), ModelOptions::default());
+//! assert_eq!(again.get_value("_page.heading"), Some(json!("Groceries")));
+//! # Ok::<(), peloton::model::ModelError>(())
+//! ```
 
 mod bundle;
 mod error;
@@ -89,16 +262,22 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub use bundle::{BUNDLE_ELEMENT_ID, Bundle, BundledQuery};
+pub use bundle::{BUNDLE_ELEMENT_ID, BUNDLE_WAIT, Bundle, BundledQuery};
 pub use error::ModelError;
 pub use events::{EventKind, EventType, ModelEvent};
 pub use loading::Loadable;
 pub use mutators::Write;
 pub use query::ModelQuery;
+pub use refs::RefOptions;
 
 use crate::client::{Connection, ListenerHandle};
 use events::Events;
 use path::Segments;
+
+/// How far past the end of a list a write may go: the gap is filled with
+/// nulls (JSON has no holes), and an index from a typo or a hostile client
+/// must not allocate without bound.
+pub const MAX_PADDING: usize = 10_000;
 
 /// How a model behaves.
 #[derive(Clone, Debug)]
@@ -324,7 +503,8 @@ impl Model {
         })
     }
 
-    /// Reads the value at `path` without copying it.
+    /// Reads the value at `path` without copying it. `f` runs under the
+    /// model's (or its connection's) lock: it must not call the model.
     pub fn read<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> R {
         let segments = self.resolve(&self.absolute(path));
         self.read_resolved(&segments, f)
@@ -420,14 +600,25 @@ impl Model {
     /// Emits events of a mutation (with this model's `pass` data), and
     /// their echoes through refs.
     pub(crate) fn emit(&self, events: Vec<(Segments, EventKind)>) {
-        if self.silent || events.is_empty() {
+        if events.is_empty() {
+            return;
+        }
+        if self.silent {
+            // Refs follow their items all the same.
+            self.follow_list_items(&events);
             return;
         }
         let passed = self.pass.as_deref().cloned().unwrap_or_default();
         self.emit_with(events, passed);
     }
 
-    pub(crate) fn emit_with(&self, events: Vec<(Segments, EventKind)>, passed: Map<String, Value>) {
+    pub(crate) fn emit_with(
+        &self,
+        mut events: Vec<(Segments, EventKind)>,
+        passed: Map<String, Value>,
+    ) {
+        let gone = self.follow_list_items(&events);
+        events.extend(gone);
         let mut out = Vec::new();
         for (segments, mut kind) in events {
             if let [collection, id] = segments.as_slice()
@@ -454,6 +645,17 @@ impl Model {
         if let Some(connection) = &self.root.connection {
             connection.when_nothing_pending().await;
         }
+    }
+
+    /// Like [`Model::when_nothing_pending`], giving up after `limit`;
+    /// whether nothing was pending in the end.
+    pub async fn when_nothing_pending_within(&self, limit: Duration) -> bool {
+        let settled = std::pin::pin!(self.when_nothing_pending());
+        let timeout = std::pin::pin!(crate::client::rt::sleep(limit));
+        matches!(
+            futures::future::select(settled, timeout).await,
+            futures::future::Either::Left(_)
+        )
     }
 
     /// Stops listening to the connection and closes it.

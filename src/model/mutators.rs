@@ -90,14 +90,14 @@ fn set_components(
     if k == 0 && parent.is_null() {
         // A document that is not there yet (local collections create
         // theirs on first write).
-        let whole = value::implied(rest, new);
+        let whole = value::implied(rest, new)?;
         return Ok((
             vec![Component::object_insert(json0::Path::new(), whole)],
             None,
         ));
     }
     let key = &rest[k];
-    let filler = value::implied(&rest[k + 1..], new.clone());
+    let filler = value::implied(&rest[k + 1..], new.clone())?;
     let at = path::to_json0(&rest[..k]);
     match parent {
         Value::Object(map) => {
@@ -139,6 +139,7 @@ fn set_components(
                 ));
             }
             // Past the end: pad with nulls, as far as JSON allows holes.
+            value::check_padding(&rest[..k], i, items.len())?;
             let mut out: Vec<Component> = (items.len()..i)
                 .map(|j| Component::list_insert(at.clone(), j, Value::Null))
                 .collect();
@@ -584,6 +585,18 @@ impl Model {
         index: usize,
         values: Vec<Value>,
     ) -> Result<Write<usize>, ModelError> {
+        self.insert_at(path, Some(index), values)
+    }
+
+    /// Inserts at `index`, or (`None`) at the end of the list as it is
+    /// when the op is made: atomically, so a remote insert arriving
+    /// meanwhile cannot put a `push` in the middle.
+    fn insert_at(
+        &self,
+        path: &str,
+        index: Option<usize>,
+        values: Vec<Value>,
+    ) -> Result<Write<usize>, ModelError> {
         if values.is_empty() {
             return Ok(Write::done(
                 self.read(path, |v| v.and_then(Value::as_array).map_or(0, Vec::len)),
@@ -592,7 +605,7 @@ impl Model {
         self.edit(path, |doc, rest| {
             let (components, index, len) = match list_at(doc, rest, "insert")? {
                 Some(items) => {
-                    let index = index.min(items.len());
+                    let index = index.unwrap_or(items.len()).min(items.len());
                     let components = values
                         .iter()
                         .enumerate()
@@ -625,8 +638,7 @@ impl Model {
     /// Appends `value` to the list at `path`; returns the new length.
     pub fn push(&self, path: &str, value: impl Serialize) -> Result<Write<usize>, ModelError> {
         let value = to_value(&self.absolute(path), value)?;
-        let len = self.read(path, |v| v.and_then(Value::as_array).map_or(0, Vec::len));
-        self.insert(path, len, vec![value])
+        self.insert_at(path, None, vec![value])
     }
 
     /// Prepends `value` to the list at `path`; returns the new length.
@@ -643,11 +655,23 @@ impl Model {
         index: usize,
         how_many: usize,
     ) -> Result<Write<Vec<Value>>, ModelError> {
+        self.remove_at(path, Some(index), how_many)
+    }
+
+    /// Removes at `index`, or (`None`) the last `how_many` items of the
+    /// list as it is when the op is made (atomically, as for `push`).
+    fn remove_at(
+        &self,
+        path: &str,
+        index: Option<usize>,
+        how_many: usize,
+    ) -> Result<Write<Vec<Value>>, ModelError> {
         self.edit(path, |doc, rest| {
             let Some(items) = list_at(doc, rest, "remove")? else {
                 return Ok(Edit::new(Vec::new()));
             };
-            let end = (index + how_many).min(items.len());
+            let index = index.unwrap_or_else(|| items.len().saturating_sub(how_many));
+            let end = index.saturating_add(how_many).min(items.len());
             let removed: Vec<Value> = items
                 .get(index..end)
                 .map(<[Value]>::to_vec)
@@ -675,11 +699,7 @@ impl Model {
 
     /// Removes the last item of the list at `path`; returns it.
     pub fn pop(&self, path: &str) -> Result<Write<Option<Value>>, ModelError> {
-        let len = self.read(path, |v| v.and_then(Value::as_array).map_or(0, Vec::len));
-        if len == 0 {
-            return Ok(Write::done(None));
-        }
-        let write = self.remove(path, len - 1, 1)?;
+        let write = self.remove_at(path, None, 1)?;
         Ok(Write {
             value: write.value.into_iter().next(),
             ack: write.ack,
@@ -709,7 +729,10 @@ impl Model {
                 return Ok(Edit::new(Vec::new()));
             };
             let len = items.len();
-            if how_many == 0 || from + how_many > len || to + how_many > len {
+            if how_many == 0
+                || from.saturating_add(how_many) > len
+                || to.saturating_add(how_many) > len
+            {
                 return Err(ModelError::NoValue(format!(
                     "{}: moving {how_many} from {from} to {to} in a list of {len}",
                     path::join(rest)
@@ -800,8 +823,8 @@ impl Model {
                     ));
                 }
             };
-            let removed =
-                utf16::slice(s, index, index + how_many).map_err(|at| splits(rest, at))?;
+            let removed = utf16::slice(s, index, index.saturating_add(how_many))
+                .map_err(|at| splits(rest, at))?;
             if removed.is_empty() {
                 return Ok(Edit::new(Some(s.clone())));
             }

@@ -1,35 +1,5 @@
 //! Queries in a model: results kept at `$queries.<key>`, loaded and
 //! counted like documents.
-//!
-//! ```
-//! # #[cfg(feature = "ssr")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), peloton::model::ModelError> {
-//! use peloton::backend::Backend;
-//! use peloton::client::Connection;
-//! use peloton::model::Model;
-//! use serde_json::json;
-//!
-//! let model = Model::new(Connection::new(Backend::new()));
-//! model.add("todos", json!({"id": "t1", "text": "milk", "done": false}))?.acked().await?;
-//! model.add("todos", json!({"text": "tea", "done": true}))?.acked().await?;
-//!
-//! let open = model.query("todos", json!({"done": false}));
-//! model.subscribe([&open]).await?;
-//! // Each result reads with Racer's `id` alias (not stored in the database).
-//! assert_eq!(open.get(), vec![json!({"text": "milk", "done": false, "id": "t1"})]);
-//!
-//! let count = model.query("todos", json!({"$count": true}));
-//! model.fetch([&count]).await?;
-//! assert_eq!(count.extra(), Some(json!(2)));
-//!
-//! // A ref list of the results, as Racer's `query.ref`.
-//! let list = open.ref_to("_page.open");
-//! assert_eq!(list.get_value("0.text"), Some(json!("milk")));
-//! # Ok(()) }
-//! # #[cfg(not(feature = "ssr"))]
-//! # fn main() {}
-//! ```
 
 use serde_json::{Value, json};
 
@@ -54,6 +24,16 @@ pub(crate) struct QueryEntry {
     pub subscribed: u32,
     pub fetched: u32,
     pub client: Option<client::Query>,
+    /// Whether `client` is a live subscription (not a one-off fetch).
+    pub live: bool,
+}
+
+impl QueryEntry {
+    /// Whether anything loads the query (an entry that nothing does is
+    /// kept for the unload delay, so a reload costs nothing).
+    pub fn is_loaded(&self) -> bool {
+        self.subscribed > 0 || self.fetched > 0
+    }
 }
 
 /// The key of a query: stable across processes (the browser finds the
@@ -224,15 +204,13 @@ impl ModelQuery {
                     subscribed: 0,
                     fetched: 0,
                     client: None,
+                    live: false,
                 });
             match how {
                 How::Subscribe => entry.subscribed += 1,
-                How::Fetch => entry.fetched += 1,
+                How::Fetch | How::Create => entry.fetched += 1,
             }
-            entry
-                .client
-                .clone()
-                .filter(|_| !live || entry.subscribed > 1)
+            entry.client.clone().filter(|_| !live || entry.live)
         };
         let client = match existing {
             Some(client) => client,
@@ -246,6 +224,7 @@ impl ModelQuery {
                     && (live || entry.client.is_none())
                 {
                     entry.client = Some(client.clone());
+                    entry.live |= live;
                 }
                 client
             }
@@ -258,32 +237,56 @@ impl ModelQuery {
     }
 
     pub(crate) async fn unload(&self, how: How) -> Result<(), ModelError> {
-        let model = &self.model;
-        let gone = {
-            let mut state = model.state();
+        let unloaded = {
+            let mut state = self.model.state();
             let Some(entry) = state.queries.get_mut(&self.key) else {
                 return Ok(());
             };
             match how {
                 How::Subscribe => entry.subscribed = entry.subscribed.saturating_sub(1),
-                How::Fetch => entry.fetched = entry.fetched.saturating_sub(1),
+                How::Fetch | How::Create => entry.fetched = entry.fetched.saturating_sub(1),
             }
-            (entry.subscribed == 0 && entry.fetched == 0)
-                .then(|| state.queries.remove(&self.key))
-                .flatten()
+            !entry.is_loaded()
         };
-        if let Some(entry) = gone {
-            if let Some(client) = entry.client {
-                client.unsubscribe();
-            }
-            let results = self.ids();
-            let _ = model.silent().del(&format!("$queries.{}", self.key));
-            // Its results go too, unless loaded on their own or by another query.
-            for id in results {
-                model.release_doc_later((self.collection.clone(), id)).await;
-            }
+        if !unloaded {
+            return Ok(());
+        }
+        // Kept (and kept live) for the unload delay: loaded again within
+        // it, the query is there already.
+        let delay = self.model.options().unload_delay;
+        if delay.is_zero() {
+            self.release().await;
+        } else {
+            let query = self.clone();
+            client::rt::spawn(async move {
+                client::rt::sleep(delay).await;
+                query.release().await;
+            });
         }
         Ok(())
+    }
+
+    /// Forgets the query if still nothing loads it: stops its
+    /// subscription and releases its results, unless they are loaded on
+    /// their own or by another query.
+    async fn release(&self) {
+        let model = &self.model;
+        let entry = {
+            let mut state = model.state();
+            match state.queries.get(&self.key) {
+                Some(entry) if !entry.is_loaded() => state.queries.remove(&self.key),
+                _ => None,
+            }
+        };
+        let Some(entry) = entry else { return };
+        if let Some(client) = entry.client {
+            client.unsubscribe();
+        }
+        let results = self.ids();
+        let _ = model.silent().del(&format!("$queries.{}", self.key));
+        for id in results {
+            model.release_doc((self.collection.clone(), id)).await;
+        }
     }
 }
 

@@ -1,29 +1,4 @@
 //! Refs: one path that stands for another.
-//!
-//! A ref makes `from` read and write through to `to`, and re-emits every
-//! event under `to` at the same place under `from`. A ref list makes
-//! `from` a list of the documents of `to` whose ids are listed at `ids`;
-//! `from.<index>.…` reads and writes `to.<id>.…`, and events follow the
-//! ids as they are inserted, removed and moved.
-//!
-//! ```
-//! use peloton::model::Model;
-//! use serde_json::json;
-//!
-//! let model = Model::local();
-//! model.set("_page.colors", json!({"green": {"hex": "0f0"}, "red": {"hex": "f00"}}))?;
-//! model.ref_to("_page.current", "_page.colors.green");
-//! assert_eq!(model.get_value("_page.current.hex"), Some(json!("0f0")));
-//! model.set("_page.current.hex", "00ff00")?; // writes through
-//! assert_eq!(model.get_value("_page.colors.green.hex"), Some(json!("00ff00")));
-//!
-//! model.set("_page.order", json!(["red", "green"]))?;
-//! model.ref_list("_page.list", "_page.colors", "_page.order");
-//! assert_eq!(model.get_value("_page.list.0.hex"), Some(json!("f00")));
-//! model.move_items("_page.order", 0, 1, 1)?;
-//! assert_eq!(model.get_value("_page.list.0.hex"), Some(json!("00ff00")));
-//! # Ok::<(), peloton::model::ModelError>(())
-//! ```
 
 use serde_json::Value;
 
@@ -37,6 +12,26 @@ use super::path::{self, Segments};
 pub(crate) struct Ref {
     pub from: Segments,
     pub to: Segments,
+    /// Whether `to`'s list indexes follow inserts, removes and moves.
+    pub follow: bool,
+}
+
+/// How a ref treats list indexes in its target path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefOptions {
+    /// A ref to a list item (`todos.l.items.2`) follows the item as items
+    /// are inserted, removed and moved before it (Racer's
+    /// `updateIndices`), and goes away with it when the item is removed.
+    /// The default; `false` keeps the index fixed, Racer's default.
+    pub follow_list_items: bool,
+}
+
+impl Default for RefOptions {
+    fn default() -> Self {
+        Self {
+            follow_list_items: true,
+        }
+    }
 }
 
 /// `from` is the list of `to.<id>` for the ids at `ids`.
@@ -54,9 +49,35 @@ impl Model {
     /// Makes `from` stand for `to` (both relative to this model): reads and
     /// writes go through, and events under `to` are re-emitted under
     /// `from`. Racer's `ref`. Returns the model at `from`.
+    ///
+    /// A ref to a list item follows the item when items before it are
+    /// inserted, removed or moved, locally or remotely, and is removed with
+    /// it (see [`RefOptions`]; Racer keeps the index unless asked).
+    ///
+    /// ```
+    /// use peloton::model::Model;
+    /// use serde_json::json;
+    ///
+    /// let model = Model::local();
+    /// model.set("_page.todos", json!([{"text": "milk"}, {"text": "eggs"}]))?;
+    /// let selected = model.ref_to("_page.selected", "_page.todos.1");
+    /// model.insert("_page.todos", 0, vec![json!({"text": "tea"})])?;
+    /// assert_eq!(selected.get::<String>("text"), Some("eggs".into()));
+    /// selected.set("text", "brown eggs")?; // writes through
+    /// assert_eq!(model.get_value("_page.todos.2.text"), Some(json!("brown eggs")));
+    /// # Ok::<(), peloton::model::ModelError>(())
+    /// ```
     pub fn ref_to(&self, from: &str, to: &str) -> Model {
+        self.ref_to_with(from, to, RefOptions::default())
+    }
+
+    /// [`Model::ref_to`] with options.
+    pub fn ref_to_with(&self, from: &str, to: &str, options: RefOptions) -> Model {
         let (from, to) = (self.absolute(from), self.absolute(to));
-        self.install(from.clone(), |state| state.refs.push(Ref { from, to }))
+        let follow = options.follow_list_items;
+        self.install(from.clone(), |state| {
+            state.refs.push(Ref { from, to, follow })
+        })
     }
 
     /// Makes `from` the list of the documents of the collection `to` whose
@@ -93,6 +114,57 @@ impl Model {
         remove_at(&mut self.state(), &self.absolute(from));
     }
 
+    /// Moves the indexes of refs into lists that `events` changed, so
+    /// each ref keeps pointing at its item; removes the refs whose item was
+    /// removed, and returns the events that tells their listeners.
+    pub(crate) fn follow_list_items(
+        &self,
+        events: &[(Segments, EventKind)],
+    ) -> Vec<(Segments, EventKind)> {
+        let mut gone = Vec::new();
+        let mut state = self.state();
+        if state.refs.iter().all(|r| !r.follow) {
+            return Vec::new();
+        }
+        for (list, kind) in events {
+            state.refs.retain_mut(|r| {
+                let Some(index) =
+                    r.to.get(list.len())
+                        .filter(|_| r.follow && path::starts_with(&r.to, list))
+                        .and_then(|s| path::index(s))
+                else {
+                    return true;
+                };
+                match patched_index(index, kind) {
+                    Some(moved) => {
+                        r.to[list.len()] = moved.to_string();
+                        true
+                    }
+                    None => {
+                        gone.push((r.from.clone(), kind.clone(), index));
+                        false
+                    }
+                }
+            });
+        }
+        drop(state);
+        gone.into_iter()
+            .map(|(from, kind, index)| {
+                let previous = match kind {
+                    EventKind::Remove { index: at, values } => values.get(index - at).cloned(),
+                    _ => None,
+                };
+                (
+                    from,
+                    EventKind::Change {
+                        value: None,
+                        previous,
+                    },
+                )
+            })
+            .collect()
+    }
+
     /// Removes every ref and ref list.
     pub fn remove_all_refs(&self) {
         let mut state = self.state();
@@ -105,8 +177,24 @@ impl Model {
         (state.refs.clone(), state.ref_lists.clone())
     }
 
-    /// The ids listed at a ref list's `ids` path.
+    /// The ids listed at a ref list's `ids` path. Ids read through ref
+    /// lists whose ids are read through … more than [`MAX_DEPTH`] deep (a
+    /// ref list whose ids path goes through itself) read as none.
     fn ids_of(&self, list: &RefList) -> Vec<String> {
+        thread_local!(static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+        /// Restores the depth, even if a read panics.
+        struct Deeper(usize);
+        impl Drop for Deeper {
+            fn drop(&mut self) {
+                DEPTH.set(self.0);
+            }
+        }
+        let depth = DEPTH.get();
+        if depth >= MAX_DEPTH {
+            return Vec::new();
+        }
+        DEPTH.set(depth + 1);
+        let _restore = Deeper(depth);
         self.read_resolved(&self.resolve(&list.ids), |v| {
             v.and_then(Value::as_array)
                 .map(|ids| ids.iter().map(id_string).collect())
@@ -274,6 +362,33 @@ impl Model {
                 }
             }
         }
+    }
+}
+
+/// Where the item at `index` of a list is after `kind` happened to the list;
+/// `None` if it was removed.
+fn patched_index(index: usize, kind: &EventKind) -> Option<usize> {
+    match kind {
+        EventKind::Insert { index: at, values } if *at <= index => Some(index + values.len()),
+        EventKind::Remove { index: at, values } if *at <= index => {
+            let n = values.len();
+            (index >= at + n).then(|| index - n)
+        }
+        EventKind::Move { from, to, how_many } => {
+            let (from, to, n) = (*from, *to, *how_many);
+            if (from..from + n).contains(&index) {
+                return Some(index - from + to);
+            }
+            let mut i = index;
+            if from <= i {
+                i -= n;
+            }
+            if to <= i {
+                i += n;
+            }
+            Some(i)
+        }
+        _ => Some(index),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::path;
+use super::{MAX_PADDING, ModelError, path};
 
 /// The value at `segments` under `value`.
 pub(crate) fn lookup<'a>(value: &'a Value, segments: &[String]) -> Option<&'a Value> {
@@ -16,12 +16,12 @@ pub(crate) fn lookup<'a>(value: &'a Value, segments: &[String]) -> Option<&'a Va
 /// A value that holds `leaf` at `segments`, with objects (or lists, where
 /// the next segment is an index) for the missing parents. List holes are
 /// filled with nulls, since JSON has no `undefined`.
-pub(crate) fn implied(segments: &[String], leaf: Value) -> Value {
-    segments
-        .iter()
-        .rev()
-        .fold(leaf, |inner, segment| match path::index(segment) {
+pub(crate) fn implied(segments: &[String], leaf: Value) -> Result<Value, ModelError> {
+    let mut inner = leaf;
+    for (k, segment) in segments.iter().enumerate().rev() {
+        inner = match path::index(segment) {
             Some(i) => {
+                check_padding(&segments[..k], i, 0)?;
                 let mut items = vec![Value::Null; i];
                 items.push(inner);
                 Value::Array(items)
@@ -31,7 +31,22 @@ pub(crate) fn implied(segments: &[String], leaf: Value) -> Value {
                 map.insert(segment.clone(), inner);
                 Value::Object(map)
             }
-        })
+        };
+    }
+    Ok(inner)
+}
+
+/// Refuses a write at `index` of the list at `list` (of `len` items) that
+/// would pad it with more than [`MAX_PADDING`] nulls.
+pub(crate) fn check_padding(list: &[String], index: usize, len: usize) -> Result<(), ModelError> {
+    if index.saturating_sub(len) > MAX_PADDING {
+        return Err(ModelError::TooFarPastEnd {
+            path: path::join(list),
+            index,
+            len,
+        });
+    }
+    Ok(())
 }
 
 /// Deep equality, numbers by value (`1 == 1.0`).
@@ -73,8 +88,16 @@ mod tests {
         assert_eq!(lookup(&v, &path::split("a.1")), None);
         assert_eq!(
             implied(&path::split("x.2.y"), json!(5)),
-            json!({"x": [null, null, {"y": 5}]})
+            Ok(json!({"x": [null, null, {"y": 5}]}))
         );
+        assert!(matches!(
+            implied(&path::split("x.99999999999"), json!(5)),
+            Err(ModelError::TooFarPastEnd {
+                index: 99_999_999_999,
+                len: 0,
+                ..
+            })
+        ));
         assert!(deep_equal(
             &json!({"a": 1, "b": [2]}),
             &json!({"b": [2.0], "a": 1})
