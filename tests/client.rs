@@ -51,7 +51,10 @@ async fn an_op_whose_ack_was_lost_is_resent_alone_and_offline_edits_follow() {
     // The op is on the wire; the server sits on its commit.
     tokio::time::sleep(Duration::from_millis(50)).await;
     client.disconnect();
-    until("offline", || client.state() == ConnectionState::Disconnected).await;
+    until("offline", || {
+        client.state() == ConnectionState::Disconnected
+    })
+    .await;
     let second = doc
         .submit_op(Op::from(Component::number_add(["n"], 10.0)))
         .unwrap();
@@ -226,14 +229,20 @@ async fn a_dropped_connection_reconnects_by_itself_and_catches_up() {
         .submit_op(Op::from(Component::list_insert(["log"], 0, json!("mine"))))
         .unwrap();
     theirs
-        .submit_op(Op::from(Component::list_insert(["log"], 0, json!("theirs"))))
+        .submit_op(Op::from(Component::list_insert(
+            ["log"],
+            0,
+            json!("theirs"),
+        )))
         .unwrap()
         .await
         .unwrap();
 
     offline.await.unwrap();
-    until("converged", || mine.data() == theirs.data() && mine.version() == theirs.version())
-        .await;
+    until("converged", || {
+        mine.data() == theirs.data() && mine.version() == theirs.version()
+    })
+    .await;
     assert_eq!(client.state(), ConnectionState::Connected);
     assert_eq!(mine.data().unwrap()["log"].as_array().unwrap().len(), 2);
     let states = states.lock().unwrap().clone();

@@ -135,7 +135,8 @@ impl State {
 
     /// Whether any op is unacknowledged or any fetch or subscribe is in flight.
     pub fn has_pending(&self) -> bool {
-        self.docs.values().any(DocState::has_pending) || self.queries.values().any(QueryState::is_pending)
+        self.docs.values().any(DocState::has_pending)
+            || self.queries.values().any(QueryState::is_pending)
     }
 
     /// Wakes `when_nothing_pending` waiters if nothing is pending.
