@@ -37,7 +37,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            provide_request_model,
+            shell,
+        ))
         // Each request gets a fetch-only model; its bundle goes into the page.
         .layer(ModelLayer::new(backend.clone()))
         .with_state(options);

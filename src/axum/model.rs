@@ -160,14 +160,26 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            // Closes the model however the request ends: answered, failed,
+            // or dropped half-way (the client went away).
+            let _close = CloseOnDrop(model.clone());
             let response = inner.call(request).await?;
             let Some(created) = model.created().cloned() else {
                 return Ok(response);
             };
-            let response = with_bundle(response, &created).await;
-            created.close();
-            Ok(response)
+            Ok(with_bundle(response, &created).await)
         })
+    }
+}
+
+/// Closes a request's model (if it made one) when dropped.
+struct CloseOnDrop(RequestModel);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(model) = self.0.created() {
+            model.close();
+        }
     }
 }
 
