@@ -47,9 +47,17 @@ pub fn provide_model(model: Model) {
 }
 
 /// The model of the current page, if there is one (there is none while
-/// Leptos lists an app's routes at startup, for example).
+/// Leptos lists an app's routes at startup, for example). On the server
+/// the request's model is made on first use.
 pub fn try_use_model() -> Option<Model> {
-    use_context::<Model>()
+    if let Some(model) = use_context::<Model>() {
+        return Some(model);
+    }
+    #[cfg(feature = "ssr")]
+    if let Some(request) = use_context::<crate::axum::RequestModel>() {
+        return Some(request.get());
+    }
+    None
 }
 
 /// The model of the current page.
@@ -59,20 +67,26 @@ pub fn try_use_model() -> Option<Model> {
 /// and [`provide_request_model`] as Leptos context; in the browser, start
 /// with `hydrate_body` (feature `hydrate`).
 pub fn use_model() -> Model {
-    use_context::<Model>().expect(
+    try_use_model().expect(
         "no peloton model in context: on the server use ModelLayer + provide_request_model, \
          in the browser peloton::leptos::hydrate_body",
     )
 }
 
 /// Provides the request's model (from [`ModelLayer`](crate::axum::ModelLayer))
-/// as context; pass it to `leptos_routes_with_context`.
+/// as context; pass it to `leptos_routes_with_context` (and to
+/// `file_and_error_handler_with_context`, so error pages have it too). The
+/// model is made when a component first asks for it, so responses that
+/// never do (static files) cost nothing.
 #[cfg(feature = "ssr")]
 pub fn provide_request_model() {
-    let model = use_context::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<crate::axum::RequestModel>().cloned());
-    match model {
-        Some(model) => provide_model(model.get()),
+    // Without the request's parts this is no page render (leptos_axum's
+    // file handler serving a static file): nothing to provide.
+    let Some(parts) = use_context::<http::request::Parts>() else {
+        return;
+    };
+    match parts.extensions.get::<crate::axum::RequestModel>() {
+        Some(model) => provide_context(model.clone()),
         None => tracing::error!("no request model: add peloton::axum::ModelLayer to the router"),
     }
 }
@@ -93,18 +107,23 @@ impl ModelSignals for Model {
         T: DeserializeOwned + PartialEq + Clone + Send + Sync + 'static,
     {
         let value = ArcRwSignal::new(self.get::<T>(path));
-        let mut patterns = vec![if path.is_empty() {
+        // Events at the path, below it, and at each of its parents, up to
+        // the root: a scoped model's own path has parents too (a whole
+        // document loaded or replaced).
+        let absolute = self.at(path).path();
+        let segments: Vec<&str> = absolute.split('.').filter(|s| !s.is_empty()).collect();
+        let mut patterns = vec![if segments.is_empty() {
             "**".to_owned()
         } else {
-            format!("{path}.**")
+            format!("{absolute}.**")
         }];
-        let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
         patterns.extend((1..segments.len()).map(|k| segments[..k].join(".")));
+        let root = self.scope("");
         let listeners: Vec<u64> = patterns
             .iter()
             .map(|pattern| {
                 let (model, path, value) = (self.clone(), path.to_owned(), value.clone());
-                self.on(EventType::All, pattern, move |_, _| {
+                root.on(EventType::All, pattern, move |_, _| {
                     let now = model.get::<T>(&path);
                     if value.with_untracked(|current| *current != now) {
                         value.set(now);
@@ -134,20 +153,29 @@ where
 /// returns (again whenever they change). On the server the returned
 /// resource resolves once they are loaded, so the page renders with them;
 /// in the browser it is resolved from the server's render. Use it in a
-/// `<Suspense>`.
+/// `<Suspense>`. In the browser, what it subscribed is unsubscribed when
+/// the paths change or the component goes (Derby's unload on navigation).
 pub fn use_subscribe(
     paths: impl Fn() -> Vec<String> + Send + Sync + 'static,
 ) -> Resource<Result<(), String>> {
     let model = use_model();
-    Resource::new(paths, move |paths| {
-        let model = model.clone();
-        async move {
-            model
-                .subscribe(paths.into_iter().map(Loadable::Path))
-                .await
-                .map_err(|e| e.to_string())
-        }
-    })
+    let paths = std::sync::Arc::new(paths);
+    unsubscribe_when_gone(&model, {
+        let paths = paths.clone();
+        move || paths().into_iter().map(Loadable::Path).collect()
+    });
+    Resource::new(
+        move || paths(),
+        move |paths| {
+            let model = model.clone();
+            async move {
+                model
+                    .subscribe(paths.into_iter().map(Loadable::Path))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        },
+    )
 }
 
 /// Subscribes the page's model to a query (again whenever `expression()`
@@ -163,6 +191,7 @@ pub fn use_subscribe_query(
         let model = model.clone();
         Memo::new(move |_| model.query(&collection, expression()))
     };
+    unsubscribe_when_gone(&model, move || vec![Loadable::Query(query.get())]);
     let resource = Resource::new(
         move || query.get().expression().clone(),
         move |_| {
@@ -171,6 +200,59 @@ pub fn use_subscribe_query(
         },
     );
     (resource, query)
+}
+
+/// Unsubscribes, in the browser, the items `current()` gives whenever they
+/// change (the old ones) and when the component is cleaned up (the last).
+/// Not on the server: there the counts go into the page's bundle.
+fn unsubscribe_when_gone(
+    model: &Model,
+    current: impl Fn() -> Vec<Loadable> + Send + Sync + 'static,
+) {
+    if model.options().fetch_only || model.connection().is_none() {
+        return;
+    }
+    let last = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Loadable>::new()));
+    let release = {
+        let model = model.clone();
+        move |items: Vec<Loadable>| {
+            if items.is_empty() {
+                return;
+            }
+            let model = model.clone();
+            crate::client::rt::spawn(async move {
+                if let Err(e) = model.unsubscribe(items).await {
+                    tracing::warn!("unsubscribing after a page change failed: {e}");
+                }
+            });
+        }
+    };
+    Effect::new({
+        let (last, release) = (last.clone(), release.clone());
+        move |_| {
+            let now = current();
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if keys(&last) != keys(&now) {
+                release(std::mem::replace(&mut *last, now));
+            }
+        }
+    });
+    on_cleanup(move || {
+        let items = std::mem::take(&mut *last.lock().unwrap_or_else(|e| e.into_inner()));
+        release(items);
+    });
+}
+
+/// What tells loadable items apart, to see whether a page's changed.
+fn keys(items: &[Loadable]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| match item {
+            Loadable::Path(path) => path.clone(),
+            Loadable::Scoped(model) => model.path(),
+            Loadable::Query(query) => query.key().to_owned(),
+        })
+        .collect()
 }
 
 /// The state of the page model's connection, as a signal. On the server
