@@ -98,6 +98,24 @@ test('an edit in one window appears in the other within a second', async () => {
   await b.context().close();
 });
 
+test('editing an item\'s text shows in the other window', async () => {
+  const a = await openPage(browser);
+  const url = await createList(a, unique('Renames'));
+  const b = await openPage(browser);
+  await a.goto(url);
+  await b.goto(url);
+  await Promise.all([waitForHydration(a), waitForHydration(b)]);
+  await addItem(a, 'bread');
+  await waitForItems(b, ['bread'], 1000);
+  await a.fill('ul.items li input.text', 'rye bread');
+  await a.press('ul.items li input.text', 'Enter');
+  await waitForItems(b, ['rye bread'], 1000);
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context().close();
+  await b.context().close();
+});
+
 test('a window that goes offline catches up when it is back, nothing lost', async () => {
   const a = await openPage(browser);
   const url = await createList(a, unique('Offline'));

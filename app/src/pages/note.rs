@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use peloton::leptos::{use_model, use_subscribe};
+use peloton::model::Model;
 use peloton::ot::text0;
 use serde_json::json;
 
@@ -10,7 +11,17 @@ use serde_json::json;
 pub fn NotePage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let loaded = use_subscribe(move || vec![format!("notes.{}", id())]);
+    let subscribed = use_subscribe(move || vec![format!("notes.{}", id())]);
+    let model = use_model();
+    // The note exists as soon as someone opens it, so two people starting
+    // a new one at once both type into the same document.
+    let loaded = Resource::new(id, move |id| {
+        let model = model.clone();
+        async move {
+            subscribed.await?;
+            ensure_note(&model, &id).await
+        }
+    });
     view! {
         <nav class="crumbs"><a href="/">"All lists"</a></nav>
         <h1>"Shared note"</h1>
@@ -24,6 +35,28 @@ pub fn NotePage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// Creates the note `notes.<id>` if there is none yet.
+async fn ensure_note(model: &Model, id: &str) -> Result<(), String> {
+    let note = model.at(&format!("notes.{id}"));
+    if note.get_value("").is_some() {
+        return Ok(());
+    }
+    let created = note
+        .create_null("", json!({"text": ""}))
+        .map_err(|e| e.to_string())?;
+    if created.acked().await.is_err() {
+        // Someone else created it first: take theirs.
+        if let Some(connection) = model.connection() {
+            connection
+                .get("notes", id)
+                .fetch()
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 #[component]
@@ -68,7 +101,29 @@ fn NoteEditor(id: String) -> impl IntoView {
         }
     };
     view! {
-        <textarea class="note" node_ref=textarea rows="14" on:input=on_input>{initial}</textarea>
+        <textarea class="note" node_ref=textarea rows="14" on:input=on_input>
+            {textarea_text(initial)}
+        </textarea>
+    }
+}
+
+/// The text of a `<textarea>` as its HTML. Leptos writes a textarea's text
+/// into the server's HTML as it is (the HTML parser reads that text raw up
+/// to `</textarea>`), so a note holding `</textarea><script>` would run
+/// script for everyone opening it: on the server, `&` and `<` are written as
+/// entities, which the browser reads back as the characters. The browser
+/// drops a newline right after the tag, so one that starts the text is
+/// doubled.
+fn textarea_text(text: String) -> String {
+    if cfg!(feature = "ssr") {
+        let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+        if escaped.starts_with('\n') {
+            format!("\n{escaped}")
+        } else {
+            escaped
+        }
+    } else {
+        text
     }
 }
 
@@ -161,6 +216,14 @@ mod tests {
             text0::apply(&mut s, &op).unwrap();
         }
         s
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_note_cannot_close_its_textarea() {
+        let html = super::textarea_text("a</textarea><script>x()</script> & b".into());
+        assert_eq!(html, "a&lt;/textarea>&lt;script>x()&lt;/script> &amp; b");
+        assert_eq!(super::textarea_text("\nfirst".into()), "\n\nfirst");
     }
 
     #[test]
