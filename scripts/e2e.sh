@@ -32,3 +32,16 @@ for suite in "${suites[@]}"; do
     *) echo "unknown suite: $suite" >&2; exit 2 ;;
   esac
 done
+
+# Ctrl-C: the demo finishes what it serves and exits cleanly.
+trap - EXIT
+kill -INT "$server"
+if ! wait "$server"; then
+  echo "the demo did not exit cleanly on Ctrl-C (log: target/e2e/server.log)" >&2
+  exit 1
+fi
+grep -q "shut down" target/e2e/server.log || {
+  echo "the demo exited without shutting down (log: target/e2e/server.log)" >&2
+  exit 1
+}
+echo "==> the demo shut down cleanly on Ctrl-C"

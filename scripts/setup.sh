@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# Formatting and lint checks (a minimal rustup profile lacks them).
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    say "adding the $component component"
+    rustup component add "$component"
+  fi
+done
+
 # The WebAssembly target for the browser build.
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
@@ -21,10 +29,12 @@ if [ "$want" != "$have" ]; then
   cargo install wasm-bindgen-cli --version "=$want"
 fi
 
-# Debian packages: Chromium for the browser tests, Redis for pub/sub tests.
+# Debian packages: Chromium for the browser tests, Redis for pub/sub tests,
+# curl to wait for the demo to come up.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -32,9 +42,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # A MongoDB-wire server for the storage tests (SecantusDB, from PyPI).
+# Debian's own Python refuses pip installs outside a venv (PEP 668): then
+# install for this user, which that Python reads, past the guard.
 if ! python3 -c 'import secantus' 2>/dev/null; then
   say "installing SecantusDB"
-  python3 -m pip install -q SecantusDB
+  python3 -m pip install -q SecantusDB 2>/dev/null ||
+    python3 -m pip install -q --user --break-system-packages SecantusDB
 fi
 
 # Node packages of the browser and interop tests, pinned by their lock files.

@@ -5,8 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/services.sh start
+# A second set-up finds everything there: it installs nothing.
+again=$(bash scripts/setup.sh 2>&1) || { echo "$again" >&2; exit 1; }
+if grep -q '^==>' <<<"$again"; then
+  echo "a second set-up installed again:" >&2
+  echo "$again" >&2
+  exit 1
+fi
+
 trap 'bash scripts/services.sh stop' EXIT
+bash scripts/services.sh start
 set -a
 eval "$(bash scripts/services.sh env)"
 set +a
