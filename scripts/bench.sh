@@ -97,8 +97,15 @@ ssr() {
   local port=3312
   start peloton "$port" memory
   target/release/loadgen --url "ws://127.0.0.1:$port/channel" --seed 100 --collection lists >&2
-  local rps
-  rps=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+  local report rps
+  report=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$port/")
+  if grep -q "Non-2xx" <<<"$report"; then
+    echo "SSR: some pages failed to render:" >&2
+    echo "$report" >&2
+    exit 1
+  fi
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$report")
+  [ -n "$rps" ] || { echo "SSR: wrk reported no rate:" >&2; echo "$report" >&2; exit 1; }
   echo "==> SSR of a 100-document query page: $rps requests/s" >&2
   echo "{\"kind\":\"ssr\",\"server\":\"peloton\",\"result\":{\"rps\":$rps}}" >>"$out/runs.jsonl"
   stop "$server_pid"
@@ -123,10 +130,12 @@ for backing in "${backings[@]}"; do
     load peloton "$backing"
   done
 done
-for n in 1000 10000; do
-  idle sharedb "$n"
-  idle peloton "$n"
+for _ in $(seq 1 "$rounds"); do
+  for n in 1000 10000; do
+    idle sharedb "$n"
+    idle peloton "$n"
+  done
+  ssr
 done
-ssr
 
 python3 scripts/bench_table.py "$out/runs.jsonl" "$clients" "$docs" "$seconds" "$rounds" | tee "$out/results.md"

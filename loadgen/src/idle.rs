@@ -56,13 +56,19 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+fn doc_id(doc: usize) -> String {
+    format!("idle{doc}")
+}
+
 pub async fn run(args: &Args, clients: usize) -> Result<Report, ConnError> {
+    // The documents exist (and are in the server's memory) before the
+    // clients come: what is measured is the clients alone.
+    crate::load::create_docs(args, doc_id).await?;
     let before_kib = args.pid.and_then(rss_kib);
     let mut conns = Vec::with_capacity(clients);
     for client in 0..clients {
         let mut conn = Conn::open(&args.url).await?;
-        let subscribe =
-            json!({"a": "s", "c": args.collection, "d": format!("idle{}", client % args.docs)});
+        let subscribe = json!({"a": "s", "c": args.collection, "d": doc_id(client % args.docs)});
         conn.send(subscribe.to_string()).await?;
         conn.wait("subscribe", |m| m.a.as_deref() == Some("s"))
             .await?;

@@ -35,11 +35,19 @@ struct ClientResult {
     acked_in_window: u64,
     ack_latency: Samples,
     fanout_latency: Samples,
-    /// The last version the client knows its document at.
+    /// The version the client subscribed at.
+    start_version: u64,
+    /// The version the client has its document at: ops (its acks and
+    /// others' ops) are applied in order, each at the version it has.
     version: u64,
-    /// Ops (or acks) that did not come at the next version: a gap or a
-    /// duplicate. ShareDB clients tolerate them; they are reported.
-    anomalies: u64,
+    /// Ops applied in order, its own included.
+    applied: u64,
+    /// Ops that came past the next version: ops never received. A run
+    /// with any fails.
+    gaps: u64,
+    /// Ops that came again, at a version applied already. ShareDB clients
+    /// ignore them; they are reported.
+    duplicates: u64,
 }
 
 /// The run's figures.
@@ -53,8 +61,8 @@ pub struct Report {
     pub fanout_p50: f64,
     pub fanout_p99: f64,
     pub samples: usize,
-    /// Ops or acks that arrived off the next version (tolerated by clients).
-    pub out_of_order: u64,
+    /// Ops delivered twice to a subscriber (clients ignore them).
+    pub duplicates: u64,
     pub verified: Result<(), String>,
     pub json: bool,
 }
@@ -67,7 +75,7 @@ impl fmt::Display for Report {
                 "ops_per_sec": self.ops_per_sec,
                 "ack_p50_ms": self.ack_p50, "ack_p99_ms": self.ack_p99,
                 "fanout_p50_ms": self.fanout_p50, "fanout_p99_ms": self.fanout_p99,
-                "fanout_samples": self.samples, "out_of_order": self.out_of_order,
+                "fanout_samples": self.samples, "duplicates": self.duplicates,
                 "verified": self.verified.is_ok(),
                 "verification_error": self.verified.as_ref().err(),
             });
@@ -89,11 +97,12 @@ impl fmt::Display for Report {
             "fan-out latency   p50 {:>7.2} ms   p99 {:>7.2} ms  ({} samples)",
             self.fanout_p50, self.fanout_p99, self.samples
         )?;
-        writeln!(f, "ops seen twice    {}", self.out_of_order)?;
+        writeln!(f, "ops seen twice    {}", self.duplicates)?;
         match &self.verified {
             Ok(()) => write!(
                 f,
-                "verified: every acknowledged op applied exactly once, all subscribers converged"
+                "verified: every acknowledged op applied exactly once, and every subscriber \
+                 received every op, in order, and ended at the document's version"
             ),
             Err(e) => write!(f, "VERIFICATION FAILED: {e}"),
         }
@@ -104,12 +113,12 @@ fn doc_id(doc: usize) -> String {
     format!("d{doc}")
 }
 
-/// Creates the documents the clients will edit.
-async fn create_docs(args: &Args) -> Result<(), ConnError> {
+/// Creates the documents the clients will use, `name(0..args.docs)`.
+pub async fn create_docs(args: &Args, name: impl Fn(usize) -> String) -> Result<(), ConnError> {
     let mut setup = Conn::open(&args.url).await?;
     for doc in 0..args.docs {
         let create = json!({
-            "a": "op", "c": args.collection, "d": doc_id(doc), "v": null,
+            "a": "op", "c": args.collection, "d": name(doc), "v": null,
             "src": setup.id, "seq": doc + 1,
             "create": {"type": "http://sharejs.org/types/JSONv0", "data": {"n": 0, "t": ""}},
         });
@@ -148,7 +157,7 @@ pub async fn seed(args: &Args, n: usize) -> Result<String, ConnError> {
 }
 
 pub async fn run(args: &Args) -> Result<Report, ConnError> {
-    create_docs(args).await?;
+    create_docs(args, doc_id).await?;
     // Everyone connects and subscribes before the clock starts.
     let mut conns = Vec::with_capacity(args.clients);
     let mut index = HashMap::new();
@@ -196,7 +205,7 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
     let mut ack = Samples::default();
     let mut fanout = Samples::default();
     let window_ops: u64 = results.iter().map(|r| r.acked_in_window).sum();
-    let out_of_order: u64 = results.iter().map(|r| r.anomalies).sum();
+    let duplicates: u64 = results.iter().map(|r| r.duplicates).sum();
     let verified = verify(args, &results).await;
     for r in results {
         ack.extend(r.ack_latency);
@@ -213,7 +222,7 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
         fanout_p50: fanout.percentile_ms(50.0),
         fanout_p99: fanout.percentile_ms(99.0),
         samples: fanout.len(),
-        out_of_order,
+        duplicates,
         verified,
         json: args.json,
     })
@@ -232,6 +241,7 @@ async fn client_loop(
 ) -> Result<ClientResult, ConnError> {
     let mut result = ClientResult {
         doc,
+        start_version: version,
         version,
         ..Default::default()
     };
@@ -277,9 +287,15 @@ async fn client_loop(
         }
         let now = Instant::now();
         let v = message.v.unwrap_or(0);
-        if v != result.version {
-            result.anomalies += 1;
+        if v < result.version {
+            result.duplicates += 1;
+            continue;
         }
+        if v > result.version {
+            result.gaps += v - result.version;
+        }
+        result.version = v + 1;
+        result.applied += 1;
         let mine = message.src.as_deref() == Some(conn.id.as_str());
         if !message.has_body() && mine && message.seq == Some(seq) {
             // Our ack: the op is committed at v.
@@ -291,7 +307,6 @@ async fn client_loop(
                 result.acked_in_window += 1;
                 result.ack_latency.push(now - sent);
             }
-            result.version = v + 1;
             if now < end {
                 seq += 1;
                 conn.send(submit(seq, result.version)).await?;
@@ -301,7 +316,6 @@ async fn client_loop(
             }
         } else if message.has_body() {
             // Someone else's op, at v.
-            result.version = result.version.max(v + 1);
             let shared = shared.borrow();
             if let (Some(src), Some(op_seq)) = (message.src.as_deref(), message.seq)
                 && let Some(&author) = shared.index.get(src)
@@ -317,7 +331,8 @@ async fn client_loop(
 }
 
 /// After the run: each document holds exactly its acknowledged ops, and
-/// every subscriber of it knows its final version.
+/// every subscriber of it received every op since it subscribed, once, in
+/// order, up to the final version.
 async fn verify(args: &Args, results: &[ClientResult]) -> Result<(), String> {
     let mut conn = Conn::open(&args.url).await.map_err(|e| e.to_string())?;
     for doc in 0..args.docs {
@@ -346,10 +361,11 @@ async fn verify(args: &Args, results: &[ClientResult]) -> Result<(), String> {
             ));
         }
         for (client, r) in results.iter().enumerate().filter(|(_, r)| r.doc == doc) {
-            if r.version != v {
+            if r.gaps > 0 || r.version != v || r.applied != v - r.start_version {
                 return Err(format!(
-                    "client {client} ends at version {} of doc {doc}, which is at {v}",
-                    r.version
+                    "client {client} of doc {doc} (at version {v}) applied {} ops from version {} \
+                     to {}, missing {}",
+                    r.applied, r.start_version, r.version, r.gaps
                 ));
             }
         }
