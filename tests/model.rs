@@ -1107,3 +1107,28 @@ async fn a_document_unloaded_with_edits_pending_goes_once_they_are_acked() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_write_spread_over_documents_by_refs_is_acked_when_all_are() {
+    let (backend, model, _) = pair();
+    for id in ["x", "y"] {
+        model
+            .create(&format!("notes.{id}"), json!({"title": ""}))
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+    }
+    model.ref_to("_page.sel.x", "notes.x.title");
+    model.ref_to("_page.sel.y", "notes.y.title");
+    model
+        .set_each("_page.sel", json!({"x": "X", "y": "Y"}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    for (id, title) in [("x", "X"), ("y", "Y")] {
+        let stored = backend.fetch("notes", id).await.unwrap();
+        assert_eq!(stored.data, Some(json!({"title": title})), "{id} committed");
+    }
+}

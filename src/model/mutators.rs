@@ -21,18 +21,41 @@ pub struct Write<T> {
     /// The mutator's result (the previous value for `set`, the new length
     /// for `push`, …).
     pub value: T,
-    ack: Option<Ack>,
+    /// One per document op the change made (several when refs spread it
+    /// over documents).
+    acks: Vec<Ack>,
 }
 
 impl<T> Write<T> {
     pub(crate) fn done(value: T) -> Self {
-        Self { value, ack: None }
+        Self::new(value, None)
+    }
+
+    pub(crate) fn new(value: T, ack: Option<Ack>) -> Self {
+        Self {
+            value,
+            acks: ack.into_iter().collect(),
+        }
+    }
+
+    /// The same acks, another result.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Write<U> {
+        Write {
+            value: f(self.value),
+            acks: self.acks,
+        }
+    }
+
+    /// Waits for `other`'s acks too; returns its result.
+    pub(crate) fn absorb<U>(&mut self, other: Write<U>) -> U {
+        self.acks.extend(other.acks);
+        other.value
     }
 
     /// The result, once the server has committed the change (at once for
     /// local collections).
     pub async fn acked(self) -> Result<T, ModelError> {
-        if let Some(ack) = self.ack {
+        for ack in self.acks {
             ack.await?;
         }
         Ok(self.value)
@@ -234,7 +257,7 @@ impl Model {
             .map(|(rel, kind)| ([doc_path.as_slice(), rel.as_slice()].concat(), kind))
             .collect();
         self.emit(events);
-        Ok(Write { value, ack })
+        Ok(Write::new(value, ack))
     }
 
     /// Sets the value at `path`; returns the previous value. Missing parents
@@ -271,10 +294,7 @@ impl Model {
             let exists = self.read_resolved(segments, |v| v.is_some());
             if !exists {
                 let write = self.create_doc(segments, new, false)?;
-                return Ok(Write {
-                    value: None,
-                    ack: write.ack,
-                });
+                return Ok(write.map(|_| None));
             }
         }
         self.scope(&path::join(segments)).edit("", |doc, _| {
@@ -307,10 +327,7 @@ impl Model {
             _ => {
                 let new = to_value(&self.absolute(path), value)?;
                 let write = self.set(path, new.clone())?;
-                Ok(Write {
-                    value: new,
-                    ack: write.ack,
-                })
+                Ok(write.map(|_| new))
             }
         }
     }
@@ -346,46 +363,39 @@ impl Model {
                 // (Racer sends an `od` for it, which a validating server rejects).
                 let doc_root = matches!(self.resolve(&self.absolute(path)).as_slice(),
                     [collection, _] if !path::is_local(collection));
+                let mut all = Write::done(());
                 for key in old
                     .keys()
                     .filter(|k| !(new.contains_key(*k) || (doc_root && *k == "id")))
                 {
-                    let _ = self.del(&join_rel(path, key))?;
+                    all.absorb(self.del(&join_rel(path, key))?);
                 }
-                let mut ack = None;
                 for (key, value) in new {
-                    ack = self
-                        .set_diff_deep(&join_rel(path, &key), value)?
-                        .ack
-                        .or(ack);
+                    all.absorb(self.set_diff_deep(&join_rel(path, &key), value)?);
                 }
-                Ok(Write { value: (), ack })
+                Ok(all)
             }
             (Some(Value::Array(old)), Value::Array(new)) => {
-                let mut ack = None;
+                let mut all = Write::done(());
                 for step in crate::ot::diff::diff(&old, &new, value::deep_equal) {
-                    ack = match step {
+                    match step {
                         crate::ot::diff::ArrayDiff::Insert { index, values } => {
-                            self.insert(path, index, values)?.ack
+                            all.absorb(self.insert(path, index, values)?);
                         }
                         crate::ot::diff::ArrayDiff::Remove { index, how_many } => {
-                            self.remove(path, index, how_many)?.ack
+                            all.absorb(self.remove(path, index, how_many)?);
                         }
                         crate::ot::diff::ArrayDiff::Move { from, to, how_many } => {
-                            self.move_items(path, from, to, how_many)?.ack
+                            all.absorb(self.move_items(path, from, to, how_many)?);
                         }
                     }
-                    .or(ack);
                 }
-                Ok(Write { value: (), ack })
+                Ok(all)
             }
             (Some(current), new) if value::deep_equal(&current, &new) => Ok(Write::done(())),
             (_, new) => {
                 let write = self.set(path, new)?;
-                Ok(Write {
-                    value: (),
-                    ack: write.ack,
-                })
+                Ok(write.map(|_| ()))
             }
         }
     }
@@ -400,11 +410,11 @@ impl Model {
                 found: "another value",
             });
         };
-        let mut ack = None;
+        let mut all = Write::done(());
         for (key, value) in map {
-            ack = self.set(&join_rel(path, &key), value)?.ack.or(ack);
+            all.absorb(self.set(&join_rel(path, &key), value)?);
         }
-        Ok(Write { value: (), ack })
+        Ok(all)
     }
 
     /// Creates the document at `path` (`collection.id`) with `value`; an
@@ -466,7 +476,7 @@ impl Model {
                 previous: None,
             },
         )]);
-        Ok(Write { value: (), ack })
+        Ok(Write::new((), ack))
     }
 
     /// Adds a document to `collection`, with `value["id"]` as its id if it
@@ -483,10 +493,7 @@ impl Model {
             .map(str::to_owned)
             .unwrap_or_else(|| self.id());
         let write = self.create(&join_rel(collection, &id), new)?;
-        Ok(Write {
-            value: id,
-            ack: write.ack,
-        })
+        Ok(write.map(|_| id))
     }
 
     /// Deletes the value at `path` (a whole document at `collection.id`);
@@ -518,10 +525,7 @@ impl Model {
                     },
                 )]);
             }
-            return Ok(Write {
-                value: previous,
-                ack,
-            });
+            return Ok(Write::new(previous, ack));
         }
         self.edit(path, |doc, rest| {
             let Some((component, previous)) = del_component(doc, rest) else {
@@ -700,19 +704,13 @@ impl Model {
     /// Removes the last item of the list at `path`; returns it.
     pub fn pop(&self, path: &str) -> Result<Write<Option<Value>>, ModelError> {
         let write = self.remove_at(path, None, 1)?;
-        Ok(Write {
-            value: write.value.into_iter().next(),
-            ack: write.ack,
-        })
+        Ok(write.map(|value| value.into_iter().next()))
     }
 
     /// Removes the first item of the list at `path`; returns it.
     pub fn shift(&self, path: &str) -> Result<Write<Option<Value>>, ModelError> {
         let write = self.remove(path, 0, 1)?;
-        Ok(Write {
-            value: write.value.into_iter().next(),
-            ack: write.ack,
-        })
+        Ok(write.map(|value| value.into_iter().next()))
     }
 
     /// Moves `how_many` items from `from` to `to` (an index of the list
