@@ -2,6 +2,9 @@
 
 mod util;
 
+#[path = "backend/wire.rs"]
+mod wire;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

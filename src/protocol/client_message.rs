@@ -247,9 +247,7 @@ impl ClientMessage {
             "qu" => Self::QueryUnsubscribe { id: query_id(&w)? },
             "op" => {
                 let (c, d) = collection_and_id(&mut w)?;
-                let kind = w
-                    .take_op_kind()
-                    .map_err(|m| ErrorObject::badly_formed(format!("Invalid op message: {m}")))?;
+                let kind = w.take_op_kind()?;
                 let kind = match kind {
                     OpKind::Create(mut create) => {
                         create.doc_type = normalize_type(create.doc_type);
@@ -676,5 +674,43 @@ mod tests {
         }
         let no_action = ClientMessage::parse(r#"{"foo":1}"#).unwrap_err();
         assert_eq!(no_action.echo.get("foo"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn a_null_op_is_a_badly_formed_op() {
+        let rejected =
+            ClientMessage::parse(r#"{"a":"op","c":"c","d":"d","v":1,"src":"s","seq":4,"op":null}"#)
+                .unwrap_err();
+        assert_eq!(rejected.error.code, ErrorCode::OtOpBadlyFormed);
+        assert_eq!(rejected.echo.get("seq"), Some(&json!(4)));
+        // An absent op is a different mistake.
+        let rejected = ClientMessage::parse(r#"{"a":"op","c":"c","d":"d","v":1}"#).unwrap_err();
+        assert_eq!(rejected.error.code, ErrorCode::MessageBadlyFormed);
+    }
+
+    #[test]
+    fn handshake_versions_may_be_strings() {
+        let version = |v: &str| {
+            let text = format!(r#"{{"a":"hs","id":null,"protocol":{v},"protocolMinor":{v}}}"#);
+            match ClientMessage::parse(&text) {
+                Ok(ClientMessage::Handshake {
+                    protocol,
+                    protocol_minor,
+                    ..
+                }) => {
+                    assert_eq!(protocol, protocol_minor);
+                    Ok(protocol)
+                }
+                Ok(other) => panic!("not a handshake: {other:?}"),
+                Err(rejected) => Err(rejected.error.code),
+            }
+        };
+        assert_eq!(version("1"), Ok(Some(1)));
+        assert_eq!(version(r#""1""#), Ok(Some(1)));
+        assert_eq!(version("2.0"), Ok(Some(2)));
+        assert_eq!(version(r#""beta""#), Ok(None));
+        assert_eq!(version("null"), Ok(None));
+        assert_eq!(version("true"), Err(ErrorCode::MessageBadlyFormed));
+        assert_eq!(version("[1]"), Err(ErrorCode::MessageBadlyFormed));
     }
 }
