@@ -1,9 +1,9 @@
 //! Protocol messages over a real WebSocket, frame by frame, and the
-//! edges of the wire (nulls, strings for numbers).
+//! edges of the wire (nulls, strings for numbers, sizes).
 
 use std::net::SocketAddr;
 
-use peloton::backend::Backend;
+use peloton::backend::{Backend, BackendOptions};
 use peloton::protocol::{CreateData, OpKind};
 use serde_json::{Value, json};
 
@@ -46,4 +46,53 @@ async fn null_ops_and_string_protocols_are_read_as_sharedb_reads_them() {
     assert_eq!(reply["error"]["code"], "ERR_OT_OP_BADLY_FORMED", "{reply}");
     assert_eq!(reply["seq"], 1);
     assert_eq!(backend.fetch("c", "d1").await.unwrap().v, 1);
+}
+
+#[tokio::test]
+async fn oversized_messages_get_errors_the_sender_can_match_then_a_close() {
+    let backend = Backend::builder()
+        .options(BackendOptions {
+            max_message_bytes: 4096,
+            max_read_bytes: 64 << 10,
+            ..Default::default()
+        })
+        .build();
+    backend
+        .submit("c", "d", create(json!({"text": ""})))
+        .await
+        .unwrap();
+    let mut ws = RawSocket::connect(serve(backend.clone()).await).await;
+    let src = ws.handshake(None).await;
+
+    // Over the limit, within what is read: an error echoing the request.
+    let big = "x".repeat(10_000);
+    ws.send(
+        json!({"a": "op", "c": "c", "d": "d", "v": 1, "src": src, "seq": 7,
+        "op": [{"p": ["text", 0], "si": big}]}),
+    )
+    .await;
+    let reply = ws.next(|m| m.get("error").is_some()).await;
+    assert_eq!(reply["a"], "op");
+    assert_eq!(
+        (&reply["c"], &reply["d"], &reply["seq"], &reply["v"]),
+        (&json!("c"), &json!("d"), &json!(7), &json!(1))
+    );
+    assert_eq!(reply["src"], json!(src));
+    assert!(reply.get("op").is_none(), "the body is not echoed");
+    assert_eq!(reply["error"]["code"], "ERR_MESSAGE_BADLY_FORMED");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 4096 bytes"),
+        "{reply}"
+    );
+    ws.sync().await;
+
+    // Over what is read: the connection is closed, saying why.
+    ws.send_text("y".repeat(100_000)).await;
+    let (code, reason) = ws.closed().await.expect("a close frame");
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("over the limit of 65536 bytes"), "{reason}");
+    assert_eq!(backend.fetch("c", "d").await.unwrap().v, 1);
 }
