@@ -1223,7 +1223,8 @@ impl Agent {
         let presences: Vec<Presence> = self.own_presence.drain().map(|(_, p)| p).collect();
         for mut presence in presences {
             presence.p = Value::Null;
-            presence.pv += 1;
+            // A client chose `pv`: it may be the largest there is.
+            presence.pv = presence.pv.saturating_add(1);
             let channel = pubsub::presence_channel(&presence.ch);
             if let Err(e) = self
                 .inner

@@ -1,5 +1,5 @@
 //! Protocol messages over a real WebSocket, frame by frame, and the
-//! edges of the wire (nulls, strings for numbers, sizes).
+//! edges of the wire (nulls, strings for numbers, sizes, overflows).
 
 use std::net::SocketAddr;
 
@@ -95,4 +95,24 @@ async fn oversized_messages_get_errors_the_sender_can_match_then_a_close() {
     assert_eq!(code, 1009, "{reason}");
     assert!(reason.contains("over the limit of 65536 bytes"), "{reason}");
     assert_eq!(backend.fetch("c", "d").await.unwrap().v, 1);
+}
+
+#[tokio::test]
+async fn the_largest_presence_version_departs_without_overflowing() {
+    let addr = serve(Backend::new()).await;
+    let mut ann = RawSocket::connect(addr).await;
+    let mut bob = RawSocket::connect(addr).await;
+    bob.send(json!({"a": "ps", "ch": "room", "seq": 1})).await;
+    bob.next(|m| m["a"] == "ps").await;
+    ann.send(json!({"a": "ps", "ch": "room", "seq": 1})).await;
+    ann.next(|m| m["a"] == "ps").await;
+    ann.send(json!({"a": "p", "ch": "room", "id": "ann", "p": {"at": 1}, "pv": u64::MAX}))
+        .await;
+    bob.next(|m| m["a"] == "p" && m["p"] == json!({"at": 1}))
+        .await;
+    drop(ann);
+    let gone = bob.next(|m| m["a"] == "p" && m["p"].is_null()).await;
+    assert_eq!(gone["pv"], json!(u64::MAX));
+    // The server is still serving.
+    bob.sync().await;
 }
