@@ -6,6 +6,8 @@ mod util;
 mod access_control;
 #[path = "backend/channels.rs"]
 mod channels;
+#[path = "backend/hooks.rs"]
+mod hooks;
 #[path = "backend/wire.rs"]
 mod wire;
 

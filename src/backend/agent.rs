@@ -786,13 +786,12 @@ impl Agent {
     /// Runs the `query` middleware and parses the (possibly rewritten) query.
     async fn prepare_query(&self, r: &QueryRequest) -> Result<Query, ErrorObject> {
         let mut expression = r.q.clone();
-        let mut options = r.options.clone();
         for m in &self.inner.middleware {
             let mut ctx = QueryContext {
                 agent: &self.info,
                 collection: &r.c,
                 query: &mut expression,
-                options: &mut options,
+                options: r.options.as_ref(),
             };
             m.query(&mut ctx).await?;
         }

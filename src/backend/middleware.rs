@@ -140,8 +140,10 @@ pub struct QueryContext<'a> {
     /// The query expression; middleware may rewrite it (e.g. to add a
     /// filter on the user's documents).
     pub query: &'a mut Value,
-    /// The query's options from the client.
-    pub options: &'a mut Option<Value>,
+    /// The query's options from the client (`o`), to read. They are not
+    /// passed on: peloton's [`Db`](super::Db) takes everything it runs
+    /// from the expression, so rewrite `query` instead.
+    pub options: Option<&'a Value>,
 }
 
 /// The context of [`Middleware::op`]: an op about to be sent to a client.
