@@ -8,6 +8,8 @@ mod access_control;
 mod channels;
 #[path = "backend/hooks.rs"]
 mod hooks;
+#[path = "backend/pipeline.rs"]
+mod pipeline;
 #[path = "backend/wire.rs"]
 mod wire;
 
