@@ -1,7 +1,9 @@
-//! Protocol messages over a real WebSocket, frame by frame, and the
+//! Protocol messages over a real WebSocket, frame by frame: bulk requests,
+//! catching up from versions, resumed queries, unsubscribing, and the
 //! edges of the wire (nulls, strings for numbers, sizes, overflows).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use peloton::backend::{Backend, BackendOptions};
 use peloton::protocol::{CreateData, OpKind};
@@ -16,6 +18,10 @@ fn create(data: Value) -> OpKind {
     })
 }
 
+fn set(key: &str, value: Value) -> OpKind {
+    OpKind::Edit(serde_json::from_value(json!([{"p": [key], "oi": value}])).unwrap())
+}
+
 /// A backend with documents `c`/`d1`..`d3`, each `{"n": i}` at version 1.
 async fn with_docs() -> (Backend, SocketAddr) {
     let backend = Backend::new();
@@ -27,6 +33,199 @@ async fn with_docs() -> (Backend, SocketAddr) {
     }
     let addr = serve(backend.clone()).await;
     (backend, addr)
+}
+
+/// The ops of documents received so far, as `(d, v)`, taking them.
+fn ops(socket: &mut RawSocket) -> Vec<(String, u64)> {
+    socket
+        .take_all()
+        .into_iter()
+        .filter(|m| m["a"] == "op")
+        .map(|m| {
+            (
+                m["d"].as_str().unwrap().to_owned(),
+                m["v"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Lets published ops arrive, then reads everything up to now.
+async fn settle(socket: &mut RawSocket) {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    socket.sync().await;
+}
+
+#[tokio::test]
+async fn bulk_fetch_by_ids_and_by_versions() {
+    let (backend, addr) = with_docs().await;
+    backend.submit("c", "d2", set("x", json!(1))).await.unwrap();
+    let mut ws = RawSocket::connect(addr).await;
+
+    ws.send(json!({"a": "bf", "c": "c", "b": ["d1", "d2", "nope"]}))
+        .await;
+    assert_eq!(
+        ws.next(|m| m["a"] == "bf").await,
+        json!({"a": "bf", "c": "c", "data": {
+            "d1": {"v": 1, "data": {"n": 1}},
+            "d2": {"v": 2, "data": {"n": 2, "x": 1}},
+            "nope": {"v": 0, "type": null},
+        }})
+    );
+
+    // With versions: the ops since, then the request's `b` echoed.
+    ws.send(json!({"a": "bf", "c": "c", "b": {"d1": 1, "d2": 0}}))
+        .await;
+    let reply = ws.next(|m| m["a"] == "bf").await;
+    assert_eq!(reply, json!({"a": "bf", "c": "c", "b": {"d1": 1, "d2": 0}}));
+    assert_eq!(ops(&mut ws), vec![("d2".into(), 0), ("d2".into(), 1)]);
+
+    // A fetch subscribes to nothing.
+    backend.submit("c", "d1", set("x", json!(2))).await.unwrap();
+    settle(&mut ws).await;
+    assert_eq!(ops(&mut ws), vec![]);
+}
+
+#[tokio::test]
+async fn subscribing_from_versions_sends_what_was_missed_then_what_follows() {
+    let (backend, addr) = with_docs().await;
+    backend.submit("c", "d1", set("x", json!(1))).await.unwrap();
+    let mut ws = RawSocket::connect(addr).await;
+
+    ws.send(json!({"a": "s", "c": "c", "d": "d1", "v": 1}))
+        .await;
+    assert_eq!(
+        ws.next(|m| m["a"] == "s").await,
+        json!({"a": "s", "c": "c", "d": "d1"})
+    );
+    ws.send(json!({"a": "bs", "c": "c", "b": {"d2": 0, "d3": 1}}))
+        .await;
+    assert_eq!(
+        ws.next(|m| m["a"] == "bs").await,
+        json!({"a": "bs", "c": "c", "b": {"d2": 0, "d3": 1}})
+    );
+    assert_eq!(ops(&mut ws), vec![("d1".into(), 1), ("d2".into(), 0)]);
+
+    for d in ["d1", "d2", "d3"] {
+        backend.submit("c", d, set("y", json!(d))).await.unwrap();
+    }
+    settle(&mut ws).await;
+    assert_eq!(
+        ops(&mut ws),
+        vec![("d1".into(), 2), ("d2".into(), 1), ("d3".into(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn unsubscribing_stops_the_ops() {
+    let (backend, addr) = with_docs().await;
+    let mut ws = RawSocket::connect(addr).await;
+    ws.send(json!({"a": "s", "c": "c", "d": "d1"})).await;
+    ws.send(json!({"a": "bs", "c": "c", "b": ["d2", "d3"]}))
+        .await;
+    ws.next(|m| m["a"] == "bs").await;
+
+    ws.send(json!({"a": "u", "c": "c", "d": "d1"})).await;
+    assert_eq!(
+        ws.next(|m| m["a"] == "u").await,
+        json!({"a": "u", "c": "c", "d": "d1"})
+    );
+    ws.send(json!({"a": "bu", "c": "c", "b": ["d2"]})).await;
+    assert_eq!(
+        ws.next(|m| m["a"] == "bu").await,
+        json!({"a": "bu", "c": "c", "b": ["d2"]})
+    );
+    ws.take_all();
+
+    for d in ["d1", "d2", "d3"] {
+        backend.submit("c", d, set("y", json!(d))).await.unwrap();
+    }
+    settle(&mut ws).await;
+    assert_eq!(ops(&mut ws), vec![("d3".into(), 1)]);
+}
+
+#[tokio::test]
+async fn a_query_unsubscribed_sends_nothing_more() {
+    let (backend, addr) = with_docs().await;
+    let mut ws = RawSocket::connect(addr).await;
+    ws.send(json!({"a": "qs", "id": 1, "c": "c", "q": {"n": {"$gte": 2}}}))
+        .await;
+    let reply = ws.next(|m| m["a"] == "qs").await;
+    assert_eq!(reply["data"].as_array().unwrap().len(), 2, "{reply}");
+
+    // While subscribed: ops of results are forwarded, matches inserted.
+    backend.submit("c", "d2", set("y", json!(1))).await.unwrap();
+    backend
+        .submit("c", "d4", create(json!({"n": 4})))
+        .await
+        .unwrap();
+    settle(&mut ws).await;
+    let seen = ws.take_all();
+    assert!(
+        seen.iter().any(|m| m["a"] == "op" && m["d"] == "d2"),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|m| m["a"] == "q"), "{seen:?}");
+
+    ws.send(json!({"a": "qu", "id": 1})).await;
+    assert_eq!(
+        ws.next(|m| m["a"] == "qu").await,
+        json!({"a": "qu", "id": 1})
+    );
+    backend.submit("c", "d2", set("y", json!(2))).await.unwrap();
+    backend
+        .submit("c", "d5", create(json!({"n": 5})))
+        .await
+        .unwrap();
+    settle(&mut ws).await;
+    let after = ws.take_all();
+    assert!(after.iter().all(|m| m["a"] == "pp"), "after qu: {after:?}");
+}
+
+#[tokio::test]
+async fn a_resumed_query_catches_up_and_sends_only_changes() {
+    let (backend, addr) = with_docs().await;
+    // The client had d1 at v1 and d2 at v1, both matching; since then d1
+    // changed, d2 stopped matching and d3 started.
+    backend.submit("c", "d1", set("x", json!(1))).await.unwrap();
+    backend
+        .submit("c", "d2", set("hidden", json!(true)))
+        .await
+        .unwrap();
+    let mut ws = RawSocket::connect(addr).await;
+    let q = json!({"hidden": {"$ne": true}, "n": {"$in": [1, 2, 3]}});
+    ws.send(json!({"a": "qs", "id": 9, "c": "c", "q": q,
+        "r": [["d1", 1], ["d2", 1], ["d4", null]]}))
+        .await;
+    let reply = ws.next(|m| m["a"] == "qs").await;
+    // d4 (no version given) came as a snapshot: it does not exist.
+    assert_eq!(
+        reply,
+        json!({"a": "qs", "id": 9, "data": {"d4": {"v": 0, "type": null}}})
+    );
+    let before = ws.take_all();
+    let ops: Vec<(&Value, &Value)> = before
+        .iter()
+        .filter(|m| m["a"] == "op")
+        .map(|m| (&m["d"], &m["v"]))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![(&json!("d1"), &json!(1)), (&json!("d2"), &json!(1))]
+    );
+    let diffs: Vec<&Value> = before
+        .iter()
+        .filter(|m| m["a"] == "q")
+        .flat_map(|m| m["diff"].as_array().unwrap())
+        .collect();
+    // From [d1, d2, d4] to [d1, d3].
+    assert_eq!(
+        diffs,
+        vec![
+            &json!({"type": "remove", "index": 1, "howMany": 2}),
+            &json!({"type": "insert", "index": 1, "values": [{"d": "d3", "v": 1, "data": {"n": 3}}]}),
+        ]
+    );
 }
 
 #[tokio::test]
