@@ -119,10 +119,10 @@ async fn remote_ops_arrive_as_events_one_component_at_a_time() {
     assert_eq!(values, vec![Some(json!(2)), Some(json!("aXb"))]);
 }
 
-#[tokio::test]
-async fn concurrent_submitters_commit_every_op_exactly_once() {
-    let backend = Backend::new();
-    let setup = Connection::new(backend.clone());
+/// Many connections submitting to one document at once: every op is
+/// committed exactly once, and every client converges on the result.
+async fn concurrent_submitters(backend: Backend, connect: impl Fn() -> Connection) {
+    let setup = connect();
     setup
         .get("race", "doc")
         .create(json!({"n": 0, "items": []}))
@@ -134,9 +134,8 @@ async fn concurrent_submitters_commit_every_op_exactly_once() {
     const OPS: usize = 25;
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
-        let backend = backend.clone();
+        let conn = connect();
         tasks.push(tokio::spawn(async move {
-            let conn = Connection::new(backend);
             let doc = conn.get("race", "doc");
             doc.subscribe().await.unwrap();
             let mut acks = Vec::new();
@@ -154,7 +153,7 @@ async fn concurrent_submitters_commit_every_op_exactly_once() {
                 ack.await.unwrap();
             }
             conn.when_nothing_pending().await;
-            doc
+            (conn, doc)
         }));
     }
     let mut docs = Vec::new();
@@ -181,13 +180,30 @@ async fn concurrent_submitters_commit_every_op_exactly_once() {
     assert!(snapshot.v <= 1 + total as u64);
     let ops = backend.db().get_ops("race", "doc", 0, None).await.unwrap();
     assert_eq!(ops.len() as u64, snapshot.v);
-    for doc in docs {
+    for (_conn, doc) in docs {
         until("every client converged", || {
             doc.version() == Some(snapshot.v)
         })
         .await;
         assert_eq!(doc.data().unwrap(), data);
     }
+}
+
+#[tokio::test]
+async fn concurrent_submitters_in_process() {
+    let backend = Backend::new();
+    let connector = backend.clone();
+    concurrent_submitters(backend, || Connection::new(connector.clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submitters_over_websocket() {
+    let backend = Backend::new();
+    let url = util::channel_url(serve(backend.clone()).await);
+    concurrent_submitters(backend, || {
+        Connection::new(WebSocketConnector::new(url.clone()))
+    })
+    .await;
 }
 
 #[tokio::test]
