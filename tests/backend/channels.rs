@@ -33,6 +33,10 @@ async fn colliding_channels_deliver_each_op_where_it_belongs() {
             .await
             .unwrap();
     }
+    // The last op, then a moment for any that should not come.
+    watcher
+        .seen(|m| m["a"] == "op" && m["c"] == "a" && m["d"] == "b")
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     watcher.sync().await;
 

@@ -297,6 +297,8 @@ async fn a_filter_decided_by_the_document_alone_is_updated_without_querying() {
         )
         .await
         .unwrap();
+    ws.seen(|m| m["a"] == "q" && m["diff"][0]["values"][0]["d"] == "b")
+        .await;
     settle(&mut ws).await;
     assert_eq!(
         diffs(&mut ws),
@@ -321,6 +323,10 @@ async fn a_filter_decided_by_the_document_alone_is_updated_without_querying() {
         .submit("c", "g", create(json!({"kind": "fruit", "n": 9})))
         .await
         .unwrap();
+    crate::util::until("the sorted query polled", || {
+        TestDb::count(&db.0.polls) == 1
+    })
+    .await;
     settle(&mut ws).await;
-    assert_eq!(TestDb::count(&db.0.polls), 1);
+    assert_eq!(TestDb::count(&db.0.polls), 1, "once");
 }

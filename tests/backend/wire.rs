@@ -50,7 +50,8 @@ fn ops(socket: &mut RawSocket) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Lets published ops arrive, then reads everything up to now.
+/// Gives ops that should not arrive a moment to, then reads everything
+/// up to now.
 async fn settle(socket: &mut RawSocket) {
     tokio::time::sleep(Duration::from_millis(50)).await;
     socket.sync().await;
@@ -109,6 +110,7 @@ async fn subscribing_from_versions_sends_what_was_missed_then_what_follows() {
     for d in ["d1", "d2", "d3"] {
         backend.submit("c", d, set("y", json!(d))).await.unwrap();
     }
+    ws.seen(|m| m["a"] == "op" && m["d"] == "d3").await;
     settle(&mut ws).await;
     assert_eq!(
         ops(&mut ws),
@@ -140,6 +142,7 @@ async fn unsubscribing_stops_the_ops() {
     for d in ["d1", "d2", "d3"] {
         backend.submit("c", d, set("y", json!(d))).await.unwrap();
     }
+    ws.seen(|m| m["a"] == "op" && m["d"] == "d3").await;
     settle(&mut ws).await;
     assert_eq!(ops(&mut ws), vec![("d3".into(), 1)]);
 }
@@ -159,6 +162,7 @@ async fn a_query_unsubscribed_sends_nothing_more() {
         .submit("c", "d4", create(json!({"n": 4})))
         .await
         .unwrap();
+    ws.seen(|m| m["a"] == "q").await;
     settle(&mut ws).await;
     let seen = ws.take_all();
     assert!(

@@ -119,6 +119,20 @@ impl RawSocket {
         if let Some(i) = self.inbox.iter().position(&predicate) {
             return self.inbox.remove(i);
         }
+        self.read_until(&predicate).await;
+        self.inbox.pop().unwrap()
+    }
+
+    /// Waits until a message that satisfies `predicate` has arrived,
+    /// leaving it and every other in place to be taken.
+    pub async fn seen(&mut self, predicate: impl Fn(&Value) -> bool) {
+        if !self.inbox.iter().any(&predicate) {
+            self.read_until(&predicate).await;
+        }
+    }
+
+    /// Reads frames until the last one received satisfies `predicate`.
+    async fn read_until(&mut self, predicate: &impl Fn(&Value) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let frame = tokio::time::timeout_at(deadline, self.socket.next())
@@ -128,10 +142,8 @@ impl RawSocket {
                 .unwrap();
             if let Message::Text(text) = frame {
                 self.keep(text.to_string());
-                if let Some(value) = self.inbox.last()
-                    && predicate(value)
-                {
-                    return self.inbox.pop().unwrap();
+                if self.inbox.last().is_some_and(predicate) {
+                    return;
                 }
             }
         }
