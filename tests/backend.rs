@@ -2,16 +2,24 @@
 
 mod util;
 
+#[path = "backend/access_control.rs"]
+mod access_control;
+#[path = "backend/channels.rs"]
+mod channels;
+#[path = "backend/hooks.rs"]
+mod hooks;
+#[path = "backend/pipeline.rs"]
+mod pipeline;
+#[path = "backend/wire.rs"]
+mod wire;
+
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use peloton::backend::{
-    Backend, BackendOptions, ConnectContext, Middleware, ReadSnapshotsContext, SubmitRequest,
-};
+use peloton::backend::{Backend, BackendOptions};
 use peloton::client::transport::WebSocketConnector;
 use peloton::client::{ClientEvent, Connection, QueryChange};
 use peloton::ot::json0::{Component, Op};
-use peloton::protocol::{ErrorCode, ErrorObject, OpKind};
+use peloton::protocol::OpKind;
 use serde_json::{Value, json};
 use util::{RawSocket, serve, until};
 
@@ -111,10 +119,10 @@ async fn remote_ops_arrive_as_events_one_component_at_a_time() {
     assert_eq!(values, vec![Some(json!(2)), Some(json!("aXb"))]);
 }
 
-#[tokio::test]
-async fn concurrent_submitters_commit_every_op_exactly_once() {
-    let backend = Backend::new();
-    let setup = Connection::new(backend.clone());
+/// Many connections submitting to one document at once: every op is
+/// committed exactly once, and every client converges on the result.
+async fn concurrent_submitters(backend: Backend, connect: impl Fn() -> Connection) {
+    let setup = connect();
     setup
         .get("race", "doc")
         .create(json!({"n": 0, "items": []}))
@@ -126,9 +134,8 @@ async fn concurrent_submitters_commit_every_op_exactly_once() {
     const OPS: usize = 25;
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
-        let backend = backend.clone();
+        let conn = connect();
         tasks.push(tokio::spawn(async move {
-            let conn = Connection::new(backend);
             let doc = conn.get("race", "doc");
             doc.subscribe().await.unwrap();
             let mut acks = Vec::new();
@@ -146,7 +153,7 @@ async fn concurrent_submitters_commit_every_op_exactly_once() {
                 ack.await.unwrap();
             }
             conn.when_nothing_pending().await;
-            doc
+            (conn, doc)
         }));
     }
     let mut docs = Vec::new();
@@ -173,13 +180,30 @@ async fn concurrent_submitters_commit_every_op_exactly_once() {
     assert!(snapshot.v <= 1 + total as u64);
     let ops = backend.db().get_ops("race", "doc", 0, None).await.unwrap();
     assert_eq!(ops.len() as u64, snapshot.v);
-    for doc in docs {
+    for (_conn, doc) in docs {
         until("every client converged", || {
             doc.version() == Some(snapshot.v)
         })
         .await;
         assert_eq!(doc.data().unwrap(), data);
     }
+}
+
+#[tokio::test]
+async fn concurrent_submitters_in_process() {
+    let backend = Backend::new();
+    let connector = backend.clone();
+    concurrent_submitters(backend, || Connection::new(connector.clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submitters_over_websocket() {
+    let backend = Backend::new();
+    let url = util::channel_url(serve(backend.clone()).await);
+    concurrent_submitters(backend, || {
+        Connection::new(WebSocketConnector::new(url.clone()))
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -389,87 +413,14 @@ async fn a_resent_op_is_acknowledged_not_applied_again() {
     );
 }
 
-/// The access-control example of `backend::middleware`'s docs, as a test.
-#[derive(Clone)]
-struct User(String);
-struct PrivateDocs;
-
-fn owns(agent: &peloton::backend::AgentInfo, collection: &str, id: &str) -> bool {
-    collection != "private" || agent.custom.get::<User>().is_some_and(|u| u.0 == id)
-}
-
-#[async_trait]
-impl Middleware for PrivateDocs {
-    async fn connect(&self, ctx: &mut ConnectContext<'_>) -> Result<(), ErrorObject> {
-        let user = ctx
-            .request
-            .and_then(|r| r.headers.get("x-user"))
-            .and_then(|v| v.to_str().ok());
-        if let Some(user) = user {
-            ctx.agent.custom.insert(User(user.to_owned()));
-        }
-        Ok(())
-    }
-    async fn submit(&self, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
-        if owns(req.agent, &req.collection, &req.id) {
-            Ok(())
-        } else {
-            Err(ErrorObject::new(
-                ErrorCode::OpSubmitRejected,
-                "not your document",
-            ))
-        }
-    }
-    async fn read_snapshots(&self, ctx: &mut ReadSnapshotsContext<'_>) -> Result<(), ErrorObject> {
-        for i in 0..ctx.snapshots.len() {
-            if !owns(ctx.agent, ctx.collection, &ctx.snapshots[i].id) {
-                ctx.reject(
-                    i,
-                    ErrorObject::new(ErrorCode::Other("ERR_FORBIDDEN".into()), "not yours"),
-                );
-            }
-        }
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn middleware_enforces_access_control() {
-    let backend = Backend::builder().middleware(PrivateDocs).build();
-    let as_user = |user: &str| {
-        let request = http::Request::builder()
-            .header("x-user", user)
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0;
-        backend.connect_with(Some(request))
-    };
-    let ann = Connection::new(ConnectAs(std::sync::Mutex::new(Some(as_user("ann")))));
-    let bob = Connection::new(ConnectAs(std::sync::Mutex::new(Some(as_user("bob")))));
-
-    let own = ann.get("private", "ann");
-    own.create(json!({"secret": 1})).unwrap().await.unwrap();
-    let err = bob.get("private", "ann").fetch().await.unwrap_err();
-    assert_eq!(
-        err.server_error().unwrap().code,
-        ErrorCode::Other("ERR_FORBIDDEN".into())
-    );
-    // A rejected create is rolled back on bob's side and never stored.
-    let theirs = bob.get("private", "ann-too");
-    let ack = theirs.create(json!({})).unwrap();
-    assert!(ack.await.is_ok() || !theirs.exists());
-    assert!(!backend.fetch("private", "ann-too").await.unwrap().exists());
-    // Public collections are open to all.
-    bob.get("public", "x")
-        .create(json!({}))
-        .unwrap()
-        .await
-        .unwrap();
-}
-
 /// A connector that hands out one prepared in-process connection.
 struct ConnectAs(std::sync::Mutex<Option<peloton::protocol::ClientEnd>>);
+
+impl ConnectAs {
+    fn new(end: peloton::protocol::ClientEnd) -> Self {
+        Self(std::sync::Mutex::new(Some(end)))
+    }
+}
 
 impl peloton::protocol::Connector for ConnectAs {
     fn connect(&self) -> peloton::protocol::ConnectFuture {

@@ -3,7 +3,9 @@
 
 use ::axum::Router;
 use ::axum::extract::State;
-use ::axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use std::time::Duration;
+
+use ::axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use ::axum::response::Response;
 use ::axum::routing::get;
 use futures::stream::{SplitSink, SplitStream};
@@ -11,7 +13,7 @@ use futures::{SinkExt, StreamExt};
 
 use crate::backend::Backend;
 use crate::backend::agent::AgentIo;
-use crate::protocol::{ClientMessage, ErrorObject, ServerMessage};
+use crate::protocol::{ClientMessage, ErrorObject, Rejected, ServerMessage};
 
 /// Where clients connect: browsers, the npm `sharedb` client, peloton's own
 /// WebSocket client.
@@ -47,10 +49,12 @@ async fn upgrade(
     request: http::request::Parts,
     ws: WebSocketUpgrade,
 ) -> Response {
-    // Frames over the backend's limit are answered with an error and
-    // dropped; the transport's own limit, far above it, only guards memory.
+    // Messages over the backend's limit are answered with an error and
+    // dropped; the read limit above it bounds the memory one message takes.
     let limit = backend.options().max_message_bytes;
-    ws.max_message_size(limit.saturating_mul(8).max(64 << 10))
+    let read_limit = backend.options().max_read_bytes.max(limit);
+    ws.max_message_size(read_limit)
+        .max_frame_size(read_limit)
         // The default read buffer (128 KiB, zeroed on every read) costs
         // memory per idle client and time per message; frames are small.
         .read_buffer_size(1 << 10)
@@ -78,7 +82,7 @@ impl AgentIo for SocketIo {
         loop {
             let reply = match self.stream.next().await? {
                 Ok(Message::Text(text)) if text.len() > self.limit => {
-                    too_large(text.len(), self.limit)
+                    ServerMessage::Error(Box::new(Rejected::oversized(&text, self.limit)))
                 }
                 Ok(Message::Text(text)) => {
                     return Some(ClientMessage::parse(&text).map_err(ServerMessage::Error));
@@ -90,7 +94,11 @@ impl AgentIo for SocketIo {
                     ),
                 ),
                 Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Close(_)) => return None,
+                Err(error) => {
+                    self.close_after(error).await;
+                    return None;
+                }
             };
             return Some(Err(reply));
         }
@@ -114,11 +122,66 @@ impl AgentIo for SocketIo {
     }
 }
 
-fn too_large(size: usize, limit: usize) -> ServerMessage {
-    ServerMessage::error(
-        Default::default(),
-        ErrorObject::badly_formed(format!(
-            "Message of {size} bytes is over the limit of {limit} bytes"
-        )),
-    )
+/// How long a connection closed for a bad message stays open after its
+/// close frame is sent. The rest of the message is unread: closing the
+/// socket at once would make the kernel reset the connection, and the
+/// client could lose the close frame, and with it the reason.
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
+
+/// The longest close reason the protocol allows, in bytes.
+const MAX_CLOSE_REASON: usize = 123;
+
+impl SocketIo {
+    /// Ends a connection whose next message could not be read: tells the
+    /// client why with a close frame, if the socket still works.
+    async fn close_after(&mut self, error: ::axum::Error) {
+        let Some((code, reason)) = close_reason(error) else {
+            return;
+        };
+        tracing::info!("closing a connection ({code}): {reason}");
+        let frame = CloseFrame {
+            code,
+            reason: truncate(reason, MAX_CLOSE_REASON).into(),
+        };
+        let closed =
+            tokio::time::timeout(CLOSE_LINGER, self.sink.send(Message::Close(Some(frame))));
+        if matches!(closed.await, Ok(Ok(()))) {
+            tokio::time::sleep(CLOSE_LINGER).await;
+        }
+    }
+}
+
+/// The close code and reason for a read error, or `None` when the
+/// connection itself failed and there is no one to tell.
+fn close_reason(error: ::axum::Error) -> Option<(u16, String)> {
+    use tungstenite::error::{CapacityError, Error};
+    let error = error.into_inner().downcast::<Error>().ok()?;
+    Some(match *error {
+        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
+            close_code::SIZE,
+            format!("Message of {size} bytes is over the limit of {max_size} bytes"),
+        ),
+        Error::Capacity(e) => (close_code::SIZE, e.to_string()),
+        Error::Protocol(e) => (
+            close_code::PROTOCOL,
+            format!("WebSocket protocol error: {e}"),
+        ),
+        Error::Utf8(_) => (
+            close_code::INVALID,
+            "Text frame is not valid UTF-8".to_owned(),
+        ),
+        _ => return None,
+    })
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }

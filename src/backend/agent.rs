@@ -6,7 +6,7 @@
 //! client, or a delivery from pub/sub. Replies to one connection therefore
 //! go out in request order, and ops reach it in commit order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -16,10 +16,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::live_query::{LiveQuery, Update};
 use super::middleware::{
-    AgentInfo, ConnectContext, QueryContext, ReadSnapshotsContext, ReceiveContext, ReplyContext,
-    SnapshotKind,
+    AgentInfo, ConnectContext, OpContext, QueryContext, ReadSnapshotsContext, ReceiveContext,
+    ReplyContext, SnapshotKind,
 };
-use super::pubsub::{self, Delivery, Message, Subscription};
+use super::pubsub::{self, Delivery, Mailbox, Message, PubSub, Subscription};
 use super::query::Query;
 use super::submit::{self, SubmitRequest, internal};
 use super::{Inner, Snapshot};
@@ -36,22 +36,100 @@ pub(crate) struct Agent {
     info: AgentInfo,
     /// Messages to the client, written after each event.
     outbox: Mutex<Vec<ServerMessage>>,
-    mailbox: pubsub::Mailbox,
-    /// Subscribed documents by channel (`collection.id`).
-    docs: HashMap<String, DocSubscription>,
-    /// Collection channels, shared by the live queries on a collection.
-    collections: HashMap<String, (Subscription, usize)>,
+    mailbox: Mailbox,
+    /// The pub/sub channels listened to, for documents, queries and presence.
+    channels: Channels,
+    /// Subscribed documents, by collection and id: the version the client
+    /// has next (older ops are not sent again).
+    docs: HashMap<String, HashMap<String, u64>>,
     queries: HashMap<u64, LiveQuery>,
-    presence_channels: HashMap<String, Subscription>,
+    /// Presence channels subscribed to (without the `$presence.` prefix).
+    presence_channels: HashSet<String>,
     /// This client's latest presence per (channel, presence id), to announce
     /// its departure when the connection ends.
     own_presence: HashMap<(String, String), Presence>,
 }
 
-struct DocSubscription {
-    _subscription: Subscription,
-    /// The version the client has next; older ops are not sent again.
+/// The pub/sub channels a connection listens to, each subscribed once
+/// however many of its documents, queries and presence channels use it.
+///
+/// Channel names collide: `a.b` is the channel of collection `a.b` and of
+/// document `b` in collection `a`. Two subscriptions to one name would
+/// deliver each message on it twice, so there is one, and a delivery is
+/// told apart by what it carries (see [`Agent::deliver_op`]).
+#[derive(Default)]
+struct Channels(HashMap<String, (Subscription, usize)>);
+
+impl Channels {
+    /// Listens to `name`, or counts one more use of it.
+    async fn retain(
+        &mut self,
+        pubsub: &dyn PubSub,
+        mailbox: &Mailbox,
+        name: &str,
+    ) -> Result<(), ErrorObject> {
+        if let Some((_, uses)) = self.0.get_mut(name) {
+            *uses += 1;
+            return Ok(());
+        }
+        let subscription = pubsub
+            .subscribe(name, mailbox)
+            .await
+            .map_err(|e| internal("subscribe", &e))?;
+        self.0.insert(name.to_owned(), (subscription, 1));
+        Ok(())
+    }
+
+    /// One use of `name` fewer; the last one stops listening.
+    fn release(&mut self, name: &str) {
+        if let Some((_, uses)) = self.0.get_mut(name) {
+            *uses = uses.saturating_sub(1);
+            if *uses == 0 {
+                self.0.remove(name);
+            }
+        }
+    }
+}
+
+/// Whether `channel` is the document channel of `collection.id`
+/// ([`pubsub::doc_channel`]), without building that name.
+fn is_doc_channel(channel: &str, collection: &str, id: &str) -> bool {
+    channel.len() == collection.len() + 1 + id.len()
+        && channel.starts_with(collection)
+        && channel[collection.len()..].starts_with('.')
+        && channel.ends_with(id)
+}
+
+/// Whether `channel` is the channel of `collection`
+/// ([`pubsub::collection_channel`]: the collection's name).
+fn is_collection_channel(channel: &str, collection: &str) -> bool {
+    channel == collection
+}
+
+/// What reading one document sends: its snapshot, or the ops since the
+/// client's version, all passed by middleware.
+struct DocRead {
+    data: Option<crate::protocol::Snapshot>,
+    ops: Vec<Arc<DocOp>>,
+    /// The version the client has next once it has these.
     next_v: u64,
+}
+
+/// What reading several documents sends.
+struct BulkRead {
+    reply: BulkReply,
+    ops: Vec<Arc<DocOp>>,
+    /// The documents read (not rejected), with the version the client has
+    /// next.
+    read: Vec<(String, u64)>,
+}
+
+/// What a query subscription starts with: its reply, and the messages to
+/// send before it.
+struct QueryStart {
+    live: LiveQuery,
+    before: Vec<ServerMessage>,
+    reply: QueryReply,
 }
 
 /// How an agent talks to its client: requests in, replies and ops out.
@@ -111,10 +189,10 @@ pub(crate) async fn run(
         info,
         outbox: Mutex::new(Vec::new()),
         mailbox,
+        channels: Channels::default(),
         docs: HashMap::new(),
-        collections: HashMap::new(),
         queries: HashMap::new(),
-        presence_channels: HashMap::new(),
+        presence_channels: HashSet::new(),
         own_presence: HashMap::new(),
     };
     agent.send(ServerMessage::Init(Hello::new(
@@ -212,8 +290,12 @@ impl Agent {
         std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn send_op(&self, op: Arc<DocOp>) {
-        self.send(ServerMessage::Op(op));
+    fn send_ops(&self, ops: Vec<Arc<DocOp>>) {
+        if ops.is_empty() {
+            return;
+        }
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        outbox.extend(ops.into_iter().map(ServerMessage::Op));
     }
 
     async fn handle(&mut self, mut message: ClientMessage) {
@@ -275,7 +357,7 @@ impl Agent {
                 }
             }
             ClientMessage::Unsubscribe(r) => {
-                self.docs.remove(&pubsub::doc_channel(&r.c, &r.d));
+                self.unsubscribe_doc(&r.c, &r.d);
                 ServerMessage::Unsubscribe {
                     c: r.c.clone(),
                     d: r.d.clone(),
@@ -287,7 +369,7 @@ impl Agent {
             }
             ClientMessage::BulkUnsubscribe(r) => {
                 for id in r.b.ids() {
-                    self.docs.remove(&pubsub::doc_channel(&r.c, id));
+                    self.unsubscribe_doc(&r.c, id);
                 }
                 ServerMessage::BulkUnsubscribe(BulkReply {
                     c: r.c.clone(),
@@ -301,7 +383,8 @@ impl Agent {
             }
             ClientMessage::QueryUnsubscribe { id } => {
                 if let Some(query) = self.queries.remove(id) {
-                    self.release_collection(&query.collection);
+                    self.channels
+                        .release(&pubsub::collection_channel(&query.collection));
                 }
                 ServerMessage::QueryUnsubscribe { id: *id }
             }
@@ -336,9 +419,9 @@ impl Agent {
                 if !self.inner.options.presence {
                     return Ok(None);
                 }
-                if !self.presence_channels.contains_key(ch) {
-                    let sub = self.pubsub_subscribe(&pubsub::presence_channel(ch)).await?;
-                    self.presence_channels.insert(ch.clone(), sub);
+                if !self.presence_channels.contains(ch) {
+                    self.retain(&pubsub::presence_channel(ch)).await?;
+                    self.presence_channels.insert(ch.clone());
                     self.request_presence(ch).await?;
                 }
                 ServerMessage::PresenceSubscribe {
@@ -347,7 +430,9 @@ impl Agent {
                 }
             }
             ClientMessage::PresenceUnsubscribe { ch, seq } => {
-                self.presence_channels.remove(ch);
+                if self.presence_channels.remove(ch) {
+                    self.channels.release(&pubsub::presence_channel(ch));
+                }
                 ServerMessage::PresenceUnsubscribe {
                     ch: ch.clone(),
                     seq: *seq,
@@ -360,12 +445,105 @@ impl Agent {
         }))
     }
 
-    async fn pubsub_subscribe(&self, channel: &str) -> Result<Subscription, ErrorObject> {
-        self.inner
-            .pubsub
-            .subscribe(channel, &self.mailbox)
+    /// Listens to a pub/sub channel (see [`Channels`]).
+    async fn retain(&mut self, channel: &str) -> Result<(), ErrorObject> {
+        self.channels
+            .retain(self.inner.pubsub.as_ref(), &self.mailbox, channel)
             .await
-            .map_err(|e| internal("subscribe", &e))
+    }
+
+    fn is_subscribed(&self, c: &str, d: &str) -> bool {
+        self.docs.get(c).is_some_and(|docs| docs.contains_key(d))
+    }
+
+    /// Listens to a document's channel unless the client is subscribed to
+    /// the document already; whether it started listening.
+    async fn listen_doc(&mut self, c: &str, d: &str) -> Result<bool, ErrorObject> {
+        if self.is_subscribed(c, d) {
+            return Ok(false);
+        }
+        self.retain(&pubsub::doc_channel(c, d)).await?;
+        Ok(true)
+    }
+
+    /// Undoes a [`listen_doc`](Self::listen_doc) that started listening,
+    /// for a subscribe that failed.
+    fn unlisten_doc(&mut self, c: &str, d: &str) {
+        self.channels.release(&pubsub::doc_channel(c, d));
+    }
+
+    /// Records a subscription whose channel is listened to.
+    fn subscribed(&mut self, c: &str, d: &str, next_v: u64) {
+        self.docs
+            .entry(c.to_owned())
+            .or_default()
+            .insert(d.to_owned(), next_v);
+    }
+
+    fn unsubscribe_doc(&mut self, c: &str, d: &str) {
+        let Some(docs) = self.docs.get_mut(c) else {
+            return;
+        };
+        if docs.remove(d).is_some() {
+            if docs.is_empty() {
+                self.docs.remove(c);
+            }
+            self.unlisten_doc(c, d);
+        }
+    }
+
+    /// Passes an op about to be sent to the client through the `op`
+    /// middleware: the op to send, or why it may not be sent.
+    async fn sanitize_op(
+        &self,
+        c: &str,
+        d: &str,
+        mut op: Arc<DocOp>,
+    ) -> Result<Arc<DocOp>, ErrorObject> {
+        for m in &self.inner.middleware {
+            let mut ctx = OpContext {
+                agent: &self.info,
+                collection: c,
+                id: d,
+                op: &mut op,
+            };
+            m.op(&mut ctx).await?;
+        }
+        Ok(op)
+    }
+
+    /// [`sanitize_op`](Self::sanitize_op) for ops a request sends; one
+    /// rejection fails the request.
+    async fn sanitize_ops(
+        &self,
+        c: &str,
+        d: &str,
+        ops: Vec<Arc<DocOp>>,
+    ) -> Result<Vec<Arc<DocOp>>, ErrorObject> {
+        if self.inner.middleware.is_empty() {
+            return Ok(ops);
+        }
+        let mut passed = Vec::with_capacity(ops.len());
+        for op in ops {
+            passed.push(self.sanitize_op(c, d, op).await?);
+        }
+        Ok(passed)
+    }
+
+    /// Sends an op from a subscription, unless middleware rejects it.
+    async fn forward_op(&self, op: Arc<DocOp>) {
+        if self.inner.middleware.is_empty() {
+            return self.send(ServerMessage::Op(op));
+        }
+        let committed = op.clone();
+        match self.sanitize_op(&committed.c, &committed.d, op).await {
+            Ok(op) => self.send(ServerMessage::Op(op)),
+            Err(error) => tracing::debug!(
+                collection = %committed.c,
+                id = %committed.d,
+                "op not sent: {error}"
+            ),
+        }
     }
 
     /// Passes snapshots through the `read_snapshots` middleware; the
@@ -407,24 +585,38 @@ impl Agent {
         }
     }
 
-    /// A fetch: the snapshot, or with a version the ops since (sent here).
+    /// A fetch: the snapshot, or with a version the ops since.
     async fn fetch(
         &self,
         r: &DocRequest,
     ) -> Result<Option<crate::protocol::Snapshot>, ErrorObject> {
-        match r.v {
+        let read = self.read_doc(&r.c, &r.d, r.v).await?;
+        self.send_ops(read.ops);
+        Ok(read.data)
+    }
+
+    /// Reads a document for a fetch or subscribe; nothing is sent yet.
+    async fn read_doc(&self, c: &str, d: &str, v: Option<u64>) -> Result<DocRead, ErrorObject> {
+        match v {
             None => {
-                let snapshot = self.load(&r.c, &r.d).await?;
+                let snapshot = self.load(c, d).await?;
                 let snapshot = self
-                    .read_snapshot(&r.c, snapshot, SnapshotKind::Current)
+                    .read_snapshot(c, snapshot, SnapshotKind::Current)
                     .await?;
-                Ok(Some(snapshot.into_wire()))
+                Ok(DocRead {
+                    next_v: snapshot.v,
+                    data: Some(snapshot.into_wire()),
+                    ops: Vec::new(),
+                })
             }
             Some(v) => {
-                for op in self.ops_since(&r.c, &r.d, v).await? {
-                    self.send_op(op);
-                }
-                Ok(None)
+                let ops = self.ops_since(c, d, v).await?;
+                let next_v = ops.last().map_or(v, |op| op.v.saturating_add(1));
+                Ok(DocRead {
+                    data: None,
+                    ops: self.sanitize_ops(c, d, ops).await?,
+                    next_v,
+                })
             }
         }
     }
@@ -445,56 +637,89 @@ impl Agent {
             .map_err(|e| internal("fetch ops", &e))
     }
 
-    /// A subscribe: listen first, then fetch, so no op is missed.
+    /// A subscribe: listen first, then read, so no op is missed. A read
+    /// that fails leaves the subscriptions as they were.
     async fn subscribe(
         &mut self,
         r: &DocRequest,
     ) -> Result<Option<crate::protocol::Snapshot>, ErrorObject> {
-        let channel = pubsub::doc_channel(&r.c, &r.d);
-        let subscription = self.pubsub_subscribe(&channel).await?;
-        let (data, next_v) = match r.v {
-            None => {
-                let snapshot = self.load(&r.c, &r.d).await?;
-                let snapshot = self
-                    .read_snapshot(&r.c, snapshot, SnapshotKind::Current)
-                    .await?;
-                let v = snapshot.v;
-                (Some(snapshot.into_wire()), v)
+        let started = self.listen_doc(&r.c, &r.d).await?;
+        match self.read_doc(&r.c, &r.d, r.v).await {
+            Ok(read) => {
+                self.subscribed(&r.c, &r.d, read.next_v);
+                self.send_ops(read.ops);
+                Ok(read.data)
             }
-            Some(v) => {
-                let ops = self.ops_since(&r.c, &r.d, v).await?;
-                let next = ops.last().map_or(v, |op| op.v + 1);
-                for op in ops {
-                    self.send_op(op);
+            Err(error) => {
+                if started {
+                    self.unlisten_doc(&r.c, &r.d);
                 }
-                (None, next)
-            }
-        };
-        self.docs.insert(
-            channel,
-            DocSubscription {
-                _subscription: subscription,
-                next_v,
-            },
-        );
-        Ok(data)
-    }
-
-    async fn bulk(&mut self, r: &BulkRequest, subscribe: bool) -> Result<BulkReply, ErrorObject> {
-        let mut subscriptions = Vec::new();
-        if subscribe {
-            for id in r.b.ids() {
-                let channel = pubsub::doc_channel(&r.c, id);
-                subscriptions.push((channel.clone(), self.pubsub_subscribe(&channel).await?));
+                Err(error)
             }
         }
-        let mut next_versions: HashMap<String, u64> = HashMap::new();
-        let reply = match &r.b {
-            Bulk::Ids(ids) => {
+    }
+
+    /// A bulk fetch or subscribe. A subscribe listens first, then reads;
+    /// documents whose read is rejected are not subscribed to, and a
+    /// request that fails as a whole subscribes to none.
+    async fn bulk(&mut self, r: &BulkRequest, subscribe: bool) -> Result<BulkReply, ErrorObject> {
+        let mut seen = HashSet::new();
+        let ids: Vec<&str> =
+            r.b.ids()
+                .into_iter()
+                .filter(|id| seen.insert(*id))
+                .collect();
+        let mut started = Vec::new();
+        let mut result = Ok(());
+        if subscribe {
+            for id in &ids {
+                match self.listen_doc(&r.c, id).await {
+                    Ok(true) => started.push(*id),
+                    Ok(false) => {}
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
+                }
+            }
+        }
+        let read = match result {
+            Ok(()) => self.read_bulk(&r.c, &r.b, &ids).await,
+            Err(error) => Err(error),
+        };
+        let read = match read {
+            Ok(read) => read,
+            Err(error) => {
+                for id in started {
+                    self.unlisten_doc(&r.c, id);
+                }
+                return Err(error);
+            }
+        };
+        if subscribe {
+            let readable: HashSet<&str> = read.read.iter().map(|(id, _)| id.as_str()).collect();
+            for id in started {
+                if !readable.contains(id) {
+                    self.unlisten_doc(&r.c, id);
+                }
+            }
+            for (id, next_v) in &read.read {
+                self.subscribed(&r.c, id, *next_v);
+            }
+        }
+        self.send_ops(read.ops);
+        Ok(read.reply)
+    }
+
+    /// Reads documents for a bulk request; nothing is sent yet.
+    async fn read_bulk(&self, c: &str, b: &Bulk, ids: &[&str]) -> Result<BulkRead, ErrorObject> {
+        match b {
+            Bulk::Ids(_) => {
+                let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
                 let mut map = self
                     .inner
                     .db
-                    .get_snapshot_bulk(&r.c, ids)
+                    .get_snapshot_bulk(c, &ids)
                     .await
                     .map_err(|e| internal("bulk fetch", &e))?;
                 let mut snapshots: Vec<Snapshot> = ids
@@ -505,69 +730,68 @@ impl Agent {
                     })
                     .collect();
                 let rejected = self
-                    .read_snapshots(&r.c, &mut snapshots, SnapshotKind::Current)
+                    .read_snapshots(c, &mut snapshots, SnapshotKind::Current)
                     .await?;
                 let mut items: Vec<(String, Result<crate::protocol::Snapshot, ErrorObject>)> =
                     snapshots
                         .into_iter()
-                        .map(|s| {
-                            next_versions.insert(s.id.clone(), s.v);
-                            (s.id.clone(), Ok(s.into_wire()))
-                        })
+                        .map(|s| (s.id.clone(), Ok(s.into_wire())))
                         .collect();
                 for (index, error) in rejected {
                     if let Some(item) = items.get_mut(index) {
                         item.1 = Err(error);
                     }
                 }
-                BulkReply {
-                    c: r.c.clone(),
-                    data: Some(items),
-                    b: None,
-                }
+                let read = items
+                    .iter()
+                    .filter_map(|(id, item)| item.as_ref().ok().map(|s| (id.clone(), s.v)))
+                    .collect();
+                Ok(BulkRead {
+                    reply: BulkReply {
+                        c: c.to_owned(),
+                        data: Some(items),
+                        b: None,
+                    },
+                    ops: Vec::new(),
+                    read,
+                })
             }
             Bulk::Versions(versions) => {
-                for (id, v) in versions {
-                    let ops = self.ops_since(&r.c, id, *v).await?;
-                    next_versions.insert(id.clone(), ops.last().map_or(*v, |op| op.v + 1));
-                    for op in ops {
-                        self.send_op(op);
-                    }
+                // As in a JSON object, the last of repeated ids counts.
+                let versions: HashMap<&str, u64> =
+                    versions.iter().map(|(id, v)| (id.as_str(), *v)).collect();
+                let mut ops = Vec::new();
+                let mut read = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let Some(v) = versions.get(id) else {
+                        continue;
+                    };
+                    let doc = self.read_doc(c, id, Some(*v)).await?;
+                    ops.extend(doc.ops);
+                    read.push(((*id).to_owned(), doc.next_v));
                 }
-                BulkReply {
-                    c: r.c.clone(),
-                    data: None,
-                    b: Some(r.b.clone()),
-                }
+                Ok(BulkRead {
+                    reply: BulkReply {
+                        c: c.to_owned(),
+                        data: None,
+                        b: Some(b.clone()),
+                    },
+                    ops,
+                    read,
+                })
             }
-        };
-        for (channel, subscription) in subscriptions {
-            let next_v = channel
-                .strip_prefix(&format!("{}.", r.c))
-                .and_then(|id| next_versions.get(id))
-                .copied()
-                .unwrap_or(0);
-            self.docs.insert(
-                channel,
-                DocSubscription {
-                    _subscription: subscription,
-                    next_v,
-                },
-            );
         }
-        Ok(reply)
     }
 
     /// Runs the `query` middleware and parses the (possibly rewritten) query.
     async fn prepare_query(&self, r: &QueryRequest) -> Result<Query, ErrorObject> {
         let mut expression = r.q.clone();
-        let mut options = r.options.clone();
         for m in &self.inner.middleware {
             let mut ctx = QueryContext {
                 agent: &self.info,
                 collection: &r.c,
                 query: &mut expression,
-                options: &mut options,
+                options: r.options.as_ref(),
             };
             m.query(&mut ctx).await?;
         }
@@ -614,65 +838,82 @@ impl Agent {
         })
     }
 
+    /// A query subscribe: listen to the collection first, then read, so no
+    /// op is missed. A read that fails subscribes to nothing.
     async fn query_subscribe(&mut self, r: &QueryRequest) -> Result<QueryReply, ErrorObject> {
         let query = self.prepare_query(r).await?;
         if let Some(previous) = self.queries.remove(&r.id) {
-            self.release_collection(&previous.collection);
+            self.channels
+                .release(&pubsub::collection_channel(&previous.collection));
         }
-        self.retain_collection(&r.c).await?;
-        let reply = match &r.results {
-            None => {
-                let results = match self.inner.db.query(&r.c, &query).await {
-                    Ok(results) => results,
-                    Err(e) => {
-                        self.release_collection(&r.c);
-                        return Err(internal("query", &e));
-                    }
-                };
-                let ids = results.snapshots.iter().map(|s| s.id.clone()).collect();
-                let data = match self.results(&r.c, results.snapshots).await {
-                    Ok(data) => data,
-                    Err(e) => {
-                        self.release_collection(&r.c);
-                        return Err(e);
-                    }
-                };
-                self.queries.insert(
-                    r.id,
-                    LiveQuery {
-                        collection: r.c.clone(),
-                        query,
-                        ids,
-                        extra: results.extra.clone(),
-                    },
-                );
-                QueryReply {
-                    id: r.id,
-                    data: QueryData::Results(data),
-                    extra: results.extra,
-                }
-            }
-            Some(known) => self.resume_query(r, query, known).await?,
+        let channel = pubsub::collection_channel(&r.c);
+        self.retain(&channel).await?;
+        let start = match &r.results {
+            None => self.first_results(r, query).await,
+            Some(known) => self.resume_query(r, query, known).await,
         };
-        Ok(reply)
+        match start {
+            Ok(start) => {
+                self.queries.insert(r.id, start.live);
+                self.outbox
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(start.before);
+                Ok(start.reply)
+            }
+            Err(error) => {
+                self.channels.release(&channel);
+                Err(error)
+            }
+        }
+    }
+
+    /// A new query subscription's results.
+    async fn first_results(
+        &self,
+        r: &QueryRequest,
+        query: Query,
+    ) -> Result<QueryStart, ErrorObject> {
+        let results = self
+            .inner
+            .db
+            .query(&r.c, &query)
+            .await
+            .map_err(|e| internal("query", &e))?;
+        let ids = results.snapshots.iter().map(|s| s.id.clone()).collect();
+        let data = self.results(&r.c, results.snapshots).await?;
+        Ok(QueryStart {
+            live: LiveQuery {
+                collection: r.c.clone(),
+                query,
+                ids,
+                extra: results.extra.clone(),
+            },
+            before: Vec::new(),
+            reply: QueryReply {
+                id: r.id,
+                data: QueryData::Results(data),
+                extra: results.extra,
+            },
+        })
     }
 
     /// A query subscribe from a client that has results already (after a
     /// reconnect, or from a server-rendered page): catch its documents up,
     /// then send only the changes.
     async fn resume_query(
-        &mut self,
+        &self,
         r: &QueryRequest,
         query: Query,
         known: &[(String, Option<u64>)],
-    ) -> Result<QueryReply, ErrorObject> {
+    ) -> Result<QueryStart, ErrorObject> {
+        let mut before = Vec::new();
         let mut to_fetch = Vec::new();
         for (id, v) in known {
             match v {
                 Some(v) => {
-                    for op in self.ops_since(&r.c, id, *v).await? {
-                        self.send_op(op);
-                    }
+                    let doc = self.read_doc(&r.c, id, Some(*v)).await?;
+                    before.extend(doc.ops.into_iter().map(ServerMessage::Op));
                 }
                 None => to_fetch.push(id.clone()),
             }
@@ -708,44 +949,26 @@ impl Agent {
             extra: None,
         };
         let update = live.poll(&self.inner).await?;
-        self.queries.insert(r.id, live);
-        self.send_update(r.id, &r.c, update).await?;
-        Ok(QueryReply {
-            id: r.id,
-            data,
-            extra: None,
+        before.extend(self.update_messages(r.id, &r.c, update).await?);
+        Ok(QueryStart {
+            live,
+            before,
+            reply: QueryReply {
+                id: r.id,
+                data,
+                extra: None,
+            },
         })
     }
 
-    async fn retain_collection(&mut self, collection: &str) -> Result<(), ErrorObject> {
-        if let Some((_, count)) = self.collections.get_mut(collection) {
-            *count += 1;
-            return Ok(());
-        }
-        let subscription = self
-            .pubsub_subscribe(&pubsub::collection_channel(collection))
-            .await?;
-        self.collections
-            .insert(collection.to_owned(), (subscription, 1));
-        Ok(())
-    }
-
-    fn release_collection(&mut self, collection: &str) {
-        if let Some((_, count)) = self.collections.get_mut(collection) {
-            *count -= 1;
-            if *count == 0 {
-                self.collections.remove(collection);
-            }
-        }
-    }
-
-    /// Sends a live query's changes.
-    async fn send_update(
+    /// The messages that tell the client of a live query's changes.
+    async fn update_messages(
         &self,
         id: u64,
         collection: &str,
         update: Update,
-    ) -> Result<(), ErrorObject> {
+    ) -> Result<Vec<ServerMessage>, ErrorObject> {
+        let mut messages = Vec::new();
         if !update.diff.is_empty() {
             let mut diff = Vec::with_capacity(update.diff.len());
             for step in update.diff {
@@ -760,20 +983,20 @@ impl Agent {
                     }
                 });
             }
-            self.send(ServerMessage::QueryUpdate {
+            messages.push(ServerMessage::QueryUpdate {
                 id,
                 diff: Some(diff),
                 extra: None,
             });
         }
         if let Some(extra) = update.extra {
-            self.send(ServerMessage::QueryUpdate {
+            messages.push(ServerMessage::QueryUpdate {
                 id,
                 diff: None,
                 extra: Some(extra.unwrap_or(Value::Null)),
             });
         }
-        Ok(())
+        Ok(messages)
     }
 
     async fn submit(
@@ -796,24 +1019,29 @@ impl Agent {
         };
         match result {
             Ok(()) => {
-                // The ops the client's op was transformed past, before its ack.
+                // The ops the client's op was transformed past, before its
+                // ack; an op the subscription sent already is not sent again.
                 let transformed = std::mem::take(&mut req.transformed_against);
-                let channel = pubsub::doc_channel(&req.collection, &req.id);
+                let (c, d) = (req.collection.clone(), req.id.clone());
                 let committed_v = req.op.v;
                 drop(req);
-                // Ops the subscription already sent are not sent again.
+                let mut missed = Vec::with_capacity(transformed.len());
+                let mut next_v = self.docs.get_mut(&c).and_then(|docs| docs.get_mut(&d));
                 for op in transformed {
-                    if let Some(doc) = self.docs.get_mut(&channel) {
-                        if op.v < doc.next_v {
+                    if let Some(next_v) = next_v.as_deref_mut() {
+                        if op.v < *next_v {
                             continue;
                         }
-                        doc.next_v = op.v + 1;
+                        *next_v = op.v.saturating_add(1);
                     }
-                    self.send_op(op);
+                    missed.push(op);
                 }
-                if let Some(doc) = self.docs.get_mut(&channel) {
-                    doc.next_v = doc.next_v.max(committed_v + 1);
+                if let Some(next_v) = next_v {
+                    *next_v = (*next_v).max(committed_v.saturating_add(1));
                 }
+                // The op is committed whatever happens now; a rejected read
+                // is reported as ShareDB reports it, as the submit's error.
+                self.send_ops(self.sanitize_ops(&c, &d, missed).await?);
                 Ok(ack)
             }
             Err(error) if error.code == ErrorCode::OpAlreadySubmitted => Ok(ack),
@@ -905,13 +1133,13 @@ impl Agent {
             Message::Op(op) => self.deliver_op(&delivery.channel, op).await,
             Message::Presence(presence) => {
                 if presence.src.as_deref() != Some(&self.info.client_id)
-                    && self.presence_channels.contains_key(&presence.ch)
+                    && self.presence_channels.contains(&presence.ch)
                 {
                     self.send(ServerMessage::Presence((*presence).clone()));
                 }
             }
             Message::PresenceRequest { ch, src } => {
-                if src != self.info.client_id && self.presence_channels.contains_key(&ch) {
+                if src != self.info.client_id && self.presence_channels.contains(&ch) {
                     self.send(ServerMessage::PresenceRequest { ch });
                 }
             }
@@ -922,22 +1150,40 @@ impl Agent {
         op.src.as_deref() == Some(self.info.client_id.as_str())
     }
 
+    /// Handles an op from pub/sub. The channel it came on says whether it
+    /// is for a document subscription or for live queries, but names
+    /// collide (see [`Channels`]), so the op must be the channel's own: as
+    /// ShareDB does, an op whose collection and id do not make the channel
+    /// is not this channel's.
     async fn deliver_op(&mut self, channel: &str, op: Arc<DocOp>) {
-        if let Some(doc) = self.docs.get_mut(channel) {
-            // The document channel: forward unless the client has it.
-            if op.v >= doc.next_v {
-                doc.next_v = op.v + 1;
-                if op.src.as_deref() != Some(self.info.client_id.as_str()) {
-                    self.send_op(op);
-                }
-            }
+        if is_doc_channel(channel, &op.c, &op.d) {
+            self.deliver_doc_op(op).await;
+        } else if is_collection_channel(channel, &op.c) {
+            self.deliver_collection_op(op).await;
+        }
+    }
+
+    /// An op of a subscribed document: forwarded unless the client has it.
+    async fn deliver_doc_op(&mut self, op: Arc<DocOp>) {
+        let Some(next_v) = self
+            .docs
+            .get_mut(&op.c)
+            .and_then(|docs| docs.get_mut(&op.d))
+        else {
+            return;
+        };
+        if op.v < *next_v {
             return;
         }
-        if channel != op.c {
-            return;
+        *next_v = op.v.saturating_add(1);
+        if !self.is_own(&op) {
+            self.forward_op(op).await;
         }
-        // The collection channel: update this collection's live queries.
-        let doc_subscribed = self.docs.contains_key(&pubsub::doc_channel(&op.c, &op.d));
+    }
+
+    /// An op in a collection: updates the collection's live queries, and is
+    /// forwarded if its document is in their results.
+    async fn deliver_collection_op(&mut self, op: Arc<DocOp>) {
         let mut forward = false;
         let inner = self.inner.clone();
         let ids: Vec<u64> = self
@@ -954,15 +1200,20 @@ impl Agent {
             match query.update(&inner, &op).await {
                 Ok(update) => {
                     forward |= was_result;
-                    if let Err(error) = self.send_update(id, &op.c, update).await {
-                        self.send(ServerMessage::error(query_echo(id), error));
+                    match self.update_messages(id, &op.c, update).await {
+                        Ok(messages) => {
+                            for message in messages {
+                                self.send(message);
+                            }
+                        }
+                        Err(error) => self.send(ServerMessage::error(query_echo(id), error)),
                     }
                 }
                 Err(error) => tracing::error!("live query update failed: {error}"),
             }
         }
-        if forward && !doc_subscribed && !self.is_own(&op) {
-            self.send_op(op);
+        if forward && !self.is_subscribed(&op.c, &op.d) && !self.is_own(&op) {
+            self.forward_op(op).await;
         }
     }
 
@@ -971,7 +1222,8 @@ impl Agent {
         let presences: Vec<Presence> = self.own_presence.drain().map(|(_, p)| p).collect();
         for mut presence in presences {
             presence.p = Value::Null;
-            presence.pv += 1;
+            // A client chose `pv`: it may be the largest there is.
+            presence.pv = presence.pv.saturating_add(1);
             let channel = pubsub::presence_channel(&presence.ch);
             if let Err(e) = self
                 .inner
@@ -1012,4 +1264,35 @@ fn replay(id: &str, ops: &[Arc<DocOp>]) -> Result<Snapshot, ErrorObject> {
         })?;
     }
     Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_tests_agree_with_channel_names() {
+        let cases = [
+            ("a", "b"),
+            ("a.b", "c"),
+            ("a", "b.c"),
+            ("", "x"),
+            ("é", "ü."),
+        ];
+        for (c, d) in cases {
+            for (other_c, other_d) in cases {
+                let channel = pubsub::doc_channel(other_c, other_d);
+                let same = (c, d) == (other_c, other_d);
+                // Different documents may share a channel; never a document
+                // and a channel that is not its own.
+                if is_doc_channel(&channel, c, d) {
+                    assert_eq!(pubsub::doc_channel(c, d), channel);
+                } else {
+                    assert!(!same, "{c}/{d}");
+                }
+            }
+            assert!(is_collection_channel(&pubsub::collection_channel(c), c));
+            assert!(!is_collection_channel(&pubsub::doc_channel(c, d), c));
+        }
+    }
 }

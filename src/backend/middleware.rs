@@ -12,59 +12,34 @@
 //! from the HTTP request that opened it; later hooks read it back from
 //! [`AgentInfo::custom`].
 //!
+//! A client reads a document in two ways: as a snapshot (a fetch or
+//! subscribe without a version, bulk requests with ids, query results,
+//! snapshots by version or time), which passes [`Middleware::read_snapshots`],
+//! or as ops (a fetch or subscribe from a version, bulk requests with
+//! versions, a query resumed with its results, ops of subscribed documents
+//! and query results, the ops a late submit was transformed past), each of
+//! which passes [`Middleware::op`]. Read access control needs both hooks;
+//! writes need [`Middleware::submit`]. A request whose read is rejected
+//! creates no subscription and sends nothing of the document.
+//!
+//! Presence has no hooks yet: whoever knows a presence channel's name
+//! receives the presence on it (cursors, selections), not document data.
+//!
+//! The example below is tested as is (`tests/backend/access_control.rs`)
+//! by connecting as the wrong user and trying every kind of read.
+//!
 //! ```
-//! use async_trait::async_trait;
-//! use peloton::backend::{AgentInfo, ConnectContext, Middleware, ReadSnapshotsContext, SubmitRequest};
-//! use peloton::protocol::{ErrorCode, ErrorObject};
-//!
-//! /// The signed-in user, as the login layer put it in a header.
-//! #[derive(Clone)]
-//! struct User(String);
-//!
-//! /// Private docs: `private.<user>` is readable and writable by its user only.
-//! struct PrivateDocs;
-//!
-//! fn owns(agent: &AgentInfo, collection: &str, id: &str) -> bool {
-//!     collection != "private" || agent.custom.get::<User>().is_some_and(|u| u.0 == id)
-//! }
-//!
-//! #[async_trait]
-//! impl Middleware for PrivateDocs {
-//!     async fn connect(&self, ctx: &mut ConnectContext<'_>) -> Result<(), ErrorObject> {
-//!         let user = ctx.request.and_then(|r| r.headers.get("x-user"))
-//!             .and_then(|v| v.to_str().ok());
-//!         if let Some(user) = user {
-//!             ctx.agent.custom.insert(User(user.to_owned()));
-//!         }
-//!         Ok(())
-//!     }
-//!
-//!     async fn submit(&self, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
-//!         if owns(req.agent, &req.collection, &req.id) {
-//!             Ok(())
-//!         } else {
-//!             Err(ErrorObject::new(ErrorCode::OpSubmitRejected, "not your document"))
-//!         }
-//!     }
-//!
-//!     async fn read_snapshots(&self, ctx: &mut ReadSnapshotsContext<'_>) -> Result<(), ErrorObject> {
-//!         for i in 0..ctx.snapshots.len() {
-//!             if !owns(ctx.agent, ctx.collection, &ctx.snapshots[i].id) {
-//!                 let error = ErrorObject::new(ErrorCode::Other("ERR_FORBIDDEN".into()), "not yours");
-//!                 ctx.reject(i, error);
-//!             }
-//!         }
-//!         Ok(())
-//!     }
-//! }
+#![doc = include_str!("access_control_example.rs")]
 //! ```
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 use super::Snapshot;
 use super::submit::SubmitRequest;
-use crate::protocol::{ClientMessage, ErrorObject, ServerMessage};
+use crate::protocol::{ClientMessage, DocOp, ErrorObject, ServerMessage};
 
 /// What the backend knows about a connection (ShareDB's agent).
 #[derive(Debug)]
@@ -165,8 +140,40 @@ pub struct QueryContext<'a> {
     /// The query expression; middleware may rewrite it (e.g. to add a
     /// filter on the user's documents).
     pub query: &'a mut Value,
-    /// The query's options from the client.
-    pub options: &'a mut Option<Value>,
+    /// The query's options from the client (`o`), to read. They are not
+    /// passed on: peloton's [`Db`](super::Db) takes everything it runs
+    /// from the expression, so rewrite `query` instead.
+    pub options: Option<&'a Value>,
+}
+
+/// The context of [`Middleware::op`]: an op about to be sent to a client.
+///
+/// The op is shared by every connection it is sent to; [`OpContext::op_mut`]
+/// gives this connection its own copy to change.
+#[derive(Debug)]
+pub struct OpContext<'a> {
+    /// The connection.
+    pub agent: &'a AgentInfo,
+    /// The document's collection.
+    pub collection: &'a str,
+    /// The document's id.
+    pub id: &'a str,
+    pub(crate) op: &'a mut Arc<DocOp>,
+}
+
+impl OpContext<'_> {
+    /// The op.
+    pub fn op(&self) -> &DocOp {
+        self.op
+    }
+
+    /// The op, to change what this connection receives (other connections
+    /// still receive it as committed).
+    pub fn op_mut(&mut self) -> &mut DocOp {
+        let op = Arc::make_mut(self.op);
+        op.forget_wire_json();
+        op
+    }
 }
 
 /// Hooks into the backend, ShareDB's middleware actions. Every hook has a
@@ -220,6 +227,18 @@ pub trait Middleware: Send + Sync + 'static {
 
     /// A query is about to run.
     async fn query(&self, ctx: &mut QueryContext<'_>) -> Result<(), ErrorObject> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// An op is about to be sent to a client: every op, whether it answers
+    /// a request (ops since a version, ops a submit was transformed past)
+    /// or comes from a subscription (a document, a query's results).
+    ///
+    /// An error rejects it. A request that would send it fails with the
+    /// error, sends none of its ops and subscribes to nothing; an op from
+    /// a subscription is dropped for this connection.
+    async fn op(&self, ctx: &mut OpContext<'_>) -> Result<(), ErrorObject> {
         let _ = ctx;
         Ok(())
     }

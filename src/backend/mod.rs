@@ -41,8 +41,8 @@ use tokio::sync::watch;
 
 pub use db::{Db, DbError, MemoryDb, QueryResults};
 pub use middleware::{
-    AgentInfo, ConnectContext, Middleware, QueryContext, ReadSnapshotsContext, ReceiveContext,
-    ReplyContext, SnapshotKind,
+    AgentInfo, ConnectContext, Middleware, OpContext, QueryContext, ReadSnapshotsContext,
+    ReceiveContext, ReplyContext, SnapshotKind,
 };
 pub use pubsub::{MemoryPubSub, PubSub, PubSubError};
 pub use snapshot::Snapshot;
@@ -57,8 +57,16 @@ pub struct BackendOptions {
     /// server; `None` (the default) retries until it wins.
     pub max_submit_retries: Option<u32>,
     /// The largest WebSocket message a client may send, in bytes; larger
-    /// ones are answered with an error and dropped. Default: 1 MiB.
+    /// ones are answered with an error that echoes the request's header
+    /// (`a`, `c`, `d`, `seq`, …), so the client can tell which request
+    /// failed, and dropped. Default: 1 MiB.
     pub max_message_bytes: usize,
+    /// The largest WebSocket message read at all, in bytes: beyond it a
+    /// message is not read and the connection is closed with close code
+    /// 1009 (message too big) and a reason. It bounds the memory one
+    /// message can take. Default: 8 MiB; never less than
+    /// `max_message_bytes`.
+    pub max_read_bytes: usize,
     /// Whether presence is relayed. Default: on.
     pub presence: bool,
 }
@@ -68,6 +76,7 @@ impl Default for BackendOptions {
         Self {
             max_submit_retries: None,
             max_message_bytes: 1 << 20,
+            max_read_bytes: 8 << 20,
             presence: true,
         }
     }

@@ -1,7 +1,8 @@
 //! Messages a client sends to the server.
 
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::error::ErrorObject;
@@ -186,6 +187,121 @@ pub struct Rejected {
     pub error: ErrorObject,
 }
 
+/// The fields of a request that tell which request it is, for the error
+/// reply to a frame too large to handle. Everything else in the frame is
+/// skipped without being built.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    a: Scalar,
+    #[serde(default)]
+    c: Scalar,
+    #[serde(default)]
+    d: Scalar,
+    #[serde(default)]
+    id: Scalar,
+    #[serde(default)]
+    v: Scalar,
+    #[serde(default)]
+    src: Scalar,
+    #[serde(default)]
+    seq: Scalar,
+    #[serde(default)]
+    ch: Scalar,
+}
+
+/// A string, number, boolean or null, kept; a list or an object, skipped.
+#[derive(Default)]
+struct Scalar(Option<Value>);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(Value::Bool(v))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(Value::from(v))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(Value::from(v))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(Value::from(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(Value::from(v))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(Some(Value::Null)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+impl Rejected {
+    /// The rejection of a frame of `size` bytes, over the `limit` a server
+    /// handles. It echoes the request's header (`a`, `c`, `d`, `id`, `v`,
+    /// `src`, `seq`, `ch`, where they are strings or numbers), so the
+    /// client can match the error to its request (the npm client rolls
+    /// back the op it has in flight); the rest of the frame is read past,
+    /// never built.
+    ///
+    /// ```
+    /// use peloton::protocol::Rejected;
+    ///
+    /// let frame = r#"{"a":"op","c":"notes","d":"n1","v":4,"seq":9,"op":[{"p":["t",0],"si":"long text"}]}"#;
+    /// let rejected = Rejected::oversized(frame, 64);
+    /// assert_eq!(rejected.echo["seq"], 9);
+    /// assert!(rejected.echo.get("op").is_none());
+    /// assert_eq!(rejected.error.code.as_str(), "ERR_MESSAGE_BADLY_FORMED");
+    /// ```
+    pub fn oversized(text: &str, limit: usize) -> Self {
+        let mut echo = Map::new();
+        // Only an object is a request (serde would read a list as a struct).
+        let object = text.trim_start().starts_with('{');
+        if object && let Ok(header) = serde_json::from_str::<Header>(text) {
+            let fields = [
+                ("a", header.a),
+                ("c", header.c),
+                ("d", header.d),
+                ("id", header.id),
+                ("v", header.v),
+                ("src", header.src),
+                ("seq", header.seq),
+                ("ch", header.ch),
+            ];
+            for (key, Scalar(value)) in fields {
+                if let Some(value) = value {
+                    echo.insert(key.to_owned(), value);
+                }
+            }
+        }
+        Self {
+            echo,
+            error: ErrorObject::badly_formed(format!(
+                "Message of {} bytes is over the limit of {limit} bytes: split the change \
+                 into smaller ops, or raise the server's max_message_bytes",
+                text.len()
+            )),
+        }
+    }
+}
+
 impl ClientMessage {
     /// Parses one WebSocket text frame.
     ///
@@ -247,9 +363,7 @@ impl ClientMessage {
             "qu" => Self::QueryUnsubscribe { id: query_id(&w)? },
             "op" => {
                 let (c, d) = collection_and_id(&mut w)?;
-                let kind = w
-                    .take_op_kind()
-                    .map_err(|m| ErrorObject::badly_formed(format!("Invalid op message: {m}")))?;
+                let kind = w.take_op_kind()?;
                 let kind = match kind {
                     OpKind::Create(mut create) => {
                         create.doc_type = normalize_type(create.doc_type);
@@ -676,5 +790,67 @@ mod tests {
         }
         let no_action = ClientMessage::parse(r#"{"foo":1}"#).unwrap_err();
         assert_eq!(no_action.echo.get("foo"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn a_null_op_is_a_badly_formed_op() {
+        let rejected =
+            ClientMessage::parse(r#"{"a":"op","c":"c","d":"d","v":1,"src":"s","seq":4,"op":null}"#)
+                .unwrap_err();
+        assert_eq!(rejected.error.code, ErrorCode::OtOpBadlyFormed);
+        assert_eq!(rejected.echo.get("seq"), Some(&json!(4)));
+        // An absent op is a different mistake.
+        let rejected = ClientMessage::parse(r#"{"a":"op","c":"c","d":"d","v":1}"#).unwrap_err();
+        assert_eq!(rejected.error.code, ErrorCode::MessageBadlyFormed);
+    }
+
+    #[test]
+    fn handshake_versions_may_be_strings() {
+        let version = |v: &str| {
+            let text = format!(r#"{{"a":"hs","id":null,"protocol":{v},"protocolMinor":{v}}}"#);
+            match ClientMessage::parse(&text) {
+                Ok(ClientMessage::Handshake {
+                    protocol,
+                    protocol_minor,
+                    ..
+                }) => {
+                    assert_eq!(protocol, protocol_minor);
+                    Ok(protocol)
+                }
+                Ok(other) => panic!("not a handshake: {other:?}"),
+                Err(rejected) => Err(rejected.error.code),
+            }
+        };
+        assert_eq!(version("1"), Ok(Some(1)));
+        assert_eq!(version(r#""1""#), Ok(Some(1)));
+        assert_eq!(version("2.0"), Ok(Some(2)));
+        assert_eq!(version(r#""beta""#), Ok(None));
+        assert_eq!(version("null"), Ok(None));
+        assert_eq!(version("true"), Err(ErrorCode::MessageBadlyFormed));
+        assert_eq!(version("[1]"), Err(ErrorCode::MessageBadlyFormed));
+    }
+
+    #[test]
+    fn an_oversized_frame_echoes_its_header_only() {
+        let frame = json!({"a": "op", "c": "c", "d": "d", "v": 3, "src": "s", "seq": 9,
+            "x": {"big": "y".repeat(100)}, "op": [{"p": ["t", 0], "si": "x".repeat(100)}]})
+        .to_string();
+        let rejected = Rejected::oversized(&frame, 64);
+        assert_eq!(
+            Value::Object(rejected.echo),
+            json!({"a": "op", "c": "c", "d": "d", "v": 3, "src": "s", "seq": 9})
+        );
+        assert!(
+            rejected
+                .error
+                .message
+                .contains(&format!("Message of {} bytes", frame.len()))
+        );
+        // Lists and objects where a header field should be are skipped.
+        let odd = Rejected::oversized(r#"{"a":"f","c":{"x":[1,2]},"d":[3],"v":null}"#, 8);
+        assert_eq!(Value::Object(odd.echo), json!({"a": "f", "v": null}));
+        for junk in ["not json", "[1,2]", r#"{"a":"f","a":"s"}"#] {
+            assert!(Rejected::oversized(junk, 1).echo.is_empty(), "{junk}");
+        }
     }
 }

@@ -242,6 +242,11 @@ impl DocOp {
         self
     }
 
+    /// Drops the serialized wire message, after a change to the op.
+    pub(crate) fn forget_wire_json(&mut self) {
+        self.wire = WireCache::default();
+    }
+
     /// The op as a wire message (`{"a": "op", …}`), serialized once and
     /// kept: every subscriber of a document gets the same text.
     pub fn wire_json(&self) -> &str {

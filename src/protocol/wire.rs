@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::ErrorObject;
+use super::error::{ErrorCode, ErrorObject};
 use super::snapshot::{CreateData, OpKind};
 use crate::ot::json0;
 
@@ -29,7 +29,9 @@ pub(crate) struct Wire {
     pub r: Option<Vec<(String, Option<u64>)>>,
     pub src: Option<String>,
     pub seq: Option<u64>,
-    pub op: Option<json0::Op>,
+    /// `Some(None)`: `"op": null`.
+    #[serde(deserialize_with = "present")]
+    pub op: Option<Option<json0::Op>>,
     pub create: Option<CreateData>,
     pub del: Option<bool>,
     pub x: Option<Value>,
@@ -39,8 +41,9 @@ pub(crate) struct Wire {
     pub p: Option<Value>,
     pub pv: Option<u64>,
     pub t: Option<String>,
+    #[serde(deserialize_with = "protocol_version")]
     pub protocol: Option<u64>,
-    #[serde(rename = "protocolMinor")]
+    #[serde(rename = "protocolMinor", deserialize_with = "protocol_version")]
     pub protocol_minor: Option<u64>,
     #[serde(rename = "type", deserialize_with = "present")]
     pub doc_type: Option<Option<String>>,
@@ -54,13 +57,22 @@ pub(crate) struct Wire {
 
 impl Wire {
     /// The op body, moved out: exactly one of `op`, `create` and `del: true`.
-    pub fn take_op_kind(&mut self) -> Result<OpKind, &'static str> {
+    pub fn take_op_kind(&mut self) -> Result<OpKind, ErrorObject> {
         match (self.op.take(), self.create.take(), self.del) {
-            (Some(op), None, None | Some(false)) => Ok(OpKind::Edit(op)),
+            (Some(Some(op)), None, None | Some(false)) => Ok(OpKind::Edit(op)),
+            // ShareDB takes `"op": null` for an edit, which no type applies.
+            (Some(None), None, None | Some(false)) => Err(ErrorObject::new(
+                ErrorCode::OtOpBadlyFormed,
+                "Invalid op: `op` is null; a json0 op is a list of components",
+            )),
             (None, Some(create), None | Some(false)) => Ok(OpKind::Create(create)),
             (None, None, Some(true)) => Ok(OpKind::Delete),
-            (None, None, _) => Err("Missing op, create, or del"),
-            _ => Err("Only one of op, create, or del may be given"),
+            (None, None, _) => Err(ErrorObject::badly_formed(
+                "Invalid op message: Missing op, create, or del",
+            )),
+            _ => Err(ErrorObject::badly_formed(
+                "Invalid op message: Only one of op, create, or del may be given",
+            )),
         }
     }
 }
@@ -74,6 +86,45 @@ where
     T: Deserialize<'de>,
 {
     T::deserialize(deserializer).map(Some)
+}
+
+/// Deserializes a handshake's protocol version as ShareDB accepts it: a
+/// number, a string (`"1"`) or null. A version that is not a whole number
+/// (`"beta"`, `1.5`) reads as absent: the server only ever answers with its
+/// own. Anything else (a list, an object, a boolean) is an error.
+pub(crate) fn protocol_version<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    struct VersionVisitor;
+    impl<'de> Visitor<'de> for VersionVisitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a protocol version: a number or a string")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(u64::try_from(v).ok())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // `as` saturates: a version past u64::MAX is not one to answer.
+            Ok((v.fract() == 0.0 && v >= 0.0).then_some(v as u64))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.trim().parse().ok())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    deserializer.deserialize_any(VersionVisitor)
 }
 
 /// The `id` field: a string in handshakes and presence, a number for

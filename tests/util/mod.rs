@@ -30,19 +30,80 @@ pub struct RawSocket {
     >,
     /// Messages received but not yet taken.
     inbox: Vec<Value>,
+    /// Every text frame received, in order.
+    transcript: Vec<String>,
 }
 
 impl RawSocket {
     pub async fn connect(addr: SocketAddr) -> Self {
-        let (socket, _) = tokio_tungstenite::connect_async(channel_url(addr))
-            .await
-            .unwrap();
+        Self::connect_with(addr, &[]).await
+    }
+
+    /// Connects with extra headers on the upgrade request (for the
+    /// `connect` middleware).
+    pub async fn connect_with(addr: SocketAddr, headers: &[(&'static str, &str)]) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = channel_url(addr).into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse().unwrap());
+        }
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(None)
+            .max_frame_size(None);
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+                .await
+                .unwrap();
         let mut raw = Self {
             socket,
             inbox: Vec::new(),
+            transcript: Vec::new(),
         };
         raw.next(|m| m["a"] == "init").await;
         raw
+    }
+
+    /// Every text frame received so far (taken or not), in order.
+    pub fn transcript(&self) -> &[String] {
+        &self.transcript
+    }
+
+    /// Waits until the server has answered everything sent before: a ping
+    /// is answered after every earlier request.
+    pub async fn sync(&mut self) {
+        self.send(serde_json::json!({"a": "pp"})).await;
+        self.next(|m| m["a"] == "pp").await;
+    }
+
+    /// Messages received and not taken, in order, taking them.
+    pub fn take_all(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.inbox)
+    }
+
+    /// Reads until the server closes the connection; its close frame's
+    /// code and reason. Text frames before it are kept.
+    pub async fn closed(&mut self) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .expect("timed out waiting for the close");
+            match frame {
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Some(Ok(Message::Text(text))) => self.keep(text.to_string()),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("the connection failed without a close frame: {e}"),
+                None => return None,
+            }
+        }
+    }
+
+    fn keep(&mut self, text: String) {
+        let value: Value = serde_json::from_str(&text).unwrap();
+        self.transcript.push(text);
+        self.inbox.push(value);
     }
 
     pub async fn send_text(&mut self, text: impl Into<String>) {
@@ -58,6 +119,20 @@ impl RawSocket {
         if let Some(i) = self.inbox.iter().position(&predicate) {
             return self.inbox.remove(i);
         }
+        self.read_until(&predicate).await;
+        self.inbox.pop().unwrap()
+    }
+
+    /// Waits until a message that satisfies `predicate` has arrived,
+    /// leaving it and every other in place to be taken.
+    pub async fn seen(&mut self, predicate: impl Fn(&Value) -> bool) {
+        if !self.inbox.iter().any(&predicate) {
+            self.read_until(&predicate).await;
+        }
+    }
+
+    /// Reads frames until the last one received satisfies `predicate`.
+    async fn read_until(&mut self, predicate: &impl Fn(&Value) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let frame = tokio::time::timeout_at(deadline, self.socket.next())
@@ -66,11 +141,10 @@ impl RawSocket {
                 .expect("socket closed")
                 .unwrap();
             if let Message::Text(text) = frame {
-                let value: Value = serde_json::from_str(&text).unwrap();
-                if predicate(&value) {
-                    return value;
+                self.keep(text.to_string());
+                if self.inbox.last().is_some_and(predicate) {
+                    return;
                 }
-                self.inbox.push(value);
             }
         }
     }

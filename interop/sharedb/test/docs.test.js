@@ -119,3 +119,56 @@ test('bulk subscribe loads every document and follows their ops', async () => {
   await until(() => docs[1].data.n === 5, 'the op on a bulk-subscribed doc');
   writer.close(); reader.close();
 });
+
+// The frames a connection sends, recorded as it sends them.
+function recordSent(connection) {
+  const sent = [];
+  const send = connection.send.bind(connection);
+  // As the server reads it (the client builds some of it without a prototype).
+  connection.send = (message) => { sent.push(JSON.parse(JSON.stringify(message))); return send(message); };
+  return sent;
+}
+
+test('bulk fetch and bulk unsubscribe, by ids and from versions', { timeout: 20000 }, async (t) => {
+  const c = collection('bulkf');
+  const writer = await connect();
+  const reader = await connect();
+  t.after(() => { writer.close(); reader.close(); });
+  for (const id of ['x', 'y']) await call(writer.get(c, id), 'create', { id, n: 0 });
+  const sent = recordSent(reader);
+  const docs = ['x', 'y', 'absent'].map((id) => reader.get(c, id));
+
+  // New docs: `bf` with ids, answered with snapshots.
+  reader.startBulk();
+  let fetched = docs.map((d) => call(d, 'fetch'));
+  reader.endBulk();
+  await Promise.all(fetched);
+  assert.deepEqual(sent.pop(), { a: 'bf', c, b: ['x', 'y', 'absent'] });
+  assert.deepEqual(docs.map((d) => [d.version, d.data?.id]), [[1, 'x'], [1, 'y'], [0, undefined]]);
+
+  // Docs it has: `bf` with versions, answered with the ops missed.
+  await call(writer.get(c, 'x'), 'submitOp', [{ p: ['n'], na: 2 }]);
+  await call(writer.get(c, 'y'), 'submitOp', [{ p: ['n'], na: 3 }]);
+  reader.startBulk();
+  fetched = docs.slice(0, 2).map((d) => call(d, 'fetch'));
+  reader.endBulk();
+  await Promise.all(fetched);
+  assert.deepEqual(sent.pop(), { a: 'bf', c, b: { x: 1, y: 1 } });
+  assert.deepEqual(docs.slice(0, 2).map((d) => [d.version, d.data.n]), [[2, 2], [2, 3]]);
+
+  // Subscribe both, then `bu` them: later ops no longer arrive.
+  reader.startBulk();
+  const subscribed = docs.slice(0, 2).map((d) => call(d, 'subscribe'));
+  reader.endBulk();
+  await Promise.all(subscribed);
+  assert.deepEqual(sent.pop(), { a: 'bs', c, b: { x: 2, y: 2 } });
+  reader.startBulk();
+  const unsubscribed = docs.slice(0, 2).map((d) => call(d, 'unsubscribe'));
+  reader.endBulk();
+  await Promise.all(unsubscribed);
+  assert.deepEqual(sent.pop(), { a: 'bu', c, b: ['x', 'y'] });
+  await call(writer.get(c, 'x'), 'submitOp', [{ p: ['n'], na: 10 }]);
+  await call(reader.get(c, 'y'), 'fetch'); // a round trip after the op
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(docs[0].version, 2, 'no op after the bulk unsubscribe');
+});

@@ -97,3 +97,34 @@ test('the client resends its inflight op after a reconnect, applied once', async
   assert.equal(check.version, 2);
   conn.close(); check.connection.close();
 });
+
+test('an op over the size limit fails its callback; the doc rolls back and keeps working', { timeout: 20000 }, async (t) => {
+  const c = collection('oversized');
+  const conn = await connect();
+  const reader = await connect();
+  t.after(() => { conn.close(); reader.close(); });
+  const doc = conn.get(c, 'd');
+  await call(doc, 'create', { text: '' });
+  // The demo app takes messages of up to 1 MiB.
+  const err = await new Promise((resolve) => doc.submitOp([{ p: ['text', 0], si: 'x'.repeat(2 << 20) }], resolve));
+  assert.ok(err, 'the oversized submit failed');
+  assert.equal(err.code, 'ERR_MESSAGE_BADLY_FORMED');
+  assert.match(err.message, /over the limit/);
+  assert.deepEqual(doc.data, { text: '' });
+  assert.equal(doc.version, 1);
+  await call(doc, 'submitOp', [{ p: ['text', 0], si: 'ok' }]);
+  const other = reader.get(c, 'd');
+  await call(other, 'fetch');
+  assert.deepEqual([other.version, other.data], [2, { text: 'ok' }]);
+});
+
+test('a message over what the server reads closes the connection, saying why', { timeout: 20000 }, async (t) => {
+  const ws = await rawSocket();
+  t.after(() => ws.terminate());
+  const closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve([code, reason.toString()])));
+  // The demo app reads messages of up to 8 MiB.
+  ws.send('x'.repeat(9 << 20));
+  const [code, reason] = await closed;
+  assert.equal(code, 1009);
+  assert.match(reason, /over the limit/);
+});

@@ -1,0 +1,178 @@
+//! The access-control example of `backend::middleware`'s docs, attacked.
+
+use peloton::client::Connection;
+use peloton::protocol::ErrorCode;
+use serde_json::{Value, json};
+
+use crate::util::{RawSocket, serve};
+
+/// The example itself, compiled from the file the docs show.
+#[allow(dead_code)]
+mod example {
+    include!("../../src/backend/access_control_example.rs");
+}
+
+const SECRET: &str = "ann's diary";
+
+async fn as_user(addr: std::net::SocketAddr, user: &str) -> RawSocket {
+    let mut socket = RawSocket::connect_with(addr, &[("x-user", user)]).await;
+    socket.handshake(None).await;
+    socket
+}
+
+/// Every way of reading a document, as the wrong user over the real
+/// protocol: nothing of it arrives, now or when it changes later.
+#[tokio::test]
+async fn private_documents_leak_on_no_read_path() {
+    let addr = serve(example::backend()).await;
+    let mut ann = as_user(addr, "ann").await;
+    ann.send(
+        json!({"a": "op", "c": "private", "d": "ann", "v": null, "seq": 1,
+        "create": {"type": "json0", "data": {"text": SECRET}}}),
+    )
+    .await;
+    ann.next(|m| m["a"] == "op" && m["seq"] == 1).await;
+    ann.send(
+        json!({"a": "op", "c": "private", "d": "ann", "v": 1, "seq": 2,
+        "op": [{"p": ["more"], "oi": SECRET}]}),
+    )
+    .await;
+    assert!(
+        ann.next(|m| m["a"] == "op" && m["seq"] == 2)
+            .await
+            .get("error")
+            .is_none()
+    );
+
+    let mut bob = as_user(addr, "bob").await;
+    let refused = [
+        json!({"a": "f", "c": "private", "d": "ann"}),
+        json!({"a": "f", "c": "private", "d": "ann", "v": 0}),
+        json!({"a": "s", "c": "private", "d": "ann"}),
+        json!({"a": "s", "c": "private", "d": "ann", "v": 0}),
+        json!({"a": "bf", "c": "private", "b": {"ann": 0, "bob": 0}}),
+        json!({"a": "bs", "c": "private", "b": {"ann": 0, "bob": 0}}),
+        json!({"a": "qf", "id": 1, "c": "private", "q": {}}),
+        json!({"a": "qs", "id": 2, "c": "private", "q": {}}),
+        json!({"a": "qs", "id": 3, "c": "private", "q": {}, "r": [["ann", 0]]}),
+        json!({"a": "qs", "id": 4, "c": "private", "q": {}, "r": [["ann", null]]}),
+        json!({"a": "nf", "id": 5, "c": "private", "d": "ann", "v": 1}),
+        json!({"a": "nt", "id": 6, "c": "private", "d": "ann", "ts": null}),
+    ];
+    for request in &refused {
+        bob.send(request.clone()).await;
+        let reply = bob.next(|m| m["a"] == request["a"]).await;
+        assert!(
+            reply.get("error").is_some(),
+            "{request} was answered with {reply}"
+        );
+    }
+    // Bulk requests by id answer per document: ann's is refused, and bob
+    // still gets his own.
+    for a in ["bf", "bs"] {
+        bob.send(json!({"a": a, "c": "private", "b": ["ann", "bob"]}))
+            .await;
+        let reply = bob.next(|m| m["a"] == a).await;
+        assert_eq!(
+            reply["data"]["ann"]["error"]["code"], "ERR_FORBIDDEN",
+            "{reply}"
+        );
+        assert_eq!(
+            reply["data"]["bob"],
+            json!({"v": 0, "type": null}),
+            "{reply}"
+        );
+    }
+    // Requests that carry nothing to check (bob claims the latest version)
+    // are answered, but what comes later on them is not sent.
+    for request in [
+        json!({"a": "s", "c": "private", "d": "ann", "v": 2}),
+        json!({"a": "bs", "c": "private", "b": {"ann": 2, "bob": 0}}),
+        json!({"a": "qs", "id": 7, "c": "private", "q": {}, "r": [["ann", 2]]}),
+    ] {
+        bob.send(request.clone()).await;
+        bob.next(|m| m["a"] == request["a"]).await;
+    }
+
+    ann.send(
+        json!({"a": "op", "c": "private", "d": "ann", "v": 2, "seq": 3,
+        "op": [{"p": ["again"], "oi": SECRET}]}),
+    )
+    .await;
+    ann.next(|m| m["a"] == "op" && m["seq"] == 3).await;
+    ann.send(json!({"a": "op", "c": "private", "d": "ann", "v": 3, "seq": 4, "del": true}))
+        .await;
+    ann.next(|m| m["a"] == "op" && m["seq"] == 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    bob.sync().await;
+
+    // Bob never submits: no op of any kind is his to receive, and his
+    // queries gain no documents.
+    for frame in bob.transcript() {
+        assert!(!frame.contains(SECRET), "bob received {frame}");
+        let message: Value = serde_json::from_str(frame).unwrap();
+        if message.get("error").is_some() {
+            continue;
+        }
+        assert!(message["a"] != "op", "bob received an op: {frame}");
+        let inserts = message["diff"]
+            .as_array()
+            .is_some_and(|diff| diff.iter().any(|step| step["type"] == "insert"));
+        assert!(!inserts, "bob's query gained a document: {frame}");
+    }
+
+    // The same requests from ann herself are served: the test would see
+    // a leak.
+    let mut owner = as_user(addr, "ann").await;
+    owner
+        .send(json!({"a": "s", "c": "private", "d": "ann", "v": 0}))
+        .await;
+    owner.next(|m| m["a"] == "s").await;
+    assert!(owner.transcript().iter().any(|f| f.contains(SECRET)));
+}
+
+/// The example through peloton's client, in-process: reads and writes
+/// fail with the example's errors, public documents are open.
+#[tokio::test]
+async fn private_documents_through_the_client() {
+    let backend = example::backend();
+    let as_user = |user: &str| {
+        let request = http::Request::builder()
+            .header("x-user", user)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        Connection::new(crate::ConnectAs::new(backend.connect_with(Some(request))))
+    };
+    let (ann, bob) = (as_user("ann"), as_user("bob"));
+
+    let own = ann.get("private", "ann");
+    own.create(json!({"secret": 1})).unwrap().await.unwrap();
+    let err = bob.get("private", "ann").fetch().await.unwrap_err();
+    assert_eq!(
+        err.server_error().unwrap().code,
+        ErrorCode::Other("ERR_FORBIDDEN".into())
+    );
+    let err = bob.get("private", "ann").subscribe().await.unwrap_err();
+    assert_eq!(
+        err.server_error().unwrap().code,
+        ErrorCode::Other("ERR_FORBIDDEN".into())
+    );
+    // A rejected create fails with the submit hook's error, is rolled back
+    // on bob's side and is never stored.
+    let theirs = bob.get("private", "ann-too");
+    let err = theirs.create(json!({})).unwrap().await.unwrap_err();
+    assert_eq!(
+        err.server_error().unwrap().code,
+        ErrorCode::OpSubmitRejected
+    );
+    assert!(!theirs.exists());
+    assert!(!backend.fetch("private", "ann-too").await.unwrap().exists());
+    // Public collections are open to all.
+    bob.get("public", "x")
+        .create(json!({}))
+        .unwrap()
+        .await
+        .unwrap();
+}
