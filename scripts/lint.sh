@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --features peloton/ssr,peloton/mongodb,peloton/redis,app/ssr -- -D warnings
 cargo clippy -p peloton -p app --lib --target wasm32-unknown-unknown --features peloton/hydrate,app/hydrate -- -D warnings
+# The hydrate feature set with all targets (tests, benches), built natively.
+cargo clippy -p peloton -p app --all-targets --features peloton/hydrate,app/hydrate -- -D warnings

@@ -243,6 +243,7 @@ impl DocOp {
     }
 
     /// Drops the serialized wire message, after a change to the op.
+    #[cfg(feature = "ssr")]
     pub(crate) fn forget_wire_json(&mut self) {
         self.wire = WireCache::default();
     }
