@@ -21,8 +21,8 @@ pub use memory::MemoryDb;
 pub use mongo::MongoDb;
 
 use super::Snapshot;
-use super::query::Query;
-use crate::protocol::DocOp;
+use super::query::{Query, QueryError};
+use crate::protocol::{DocOp, ErrorCode, ErrorObject};
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,10 +33,40 @@ pub enum DbError {
     /// What is stored cannot be read back (a corrupt or foreign record).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
-    /// The request cannot be served (a collection name the database
-    /// reserves, a query it cannot run).
+    /// The request cannot be served as configured (e.g. a malformed
+    /// connection URL).
     #[error("{0}")]
     Invalid(String),
+    /// The collection name is one the database keeps for itself.
+    #[error(
+        "collection name {0:?} is reserved: MongoDB keeps `system` and ShareDB's op \
+         journals are named `o_<collection>`; use another name"
+    )]
+    ReservedCollection(String),
+    /// A query this database refuses or cannot evaluate; the client is
+    /// told why.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+impl DbError {
+    /// The error as the client sees it: the request's own mistakes (a
+    /// reserved collection, a refused query) with their codes and reasons,
+    /// anything else as a brief internal error (details are logged, never
+    /// sent).
+    pub fn to_client(&self, during: &str) -> ErrorObject {
+        match self {
+            // sharedb-mongo's code for an invalid collection name.
+            Self::ReservedCollection(_) => {
+                ErrorObject::new(ErrorCode::Numeric(4102), self.to_string())
+            }
+            Self::Query(e) => ErrorObject::new(e.code(), e.to_string()),
+            Self::Backend(_) | Self::Corrupt(_) | Self::Invalid(_) => {
+                tracing::error!("{during} failed: {self}");
+                ErrorObject::unknown(format!("Internal error during {during}"))
+            }
+        }
+    }
 }
 
 /// The results of a query: documents in result order, and any extra
