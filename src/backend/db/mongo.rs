@@ -65,9 +65,10 @@ impl MongoDb {
     /// Connects to `url` (`mongodb://host:port/database`; the database
     /// defaults to `peloton`).
     pub async fn connect(url: &str) -> Result<Self, DbError> {
-        let options = ClientOptions::parse(url)
-            .await
-            .map_err(|e| DbError::Invalid(format!("MongoDB URL {url:?}: {e}")))?;
+        let options = ClientOptions::parse(url).await.map_err(|e| {
+            let url = crate::backend::redact_password(url);
+            DbError::Invalid(format!("MongoDB URL {url:?}: {e}"))
+        })?;
         let name = options
             .default_database
             .clone()

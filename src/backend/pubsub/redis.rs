@@ -75,8 +75,10 @@ impl RedisPubSub {
         url: &str,
         prefix: Option<String>,
     ) -> Result<Self, PubSubError> {
-        let client =
-            redis::Client::open(url).map_err(|e| PubSubError(format!("Redis URL {url:?}: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            let url = crate::backend::redact_password(url);
+            PubSubError(format!("Redis URL {url:?}: {e}"))
+        })?;
         let publisher = ConnectionManager::new(client.clone())
             .await
             .map_err(redis_error("connect"))?;
