@@ -92,11 +92,11 @@ impl MongoDb {
     }
 
     fn snapshots(&self, collection: &str) -> Result<Collection<Document>, DbError> {
-        if collection.starts_with("system") || collection.starts_with("o_") || collection.is_empty()
-        {
-            return Err(DbError::Invalid(format!(
-                "collection name {collection:?} is reserved (system*, o_*) or empty"
-            )));
+        if collection.is_empty() {
+            return Err(DbError::Invalid("a collection name cannot be empty".into()));
+        }
+        if is_reserved(collection) {
+            return Err(DbError::ReservedCollection(collection.to_owned()));
         }
         Ok(self.db.collection(collection))
     }
@@ -308,6 +308,12 @@ impl Db for MongoDb {
     async fn close(&self) {
         self.client.clone().shutdown().await;
     }
+}
+
+/// The collection names sharedb-mongo refuses: exactly `system`, and
+/// `o_*` (op journals); `systems` or `system_users` are ordinary names.
+fn is_reserved(collection: &str) -> bool {
+    collection == "system" || collection.starts_with("o_")
 }
 
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
