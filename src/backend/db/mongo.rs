@@ -463,7 +463,12 @@ fn to_op(collection: &str, id: &str, doc: Document) -> Result<DocOp, DbError> {
     let m = doc.get_document("m").ok();
     let mut op = DocOp::new(collection, id, read_u64(doc.get("v")), kind);
     op.src = doc.get_str("src").ok().map(str::to_owned);
-    op.seq = doc.get("seq").map(|s| read_u64(Some(s)));
+    // Node stores an op without a source (a server-side submit) with
+    // `src: null, seq: null`: no seq, not seq 0.
+    op.seq = doc
+        .get("seq")
+        .filter(|seq| !matches!(seq, Bson::Null | Bson::Undefined))
+        .map(|seq| read_u64(Some(seq)));
     Ok(op.with_meta(OpMeta {
         ts: m
             .and_then(|m| m.get("ts"))
