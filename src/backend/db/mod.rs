@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub use memory::MemoryDb;
 #[cfg(feature = "mongodb")]
-pub use mongo::MongoDb;
+pub use mongo::{MongoDb, MongoDbOptions};
 
 use super::Snapshot;
 use super::query::{Query, QueryError};

@@ -25,8 +25,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -45,8 +46,37 @@ use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
 pub struct MongoDb {
     client: Client,
     db: Database,
-    /// Op collections whose indexes were ensured.
-    indexed: Arc<Mutex<HashSet<String>>>,
+    options: MongoDbOptions,
+    /// Op collections whose indexes exist, or when creating them last failed.
+    indexes: Arc<Mutex<HashMap<String, IndexState>>>,
+}
+
+/// Settings of a [`MongoDb`]; the defaults are sharedb-mongo's.
+#[derive(Clone, Debug)]
+pub struct MongoDbOptions {
+    /// Creates the op collections' indexes `{d: 1, v: 1}` and
+    /// `{src: 1, seq: 1, v: 1}` on first use (default). Turn it off to
+    /// manage indexes yourself (sharedb-mongo's `disableIndexCreation`).
+    pub create_indexes: bool,
+    /// After creating an index failed, how long to wait before trying
+    /// again; commits go on meanwhile. Default: 10 s.
+    pub index_retry_delay: Duration,
+}
+
+impl Default for MongoDbOptions {
+    fn default() -> Self {
+        Self {
+            create_indexes: true,
+            index_retry_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Whether an op collection's indexes were made.
+#[derive(Clone, Copy, Debug)]
+enum IndexState {
+    Created,
+    Failed(Instant),
 }
 
 impl std::fmt::Debug for MongoDb {
@@ -55,6 +85,25 @@ impl std::fmt::Debug for MongoDb {
             .field("database", &self.db.name())
             .finish()
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map holds plain values, each update a single insert: still
+    // consistent after a panic elsewhere.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Exactly sharedb-mongo's indexes, options included: MongoDB 4.2+ ignores
+/// `background`, but a server that compares options (SecantusDB) would
+/// refuse sharedb-mongo's same-named index.
+async fn create_op_indexes(ops: &Collection<Document>) -> Result<(), mongodb::error::Error> {
+    for keys in [doc! {"d": 1, "v": 1}, doc! {"src": 1, "seq": 1, "v": 1}] {
+        #[allow(deprecated)]
+        let options = IndexOptions::builder().background(true).build();
+        let index = IndexModel::builder().keys(keys).options(options).build();
+        ops.create_index(index).await?;
+    }
+    Ok(())
 }
 
 fn backend_error(during: &str) -> impl Fn(mongodb::error::Error) -> DbError + '_ {
@@ -82,8 +131,15 @@ impl MongoDb {
         Self {
             db: client.database(name),
             client,
-            indexed: Arc::default(),
+            options: MongoDbOptions::default(),
+            indexes: Arc::default(),
         }
+    }
+
+    /// Replaces the settings.
+    pub fn with_options(mut self, options: MongoDbOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// The MongoDB database.
@@ -105,25 +161,30 @@ impl MongoDb {
         self.snapshots(collection)?;
         let name = format!("o_{collection}");
         let ops = self.db.collection::<Document>(&name);
-        let new = self
-            .indexed
-            .lock()
-            .map(|mut set| set.insert(name.clone()))
-            .unwrap_or(false);
-        if new {
-            // Exactly sharedb-mongo's indexes, options included: MongoDB
-            // 4.2+ ignores `background`, but a server that compares options
-            // (SecantusDB) would refuse sharedb-mongo's same-named index.
-            for keys in [doc! {"d": 1, "v": 1}, doc! {"src": 1, "seq": 1, "v": 1}] {
-                #[allow(deprecated)]
-                let options = IndexOptions::builder().background(true).build();
-                let index = IndexModel::builder().keys(keys).options(options).build();
-                if let Err(e) = ops.create_index(index).await {
-                    tracing::warn!("creating an index on {name} failed: {e}");
+        if self.options.create_indexes && self.needs_indexes(&name) {
+            let state = match create_op_indexes(&ops).await {
+                Ok(()) => IndexState::Created,
+                Err(e) => {
+                    tracing::warn!(
+                        "creating the indexes of {name} failed (retrying in {:?}): {e}",
+                        self.options.index_retry_delay
+                    );
+                    IndexState::Failed(Instant::now())
                 }
-            }
+            };
+            lock(&self.indexes).insert(name, state);
         }
         Ok(ops)
+    }
+
+    /// Whether the indexes of op collection `name` are still to be made:
+    /// never tried, or the last try failed long enough ago.
+    fn needs_indexes(&self, name: &str) -> bool {
+        match lock(&self.indexes).get(name) {
+            None => true,
+            Some(IndexState::Created) => false,
+            Some(IndexState::Failed(at)) => at.elapsed() >= self.options.index_retry_delay,
+        }
     }
 
     /// The snapshot's `_v` and `_o` (the head of its op chain).
@@ -161,29 +222,16 @@ impl Db for MongoDb {
         ops.insert_one(op_document(op, id, op_id, previous))
             .await
             .map_err(backend_error("op insert"))?;
-        let document = snapshot_document(id, snapshot, op_id);
-        let written = if snapshot.v == 1 {
-            match snapshots.insert_one(document).await {
-                Ok(_) => true,
-                Err(e) if is_duplicate_key(&e) => false,
-                Err(e) => return Err(backend_error("snapshot insert")(e)),
+        let written = write_snapshot(&snapshots, id, snapshot, op_id).await;
+        if !matches!(written, Ok(true)) {
+            // Lost the race, or the write failed: the op must not stay in
+            // the journal. Were it left, reads along the chain would skip
+            // it anyway, so a failed clean-up is only logged.
+            if let Err(e) = ops.delete_one(doc! {"_id": op_id}).await {
+                tracing::warn!("removing the uncommitted op {op_id} of {collection}.{id}: {e}");
             }
-        } else {
-            let expected = int(snapshot.v.saturating_sub(1));
-            snapshots
-                .replace_one(doc! {"_id": id, "_v": expected}, document)
-                .await
-                .map_err(backend_error("snapshot replace"))?
-                .modified_count
-                > 0
-        };
-        if !written {
-            // Lost the race: the op must not stay in the journal.
-            ops.delete_one(doc! {"_id": op_id})
-                .await
-                .map_err(backend_error("op cleanup"))?;
         }
-        Ok(written)
+        written
     }
 
     async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
@@ -369,6 +417,38 @@ fn snapshot_document(id: &str, snapshot: &Snapshot, op_id: ObjectId) -> Document
     doc.insert("_m", to_bson(&Value::Object(snapshot.m.clone())));
     doc.insert("_o", op_id);
     doc
+}
+
+/// Writes the snapshot that `op` (stored as `op_id`) produced, if the
+/// stored document is still at the version before it. `Ok(false)`: another
+/// commit got there first.
+///
+/// Version 1 is an insert (a duplicate `_id` means the race was lost);
+/// later versions replace the document.
+async fn write_snapshot(
+    snapshots: &Collection<Document>,
+    id: &str,
+    snapshot: &Snapshot,
+    op_id: ObjectId,
+) -> Result<bool, DbError> {
+    if snapshot.v == 1 {
+        return match snapshots
+            .insert_one(snapshot_document(id, snapshot, op_id))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(backend_error("snapshot insert")(e)),
+        };
+    }
+    let current = doc! {"_id": id, "_v": int(snapshot.v - 1)};
+    let result = snapshots
+        .replace_one(current, snapshot_document(id, snapshot, op_id))
+        .await;
+    Ok(result
+        .map_err(backend_error("snapshot write"))?
+        .modified_count
+        > 0)
 }
 
 /// A snapshot document back as a snapshot: internal fields stripped.
