@@ -296,15 +296,14 @@ async fn created_by(
         let seq = create.get("seq").and_then(Value::as_u64);
         return Ok(same_op(src, seq).then(|| create.get("v").and_then(Value::as_u64).unwrap_or(0)));
     }
-    // Snapshots written without `_create` (older ShareDB): look in the journal.
-    let ops = db
-        .get_ops(&req.collection, &req.id, 0, None)
+    // Snapshots written without `_create` (older ShareDB, other tools):
+    // ask the journal. No such op means a second create.
+    let (Some(src), Some(seq)) = (req.op.src.as_deref(), req.op.seq) else {
+        return Ok(None);
+    };
+    db.committed_op_version(&req.collection, &req.id, src, seq)
         .await
-        .map_err(|e| internal("load ops", &e))?;
-    Ok(ops
-        .iter()
-        .find(|op| same_op(op.src.as_deref(), op.seq))
-        .map(|op| op.v))
+        .map_err(|e| e.to_client("load ops"))
 }
 
 fn already_submitted() -> ErrorObject {

@@ -123,6 +123,26 @@ pub trait Db: Send + Sync + 'static {
         to: Option<u64>,
     ) -> Result<Vec<Arc<DocOp>>, DbError>;
 
+    /// The version at which the op with this `src` and `seq` was committed
+    /// to the document, or `None` if it never was. The submit pipeline asks
+    /// when a create arrives for a document that exists without `_create`
+    /// metadata (written by older ShareDB or other tools), to tell a
+    /// resent create from a second one. The default searches the journal.
+    async fn committed_op_version(
+        &self,
+        collection: &str,
+        id: &str,
+        src: &str,
+        seq: u64,
+    ) -> Result<Option<u64>, DbError> {
+        Ok(self
+            .get_ops(collection, id, 0, None)
+            .await?
+            .iter()
+            .find(|op| op.src.as_deref() == Some(src) && op.seq == Some(seq))
+            .map(|op| op.v))
+    }
+
     /// Runs a query; deleted documents never match.
     async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError>;
 

@@ -317,6 +317,39 @@ impl Db for MongoDb {
             .collect())
     }
 
+    async fn committed_op_version(
+        &self,
+        collection: &str,
+        id: &str,
+        src: &str,
+        seq: u64,
+    ) -> Result<Option<u64>, DbError> {
+        // The earliest op with this src and seq (served by the
+        // {src, seq, v} index); none means it was never committed, even
+        // for a document without an op chain.
+        let first = self
+            .ops(collection)
+            .await?
+            .find_one(doc! {"src": src, "seq": int(seq), "d": id})
+            .sort(doc! {"v": 1})
+            .projection(doc! {"v": 1})
+            .await
+            .map_err(backend_error("ops read"))?;
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        // Found: it counts only if it is on the chain (a lost race leaves
+        // orphans with the same src and seq).
+        let from = read_u64(first.get("v"));
+        Ok(self
+            .get_ops(collection, id, from, None)
+            .await?
+            .iter()
+            .rev()
+            .find(|op| op.src.as_deref() == Some(src) && op.seq == Some(seq))
+            .map(|op| op.v))
+    }
+
     async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
         let snapshots = self.snapshots(collection)?;
         let filter = safe_filter(query)?;
