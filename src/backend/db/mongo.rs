@@ -14,7 +14,28 @@
 //!   and `{src, seq, v}`.
 //!
 //! Ops are read along the `_o`/`o` chain, so ops left behind by a lost
-//! commit race never count. Queries run in MongoDB itself.
+//! commit race never count; a commit whose snapshot write loses or fails
+//! removes its op. Queries run in MongoDB itself.
+//!
+//! # Values other tools wrote
+//!
+//! Documents may hold BSON that JSON has no form for, written by migration
+//! scripts or other services: dates, ObjectIds, 64-bit integers,
+//! Decimal128, binary. peloton reads them as a ShareDB client receives them
+//! from Node: a Date as its ISO-8601 string
+//! (`"2023-11-14T22:13:20.123Z"`, as `Date.toJSON()`), an ObjectId as its
+//! hex string, an Int64 as a number, a Decimal128 as
+//! `{"$numberDecimal": "1.50"}`, binary as base64.
+//!
+//! Writing keeps them where it can: an edit of an object document updates
+//! only the top-level fields its op touched (`$set`, `$unset` for removed
+//! ones, plus `_type`, `_v`, `_m`, `_o`), so every field the op left alone
+//! keeps its BSON type. A touched field is written from its JSON form (a
+//! Date edited, or inside an edited object, becomes a string), and so is
+//! the whole document when it is replaced: on a create, a delete, an op on
+//! the root, non-object data, or a touched field `$set` cannot name (empty,
+//! with a `.`, starting with `$`, or an internal name). `_m` is ShareDB's
+//! and always written from JSON.
 //!
 //! ```no_run
 //! use peloton::backend::{Backend, db::MongoDb};
@@ -31,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
-use mongodb::bson::{self, Bson, Document, doc, oid::ObjectId};
+use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde_json::{Map, Value};
@@ -39,6 +60,7 @@ use serde_json::{Map, Value};
 use super::{Db, DbError, QueryResults};
 use crate::backend::Snapshot;
 use crate::backend::query::{Query, SortOrder};
+use crate::ot::json0::PathSegment;
 use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
 
 /// A [`Db`] in MongoDB, with sharedb-mongo's layout (see the module docs).
@@ -222,7 +244,7 @@ impl Db for MongoDb {
         ops.insert_one(op_document(op, id, op_id, previous))
             .await
             .map_err(backend_error("op insert"))?;
-        let written = write_snapshot(&snapshots, id, snapshot, op_id).await;
+        let written = write_snapshot(&snapshots, id, op, snapshot, op_id).await;
         if !matches!(written, Ok(true)) {
             // Lost the race, or the write failed: the op must not stay in
             // the journal. Were it left, reads along the chain would skip
@@ -456,11 +478,14 @@ fn snapshot_document(id: &str, snapshot: &Snapshot, op_id: ObjectId) -> Document
 /// stored document is still at the version before it. `Ok(false)`: another
 /// commit got there first.
 ///
-/// Version 1 is an insert (a duplicate `_id` means the race was lost);
-/// later versions replace the document.
+/// Version 1 is an insert (a duplicate `_id` means the race was lost). An
+/// edit of an object document updates only the top-level fields the op
+/// touched (see [`field_update`]), so what other tools wrote in fields the
+/// op left alone keeps its BSON type; anything else replaces the document.
 async fn write_snapshot(
     snapshots: &Collection<Document>,
     id: &str,
+    op: &DocOp,
     snapshot: &Snapshot,
     op_id: ObjectId,
 ) -> Result<bool, DbError> {
@@ -475,13 +500,71 @@ async fn write_snapshot(
         };
     }
     let current = doc! {"_id": id, "_v": int(snapshot.v - 1)};
-    let result = snapshots
-        .replace_one(current, snapshot_document(id, snapshot, op_id))
-        .await;
+    let result = match field_update(op, snapshot, op_id) {
+        Some(update) => snapshots.update_one(current, update).await,
+        None => {
+            snapshots
+                .replace_one(current, snapshot_document(id, snapshot, op_id))
+                .await
+        }
+    };
     Ok(result
         .map_err(backend_error("snapshot write"))?
         .modified_count
         > 0)
+}
+
+/// The update that turns the stored document into `snapshot` when `op` is
+/// an edit of an object document: `$set` of each top-level field the op
+/// touched (as it is now) and of `_type`, `_v`, `_m` and `_o`, `$unset` of
+/// each touched field that is gone. `None` when the whole document must be
+/// replaced: a create or delete, an op on the root, non-object data, or a
+/// touched field MongoDB cannot address by name (empty, with a `.`,
+/// starting with `$`, or one of the internal names).
+fn field_update(op: &DocOp, snapshot: &Snapshot, op_id: ObjectId) -> Option<Document> {
+    let OpKind::Edit(edit) = &op.kind else {
+        return None;
+    };
+    let (Some(doc_type), Some(Value::Object(data))) = (&snapshot.doc_type, &snapshot.data) else {
+        return None;
+    };
+    let mut set = Document::new();
+    let mut unset = Document::new();
+    for component in edit.iter() {
+        let Some(PathSegment::Key(field)) = component.p.first() else {
+            return None;
+        };
+        if !addressable(field) {
+            return None;
+        }
+        match data.get(field) {
+            Some(value) => {
+                set.insert(field.clone(), to_bson(value));
+            }
+            None => {
+                unset.insert(field.clone(), "");
+            }
+        }
+    }
+    set.insert("_type", doc_type.as_str());
+    set.insert("_v", int(snapshot.v));
+    set.insert("_m", to_bson(&Value::Object(snapshot.m.clone())));
+    set.insert("_o", op_id);
+    let mut update = doc! {"$set": set};
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    Some(update)
+}
+
+/// Whether a top-level field can be named in `$set`/`$unset` without
+/// meaning something else: not empty, no `.` (a path), no leading `$`
+/// (an operator), and none of the fields the layout keeps for itself.
+fn addressable(field: &str) -> bool {
+    !field.is_empty()
+        && !field.contains('.')
+        && !field.starts_with('$')
+        && !["_id", "_type", "_v", "_m", "_o", "_data"].contains(&field)
 }
 
 /// A snapshot document back as a snapshot: internal fields stripped.
@@ -629,8 +712,12 @@ pub(crate) fn to_bson(value: &Value) -> Bson {
     }
 }
 
-/// BSON to JSON as JavaScript sees it: every number is a number, integral
-/// ones printed without a fraction.
+/// BSON to JSON as a ShareDB client receives it from Node (the driver's
+/// values through `JSON.stringify`): every number is a number (integral
+/// ones printed without a fraction), a Date is its ISO-8601 string
+/// (`Date.toJSON()`), an ObjectId its hex string, binary data base64, a
+/// Decimal128 `{"$numberDecimal": "…"}`, a Timestamp `{"$timestamp": "…"}`;
+/// other types are MongoDB's relaxed Extended JSON.
 pub(crate) fn from_bson(value: &Bson) -> Value {
     match value {
         Bson::Null | Bson::Undefined => Value::Null,
@@ -641,13 +728,121 @@ pub(crate) fn from_bson(value: &Bson) -> Value {
             Value::from(*d as i64)
         }
         Bson::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
-        Bson::String(s) => Value::String(s.clone()),
+        Bson::String(s) | Bson::Symbol(s) => Value::String(s.clone()),
         Bson::Array(items) => Value::Array(items.iter().map(from_bson).collect()),
         Bson::Document(doc) => {
             Value::Object(doc.iter().map(|(k, v)| (k.clone(), from_bson(v))).collect())
         }
         Bson::ObjectId(o) => Value::String(o.to_hex()),
-        Bson::DateTime(t) => Value::from(t.timestamp_millis()),
-        other => bson::from_bson::<Value>(other.clone()).unwrap_or(Value::Null),
+        Bson::DateTime(t) => js_date_json(t.timestamp_millis()),
+        Bson::Binary(binary) => Value::String(base64(&binary.bytes)),
+        Bson::Decimal128(d) => serde_json::json!({"$numberDecimal": d.to_string()}),
+        Bson::Timestamp(t) => {
+            let packed = (u64::from(t.time) << 32) | u64::from(t.increment);
+            serde_json::json!({"$timestamp": packed.to_string()})
+        }
+        other => other.clone().into_relaxed_extjson(),
+    }
+}
+
+/// What JavaScript's `Date.prototype.toJSON` gives for a time in ms since
+/// the epoch: `YYYY-MM-DDTHH:mm:ss.sssZ` (years outside 0..=9999 as a
+/// signed six-digit year), or `null` beyond the ±8.64e15 ms a JS Date holds.
+fn js_date_json(ms: i64) -> Value {
+    const LIMIT: i64 = 8_640_000_000_000_000;
+    if !(-LIMIT..=LIMIT).contains(&ms) {
+        return Value::Null;
+    }
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Days to a civil date (proleptic Gregorian), after Howard Hinnant's
+    // `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{}{:06}", if year < 0 { '-' } else { '+' }, year.abs())
+    };
+    Value::String(format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    ))
+}
+
+/// Standard base64 with padding, as Node's `Buffer.toString('base64')`.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_as_javascript_prints_them() {
+        for (ms, json) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (-62_198_755_200_000, "-000001-01-01T00:00:00.000Z"),
+            (253_402_300_800_000, "+010000-01-01T00:00:00.000Z"),
+        ] {
+            assert_eq!(js_date_json(ms), Value::from(json), "{ms}");
+        }
+        assert_eq!(js_date_json(8_640_000_000_000_001), Value::Null);
+    }
+
+    #[test]
+    fn binary_reads_as_base64() {
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"h", "aA=="),
+            (b"hi", "aGk="),
+            (b"hi!", "aGkh"),
+            (b"\xff\xfe\xfd\xfc", "//79/A=="),
+        ] {
+            assert_eq!(base64(bytes), text);
+        }
+    }
+
+    #[test]
+    fn other_bson_reads_as_node_prints_it() {
+        let oid = ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap();
+        assert_eq!(
+            from_bson(&Bson::ObjectId(oid)),
+            Value::from("65a1b2c3d4e5f60718293a4b")
+        );
+        assert_eq!(from_bson(&Bson::Int64(1 << 40)), Value::from(1i64 << 40));
+        let decimal: mongodb::bson::Decimal128 = "1.50".parse().unwrap();
+        assert_eq!(
+            from_bson(&Bson::Decimal128(decimal)),
+            serde_json::json!({"$numberDecimal": "1.50"})
+        );
     }
 }
