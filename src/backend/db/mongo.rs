@@ -15,7 +15,8 @@
 //!
 //! Ops are read along the `_o`/`o` chain, so ops left behind by a lost
 //! commit race never count; a commit whose snapshot write loses or fails
-//! removes its op. Queries run in MongoDB itself.
+//! removes its op. Queries run in MongoDB itself, with every operator
+//! MongoDB knows, by sharedb-mongo's rules (see `mongo/query.rs`).
 //!
 //! # Values other tools wrote
 //!
@@ -57,9 +58,11 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde_json::{Map, Value};
 
+mod query;
+
 use super::{Db, DbError, QueryResults};
 use crate::backend::Snapshot;
-use crate::backend::query::{Query, SortOrder};
+use crate::backend::query::{Query, QueryError};
 use crate::ot::json0::PathSegment;
 use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
 
@@ -76,6 +79,14 @@ pub struct MongoDb {
 /// Settings of a [`MongoDb`]; the defaults are sharedb-mongo's.
 #[derive(Clone, Debug)]
 pub struct MongoDbOptions {
+    /// Runs queries that execute JavaScript on the database server:
+    /// `$where` and `$mapReduce` (sharedb-mongo's `allowJSQueries`).
+    /// Default: refused, with sharedb-mongo's codes 4103 and 4104.
+    pub allow_js_queries: bool,
+    /// Runs `$aggregate` pipelines (sharedb-mongo's
+    /// `allowAggregateQueries`). Default: refused with code 4105, since a
+    /// pipeline reads any field of any document.
+    pub allow_aggregate_queries: bool,
     /// Creates the op collections' indexes `{d: 1, v: 1}` and
     /// `{src: 1, seq: 1, v: 1}` on first use (default). Turn it off to
     /// manage indexes yourself (sharedb-mongo's `disableIndexCreation`).
@@ -88,6 +99,8 @@ pub struct MongoDbOptions {
 impl Default for MongoDbOptions {
     fn default() -> Self {
         Self {
+            allow_js_queries: false,
+            allow_aggregate_queries: false,
             create_indexes: true,
             index_retry_delay: Duration::from_secs(10),
         }
@@ -126,6 +139,25 @@ async fn create_op_indexes(ops: &Collection<Document>) -> Result<(), mongodb::er
         ops.create_index(index).await?;
     }
     Ok(())
+}
+
+/// A failed query: what the server refused as malformed (an unknown
+/// operator, a bad regex, an exceeded `$maxTimeMS`) goes back to the
+/// client with the server's code and reason; anything else is a backend
+/// failure.
+fn query_error(during: &'static str, e: mongodb::error::Error) -> DbError {
+    use mongodb::error::ErrorKind;
+    match &*e.kind {
+        // 13 and 18: not authorized / authentication failed, the
+        // deployment's problem, not the query's.
+        ErrorKind::Command(command) if ![13, 18].contains(&command.code) => {
+            DbError::Query(QueryError::Refused {
+                code: i64::from(command.code),
+                message: format!("MongoDB refused the query: {}", command.message),
+            })
+        }
+        _ => backend_error(during)(e),
+    }
 }
 
 fn backend_error(during: &str) -> impl Fn(mongodb::error::Error) -> DbError + '_ {
@@ -207,6 +239,101 @@ impl MongoDb {
             Some(IndexState::Created) => false,
             Some(IndexState::Failed(at)) => at.elapsed() >= self.options.index_retry_delay,
         }
+    }
+
+    /// Runs a query (see the `query` module for what runs and how); `projection`
+    /// limits the fields of result documents.
+    async fn run_query(
+        &self,
+        collection: &str,
+        query: &Query,
+        projection: Option<Document>,
+    ) -> Result<QueryResults, DbError> {
+        let snapshots = self.snapshots(collection)?;
+        let mut plan = query::plan(query, &self.options)?;
+        let failed = |during: &'static str| move |e| query_error(during, e);
+        let extra = match std::mem::replace(&mut plan.action, query::Action::Find) {
+            query::Action::Find => {
+                plan.find.projection = projection;
+                let filter = std::mem::take(&mut plan.filter);
+                let mut cursor = snapshots
+                    .find(filter)
+                    .with_options(plan.find)
+                    .await
+                    .map_err(failed("query"))?;
+                let mut results = Vec::new();
+                while let Some(doc) = cursor.try_next().await.map_err(failed("query"))? {
+                    let id = doc.get_str("_id").unwrap_or_default().to_owned();
+                    results.push(to_snapshot(&id, doc));
+                }
+                return Ok(QueryResults {
+                    snapshots: results,
+                    extra: None,
+                });
+            }
+            query::Action::Count => {
+                let options = plan.count_options();
+                let count = snapshots
+                    .count_documents(std::mem::take(&mut plan.filter))
+                    .with_options(options)
+                    .await
+                    .map_err(failed("count"))?;
+                Value::from(count)
+            }
+            query::Action::Explain(verbosity) => {
+                let command = plan.explain_command(collection, &verbosity);
+                let explained = self
+                    .db
+                    .run_command(command)
+                    .await
+                    .map_err(failed("explain"))?;
+                from_bson(&Bson::Document(explained))
+            }
+            query::Action::Distinct(field) => {
+                let values = snapshots
+                    .distinct(field, std::mem::take(&mut plan.filter))
+                    .await
+                    .map_err(failed("distinct"))?;
+                Value::Array(values.iter().map(from_bson).collect())
+            }
+            query::Action::Aggregate(pipeline) => {
+                let documents: Vec<Document> = snapshots
+                    .aggregate(pipeline)
+                    .await
+                    .map_err(failed("aggregate"))?
+                    .try_collect()
+                    .await
+                    .map_err(failed("aggregate"))?;
+                Value::Array(
+                    documents
+                        .into_iter()
+                        .map(|d| from_bson(&Bson::Document(d)))
+                        .collect(),
+                )
+            }
+            query::Action::MapReduce { map, reduce, scope } => {
+                let command = doc! {
+                    "mapReduce": collection,
+                    "map": Bson::JavaScriptCode(map),
+                    "reduce": Bson::JavaScriptCode(reduce),
+                    "query": std::mem::take(&mut plan.filter),
+                    "scope": scope,
+                    "out": {"inline": 1},
+                };
+                let reply = self
+                    .db
+                    .run_command(command)
+                    .await
+                    .map_err(failed("mapReduce"))?;
+                reply
+                    .get("results")
+                    .map_or(Value::Array(Vec::new()), from_bson)
+            }
+        };
+        Ok(QueryResults {
+            snapshots: Vec::new(),
+            extra: Some(extra),
+        })
     }
 
     /// The snapshot's `_v` and `_o` (the head of its op chain).
@@ -373,39 +500,21 @@ impl Db for MongoDb {
     }
 
     async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
-        let snapshots = self.snapshots(collection)?;
-        let filter = safe_filter(query)?;
-        if query.is_count() {
-            let mut count = snapshots.count_documents(filter);
-            if let Some(skip) = query.skip() {
-                count = count.skip(skip);
-            }
-            if let Some(limit) = query.limit() {
-                count = count.limit(limit);
-            }
-            let count = count.await.map_err(backend_error("count"))?;
-            return Ok(QueryResults {
-                snapshots: Vec::new(),
-                extra: Some(Value::from(count)),
-            });
-        }
-        let mut find = snapshots.find(filter).sort(sort(query));
-        if let Some(skip) = query.skip() {
-            find = find.skip(skip);
-        }
-        if let Some(limit) = query.limit() {
-            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        }
-        let mut cursor = find.await.map_err(backend_error("query"))?;
-        let mut results = Vec::new();
-        while let Some(doc) = cursor.try_next().await.map_err(backend_error("query"))? {
-            let id = doc.get_str("_id").unwrap_or_default().to_owned();
-            results.push(to_snapshot(&id, doc));
-        }
-        Ok(QueryResults {
-            snapshots: results,
-            extra: None,
-        })
+        self.run_query(collection, query, None).await
+    }
+
+    async fn query_ids(
+        &self,
+        collection: &str,
+        query: &Query,
+    ) -> Result<(Vec<String>, Option<Value>), DbError> {
+        let results = self
+            .run_query(collection, query, Some(doc! {"_id": 1}))
+            .await?;
+        Ok((
+            results.snapshots.into_iter().map(|s| s.id).collect(),
+            results.extra,
+        ))
     }
 
     async fn close(&self) {
@@ -423,34 +532,6 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
         || e.to_string().contains("E11000")
-}
-
-/// The query's filter as BSON, made safe against deleted documents (which
-/// stay with `_type: null`) as sharedb-mongo does.
-fn safe_filter(query: &Query) -> Result<Document, DbError> {
-    let mut filter = match to_bson(&Value::Object(query.filter().clone())) {
-        Bson::Document(doc) => doc,
-        _ => Document::new(),
-    };
-    if !filter.contains_key("_type") {
-        filter.insert("_type", doc! {"$type": 2});
-    }
-    Ok(filter)
-}
-
-fn sort(query: &Query) -> Document {
-    let mut sort = Document::new();
-    for (field, order) in query.sort() {
-        sort.insert(
-            field.clone(),
-            if *order == SortOrder::Ascending {
-                1
-            } else {
-                -1
-            },
-        );
-    }
-    sort
 }
 
 /// The snapshot document of `snapshot`, produced by op `op_id`.
