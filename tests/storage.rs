@@ -712,3 +712,220 @@ async fn a_closed_backend_leaves_no_redis_subscription() {
             .is_err()
     );
 }
+
+/// The demo server (`app`) as a child process storing in the MongoDB
+/// database at `mongo_url`; killed with SIGKILL when dropped.
+struct DemoServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl DemoServer {
+    async fn start(mongo_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = std::process::Command::new(demo_binary())
+            .env("PELOTON_MONGO_URL", mongo_url)
+            .env_remove("PELOTON_REDIS_URL")
+            .env("LEPTOS_SITE_ADDR", &addr)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the demo server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(&addr).await.is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the demo server exited at start: {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the demo server never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            child,
+            url: format!("ws://{addr}/channel"),
+        }
+    }
+
+    /// A model connected to it over its WebSocket.
+    fn model(&self) -> Model {
+        Model::new(Connection::new(
+            peloton::client::transport::WebSocketConnector::new(self.url.clone()),
+        ))
+    }
+
+    /// Kills it at once (SIGKILL): no graceful shutdown, ops in flight.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The demo server's binary, built if it is missing or stale (a no-op when
+/// `cargo test --workspace` built it already).
+fn demo_binary() -> std::path::PathBuf {
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--quiet", "-p", "app", "--features", "ssr"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // What cargo set for this test would look like a changed environment
+    // to build scripts that watch it, and rebuild half the tree.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_") && !["CARGO_HOME", "CARGO_TARGET_DIR"].contains(&key.as_str())
+        {
+            cargo.env_remove(key);
+        }
+    }
+    let built = cargo.status().expect("cargo runs");
+    assert!(
+        built.success(),
+        "building the demo server (`cargo build -p app --features ssr`) failed"
+    );
+    // The tests run from <target>/debug/deps; the binary is in <target>/debug.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    dir.join(format!("app{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[tokio::test]
+async fn a_killed_server_has_every_acknowledged_op_exactly_once() {
+    with_mongo_database(
+        "restart",
+        |url| async move { restart_under_load(&url).await },
+    )
+    .await;
+}
+
+async fn restart_under_load(url: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const WRITERS: usize = 4;
+    let mut first = DemoServer::start(url).await;
+    let setup = first.model();
+    setup
+        .create("counters.shared", json!({"log": []}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    let acked_total = Arc::new(AtomicUsize::new(0));
+    // Each writer, on its own connection, appends unique values to the
+    // shared document and to its own, both in flight at once; it keeps
+    // what was acknowledged.
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let model = first.model();
+            let acked_total = acked_total.clone();
+            tokio::spawn(async move {
+                let own = format!("counters.w{w}");
+                model
+                    .create(&own, json!({"log": []}))
+                    .unwrap()
+                    .acked()
+                    .await
+                    .unwrap();
+                model.subscribe(["counters.shared"]).await.unwrap();
+                let (mut shared_acked, mut own_acked) = (Vec::new(), Vec::new());
+                for k in 0.. {
+                    let value = format!("w{w}-{k}");
+                    let (Ok(a), Ok(b)) = (
+                        model.push("counters.shared.log", &value),
+                        model.push(&format!("{own}.log"), &value),
+                    ) else {
+                        break;
+                    };
+                    let both = tokio::time::timeout(Duration::from_secs(2), async {
+                        tokio::join!(a.acked(), b.acked())
+                    });
+                    match both.await {
+                        Ok((a, b)) => {
+                            if a.is_ok() {
+                                shared_acked.push(value.clone());
+                                acked_total.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if b.is_ok() {
+                                own_acked.push(value);
+                            }
+                            if a.is_err() || b.is_err() {
+                                break;
+                            }
+                        }
+                        Err(_) => break, // the server is gone
+                    }
+                }
+                if let Some(connection) = model.connection() {
+                    connection.close();
+                }
+                (shared_acked, own_acked)
+            })
+        })
+        .collect();
+    until("the writers are under way", || {
+        acked_total.load(Ordering::Relaxed) >= 60
+    })
+    .await;
+    first.kill();
+    let mut acked = Vec::new();
+    for writer in writers {
+        acked.push(writer.await.unwrap());
+    }
+    assert!(acked.iter().all(|(shared, _)| !shared.is_empty()));
+
+    // Start again on the same database.
+    let second = DemoServer::start(url).await;
+    let check = second.model();
+    let paths: Vec<String> = std::iter::once("counters.shared".to_owned())
+        .chain((0..WRITERS).map(|w| format!("counters.w{w}")))
+        .collect();
+    check
+        .subscribe(paths.iter().map(String::as_str))
+        .await
+        .unwrap();
+    let shared: Vec<String> = check.get("counters.shared.log").unwrap();
+    let shared_version = check
+        .connection()
+        .map(|c| c.get("counters", "shared").version());
+    assert_eq!(
+        Some(Some(shared.len() as u64 + 1)),
+        shared_version,
+        "one op per stored value (and the create)"
+    );
+    let mut seen = std::collections::HashSet::new();
+    assert!(
+        shared.iter().all(|v| seen.insert(v)),
+        "nothing stored twice: {shared:?}"
+    );
+    let acknowledged: usize = acked.iter().map(|(shared, _)| shared.len()).sum();
+    eprintln!(
+        "killed with {} shared ops stored, {acknowledged} acknowledged",
+        shared.len()
+    );
+    for (w, (shared_acked, own_acked)) in acked.iter().enumerate() {
+        for value in shared_acked {
+            assert!(seen.contains(value), "acknowledged {value} is stored");
+        }
+        let own: Vec<String> = check.get(&format!("counters.w{w}.log")).unwrap();
+        assert!(
+            own.starts_with(own_acked) && own.len() <= own_acked.len() + 1,
+            "writer {w}: its acknowledged ops, in order, and at most the one in flight: \
+             {own:?} vs {own_acked:?}"
+        );
+    }
+    // The restarted server serves the documents on.
+    check
+        .push("counters.shared.log", "after")
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+}
