@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/services.sh start
+# The trap first: a start that fails half-way (redis up, the MongoDB
+# server not) must not leave what did start running.
 trap 'bash scripts/services.sh stop' EXIT
+bash scripts/services.sh start
 set -a
 eval "$(bash scripts/services.sh env)"
 set +a
