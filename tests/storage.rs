@@ -417,6 +417,53 @@ async fn fields_other_tools_wrote_keep_their_bson_types() {
     .await;
 }
 
+#[tokio::test]
+async fn live_queries_only_mongodb_decides_follow_every_change() {
+    with_mongo_database("live_foreign", |url| async move {
+        let backend = Backend::builder().db(mongo(&url).await).build();
+        let model = Model::new(Connection::new(backend));
+        for (id, n) in [("a", 1), ("b", 5)] {
+            model
+                .create(&format!("items.{id}"), json!({"n": n, "m": 3}))
+                .unwrap()
+                .acked()
+                .await
+                .unwrap();
+        }
+        // $expr compares two fields: no single-document rule in peloton's
+        // matcher, so the query is re-run in MongoDB on each change.
+        let bigger = model.query("items", json!({"$expr": {"$gt": ["$n", "$m"]}}));
+        let kinds = model.query("items", json!({"$distinct": {"field": "n"}}));
+        model.subscribe([&bigger, &kinds]).await.unwrap();
+        assert_eq!(bigger.ids(), ["b"]);
+        model.subscribe(["items.a"]).await.unwrap();
+        model
+            .increment("items.a.n", 5.0)
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+        until("a joins", || {
+            let mut ids = bigger.ids();
+            ids.sort();
+            ids == ["a", "b"]
+        })
+        .await;
+        until("the distinct values follow", || {
+            kinds.extra() == Some(json!([5, 6])) || kinds.extra() == Some(json!([6, 5]))
+        })
+        .await;
+        model
+            .increment("items.a.n", -5.0)
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+        until("a leaves", || bigger.ids() == ["b"]).await;
+    })
+    .await;
+}
+
 /// Adds metadata in the commit hook: `owner` on creates.
 struct Owner;
 
