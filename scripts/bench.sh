@@ -51,9 +51,10 @@ wait_port() {
 start() {
   local server=$1 port=$2 backing=$3 env=()
   if [ "$backing" = mongo-redis ]; then
-    local db="bench_$(date +%s%N)"
-    env=(MONGO_URL="$PELOTON_TEST_MONGO_URL/$db" REDIS_URL="$PELOTON_TEST_REDIS_URL"
-         PELOTON_MONGO_URL="$PELOTON_TEST_MONGO_URL/$db" PELOTON_REDIS_URL="$PELOTON_TEST_REDIS_URL")
+    local url
+    url=$(bash scripts/services.sh url "bench_$(date +%s%N)")
+    env=(MONGO_URL="$url" REDIS_URL="$PELOTON_TEST_REDIS_URL"
+         PELOTON_MONGO_URL="$url" PELOTON_REDIS_URL="$PELOTON_TEST_REDIS_URL")
   fi
   if [ "$server" = sharedb ]; then
     (cd interop/bench-sharedb && exec env "${env[@]}" PORT="$port" node server.js) >"$out/$server.log" 2>&1 &

@@ -14,7 +14,11 @@ cargo build -p app --features ssr
 
 addr="${E2E_ADDR:-127.0.0.1:3107}"
 mkdir -p target/e2e
-LEPTOS_SITE_ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" target/debug/app >target/e2e/server.log 2>&1 &
+# In memory: a PELOTON_MONGO_URL in the caller's environment names the
+# user's own database (the tests use it only to reach the server), which the
+# suites must not write into.
+env -u PELOTON_MONGO_URL -u PELOTON_REDIS_URL LEPTOS_SITE_ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" \
+  target/debug/app >target/e2e/server.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 

@@ -2,8 +2,10 @@
 # Starts or stops the services the tests talk to, on loopback:
 #   redis-server                       on $PELOTON_TEST_REDIS_PORT (6390)
 #   SecantusDB, a MongoDB-wire server  on $PELOTON_TEST_MONGO_PORT (27090)
-# A user with a real mongod sets PELOTON_MONGO_URL and none is started.
-#   scripts/services.sh start | stop | env
+# A user with a real mongod sets PELOTON_MONGO_URL and none is started; a
+# database that URL names (like the README's .../todos) is not used by tests,
+# which make their own databases and drop them after.
+#   scripts/services.sh start | stop | env | url DATABASE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,20 @@ wait_port() { # port name
   done
   echo "$2 did not start on port $1 (log: $dir/$2.log)" >&2
   return 1
+}
+
+# mongo_url_for DATABASE: the test server's URL naming DATABASE, its
+# options kept. A database the URL named was also the one to authenticate
+# against: it stays so, as authSource.
+mongo_url_for() {
+  local url="${PELOTON_MONGO_URL:-mongodb://127.0.0.1:$mongo_port}"
+  local scheme="${url%%://*}" rest="${url#*://}" options="" path=""
+  if [[ "$rest" == *"?"* ]]; then options="${rest#*\?}"; rest="${rest%%\?*}"; fi
+  if [[ "$rest" == */* ]]; then path="${rest#*/}"; rest="${rest%%/*}"; fi
+  if [ -n "$path" ] && [[ "${options,,}" != *authsource=* ]]; then
+    options="${options:+$options&}authSource=$path"
+  fi
+  echo "$scheme://$rest/$1${options:+?$options}"
 }
 
 stop_pid() { # name
@@ -54,8 +70,11 @@ case "${1:-}" in
     echo "PELOTON_TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
     echo "PELOTON_TEST_MONGO_URL=${PELOTON_MONGO_URL:-mongodb://127.0.0.1:$mongo_port}"
     ;;
+  url)
+    mongo_url_for "${2:?usage: $0 url DATABASE}"
+    ;;
   *)
-    echo "usage: $0 start|stop|env" >&2
+    echo "usage: $0 start|stop|env|url DATABASE" >&2
     exit 2
     ;;
 esac

@@ -13,6 +13,8 @@ if grep -q '^==>' <<<"$again"; then
   exit 1
 fi
 
+# The trap first: a start that fails half-way (redis up, the MongoDB
+# server not) must not leave what did start running.
 trap 'bash scripts/services.sh stop' EXIT
 bash scripts/services.sh start
 set -a

@@ -32,7 +32,14 @@ fn step_js(args: &[&str]) -> Command {
 
 /// Runs a step of `interop/sharedb-mongo/step.js`; its JSON output.
 fn node(url: &str, step: &str) -> Value {
-    let output = step_js(&[url, step])
+    node_with(url, step, &[])
+}
+
+/// Runs a step with more arguments.
+fn node_with(url: &str, step: &str, args: &[&str]) -> Value {
+    let mut all = vec![url, step];
+    all.extend_from_slice(args);
+    let output = step_js(&all)
         .output()
         .expect("node is needed for the interop tests");
     assert!(
@@ -45,8 +52,11 @@ fn node(url: &str, step: &str) -> Value {
 
 #[tokio::test]
 async fn node_sharedb_and_peloton_share_a_mongodb_database() {
-    let base = util::mongo_url();
-    let url = format!("{}/interop_{}", base.trim_end_matches('/'), util::unique());
+    util::with_mongo_database("interop", |url| async move { share_a_database(&url).await }).await;
+}
+
+async fn share_a_database(url: &str) {
+    let url = url.to_owned();
 
     // Node writes.
     let written = node(&url, "write");
@@ -132,11 +142,11 @@ async fn node_sharedb_and_peloton_share_a_mongodb_database() {
 
 #[tokio::test]
 async fn node_sharedb_and_peloton_share_one_redis_live() {
-    let url = format!(
-        "{}/live_{}",
-        util::mongo_url().trim_end_matches('/'),
-        util::unique()
-    );
+    util::with_mongo_database("live", |url| async move { share_redis(&url).await }).await;
+}
+
+async fn share_redis(url: &str) {
+    let url = url.to_owned();
     let prefix = util::unique();
     let backend = Backend::builder()
         .db(MongoDb::connect(&url).await.unwrap())
@@ -199,4 +209,33 @@ async fn node_sharedb_and_peloton_share_one_redis_live() {
     assert_eq!(answer["seenAt"], json!(2));
     assert_eq!(answer["v"], json!(3));
     assert_eq!(model.get_value("pads.p.title"), Some(json!("shared")));
+}
+
+#[tokio::test]
+async fn bson_other_tools_wrote_reads_as_node_sharedb_sends_it() {
+    util::with_mongo_database("bson_interop", |url| async move {
+        use mongodb::bson::{Binary, Bson, DateTime, Decimal128, Document, doc, oid::ObjectId};
+        let db = MongoDb::connect(&url).await.unwrap();
+        let decimal: Decimal128 = "12.50".parse().unwrap();
+        db.database()
+            .collection::<Document>("things")
+            .insert_one(doc! {
+                "_id": "t", "_type": "http://sharejs.org/types/JSONv0", "_v": 1,
+                "at": DateTime::from_millis(1_234_567_890_123),
+                "early": DateTime::from_millis(-1),
+                "ref": ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap(),
+                "big": Bson::Int64(1 << 40), "small": Bson::Int64(7), "ratio": 2.0, "half": 0.5,
+                "price": decimal,
+                "blob": Binary { subtype: mongodb::bson::spec::BinarySubtype::Generic, bytes: b"peloton".to_vec() },
+                "nested": {"when": DateTime::from_millis(0), "list": [DateTime::from_millis(86_400_000)]},
+            })
+            .await
+            .unwrap();
+        let from_node = node_with(&url, "show", &["things", "t"]);
+        let backend = Backend::builder().db(db).build();
+        let ours = backend.fetch("things", "t").await.unwrap();
+        assert_eq!(ours.data.as_ref(), Some(&from_node["data"]), "peloton reads what Node sends");
+        assert_eq!(from_node["data"]["at"], json!("2009-02-13T23:31:30.123Z"));
+    })
+    .await;
 }

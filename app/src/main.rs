@@ -8,9 +8,9 @@ use axum::serve::{Listener, ListenerExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use peloton::axum::ModelLayer;
-use peloton::backend::Backend;
 use peloton::backend::db::MongoDb;
 use peloton::backend::pubsub::RedisPubSub;
+use peloton::backend::{Backend, redact_password};
 use peloton::leptos::provide_request_model;
 use tracing_subscriber::EnvFilter;
 
@@ -67,11 +67,11 @@ async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
     let mut builder = Backend::builder();
     if let Ok(url) = std::env::var("PELOTON_MONGO_URL") {
         builder = builder.db(MongoDb::connect(&url).await?);
-        tracing::info!("storing documents in MongoDB at {url}");
+        tracing::info!("storing documents in MongoDB at {}", redact_password(&url));
     }
     if let Ok(url) = std::env::var("PELOTON_REDIS_URL") {
         builder = builder.pubsub(RedisPubSub::connect(&url).await?);
-        tracing::info!("sharing ops through Redis at {url}");
+        tracing::info!("sharing ops through Redis at {}", redact_password(&url));
     }
     Ok(builder.build())
 }

@@ -4,13 +4,15 @@
 // Prints what it saw as one JSON line.
 //   node step.js <mongodb-url> write | read
 //   node step.js <mongodb-url> live <redis-url> <prefix> <collection> <id>
+//   node step.js <mongodb-url> show <collection> <id>   (a doc as clients get it)
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const ShareDB = require('sharedb');
 const ShareDbMongo = require('sharedb-mongo');
 
-const [url, step, redisUrl, prefix, liveCollection, liveId] = process.argv.slice(2);
+const [url, step, ...rest] = process.argv.slice(2);
+const [redisUrl, prefix, liveCollection, liveId] = rest;
 const options = { db: new ShareDbMongo(url) };
 if (step === 'live') {
   const RedisPubSub = require('sharedb-redis-pubsub');
@@ -77,7 +79,16 @@ async function live() {
   return { seen: doc.data.fromPeloton, seenAt, v: doc.version };
 }
 
-const steps = { write, read, live };
+// A document's data as a ShareDB client receives it: through JSON, so
+// BSON values other tools stored appear as their toJSON() forms.
+async function show() {
+  const [collection, id] = rest;
+  const doc = connection.get(collection, id);
+  await call(doc, 'fetch');
+  return { v: doc.version, data: JSON.parse(JSON.stringify(doc.data)) };
+}
+
+const steps = { write, read, live, show };
 try {
   const result = await steps[step]();
   console.log(JSON.stringify(result));

@@ -626,7 +626,7 @@ impl Agent {
             .db
             .get_snapshot(c, d)
             .await
-            .map_err(|e| internal("fetch", &e))
+            .map_err(|e| e.to_client("fetch"))
     }
 
     async fn ops_since(&self, c: &str, d: &str, v: u64) -> Result<Vec<Arc<DocOp>>, ErrorObject> {
@@ -634,7 +634,7 @@ impl Agent {
             .db
             .get_ops(c, d, v, None)
             .await
-            .map_err(|e| internal("fetch ops", &e))
+            .map_err(|e| e.to_client("fetch ops"))
     }
 
     /// A subscribe: listen first, then read, so no op is missed. A read
@@ -721,7 +721,7 @@ impl Agent {
                     .db
                     .get_snapshot_bulk(c, &ids)
                     .await
-                    .map_err(|e| internal("bulk fetch", &e))?;
+                    .map_err(|e| e.to_client("bulk fetch"))?;
                 let mut snapshots: Vec<Snapshot> = ids
                     .iter()
                     .map(|id| {
@@ -796,7 +796,7 @@ impl Agent {
             m.query(&mut ctx).await?;
         }
         Query::parse(&expression)
-            .map_err(|e| ErrorObject::badly_formed(format!("Invalid query: {e}")))
+            .map_err(|e| ErrorObject::new(e.code(), format!("Invalid query: {e}")))
     }
 
     /// Query results as sent to the client, through `read_snapshots`.
@@ -830,7 +830,7 @@ impl Agent {
             .db
             .query(&r.c, &query)
             .await
-            .map_err(|e| internal("query", &e))?;
+            .map_err(|e| e.to_client("query"))?;
         Ok(QueryReply {
             id: r.id,
             data: QueryData::Results(self.results(&r.c, results.snapshots).await?),
@@ -879,7 +879,7 @@ impl Agent {
             .db
             .query(&r.c, &query)
             .await
-            .map_err(|e| internal("query", &e))?;
+            .map_err(|e| e.to_client("query"))?;
         let ids = results.snapshots.iter().map(|s| s.id.clone()).collect();
         let data = self.results(&r.c, results.snapshots).await?;
         Ok(QueryStart {
@@ -926,7 +926,7 @@ impl Agent {
                 .db
                 .get_snapshot_bulk(&r.c, &to_fetch)
                 .await
-                .map_err(|e| internal("query", &e))?;
+                .map_err(|e| e.to_client("query"))?;
             let snapshots = to_fetch
                 .iter()
                 .map(|id| {
@@ -1074,7 +1074,7 @@ impl Agent {
                     .db
                     .get_ops(c, d, 0, Some(v))
                     .await
-                    .map_err(|e| internal("snapshot fetch", &e))?;
+                    .map_err(|e| e.to_client("snapshot fetch"))?;
                 (replay(d, &ops)?, SnapshotKind::ByVersion)
             }
             Point::Time(Some(ts)) => {

@@ -57,7 +57,7 @@ impl LiveQuery {
                     .db
                     .get_snapshot(&self.collection, &op.d)
                     .await
-                    .map_err(|e| super::submit::internal("query update", &e))?,
+                    .map_err(|e| e.to_client("query update"))?,
             )
         };
         let matches = snapshot.as_ref().is_some_and(|s| {
@@ -90,7 +90,7 @@ impl LiveQuery {
             .db
             .query_ids(&self.collection, &self.query)
             .await
-            .map_err(|e| super::submit::internal("query poll", &e))?;
+            .map_err(|e| e.to_client("query poll"))?;
         let mut update = Update::default();
         if extra != self.extra {
             self.extra = extra.clone();
@@ -115,7 +115,7 @@ impl LiveQuery {
                 .db
                 .get_snapshot_bulk(&self.collection, &inserted)
                 .await
-                .map_err(|e| super::submit::internal("query poll", &e))?
+                .map_err(|e| e.to_client("query poll"))?
         };
         update.diff = steps
             .into_iter()

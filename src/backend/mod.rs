@@ -276,6 +276,37 @@ impl Backend {
     }
 }
 
+/// `url` with the password of its user info (`scheme://user:password@host`)
+/// replaced by `***`, for logs and error messages: connection strings of
+/// MongoDB and Redis often carry credentials.
+///
+/// ```
+/// use peloton::backend::redact_password;
+///
+/// assert_eq!(
+///     redact_password("mongodb://app:s3cr%40t@db1:27017,db2/todos?authSource=admin"),
+///     "mongodb://app:***@db1:27017,db2/todos?authSource=admin"
+/// );
+/// assert_eq!(redact_password("redis://:hunter2@cache:6379/0"), "redis://:***@cache:6379/0");
+/// assert_eq!(redact_password("mongodb://127.0.0.1:27017"), "mongodb://127.0.0.1:27017");
+/// ```
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // The authority ends at the path or the options; its user info at the
+    // last `@` (a password may hold an unescaped `@`).
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((user_info, hosts)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{hosts}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backend")

@@ -148,7 +148,7 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
                 .db
                 .commit(&req.collection, &req.id, &op, &req.snapshot)
                 .await
-                .map_err(|e| internal("commit", &e))?;
+                .map_err(|e| e.to_client("commit"))?;
             if committed {
                 if !req.suppress_publish {
                     publish(inner, &req.channels, op).await;
@@ -221,7 +221,7 @@ async fn load_and_transform(inner: &Inner, req: &mut SubmitRequest<'_>) -> Resul
     let mut snapshot = db
         .get_snapshot(&req.collection, &req.id)
         .await
-        .map_err(|e| internal("load", &e))?;
+        .map_err(|e| e.to_client("load"))?;
     let ts = req.op.m.ts.unwrap_or_else(now_ms);
     match &req.op.kind {
         OpKind::Create(_) => {
@@ -264,7 +264,7 @@ async fn load_and_transform(inner: &Inner, req: &mut SubmitRequest<'_>) -> Resul
     let ops = db
         .get_ops(&req.collection, &req.id, req.op.v, Some(snapshot_v))
         .await
-        .map_err(|e| internal("load ops", &e))?;
+        .map_err(|e| e.to_client("load ops"))?;
     if ops.len() as u64 != snapshot_v - req.op.v {
         return Err(ErrorObject::new(
             ErrorCode::SubmitTransformOpsNotFound,
@@ -296,15 +296,14 @@ async fn created_by(
         let seq = create.get("seq").and_then(Value::as_u64);
         return Ok(same_op(src, seq).then(|| create.get("v").and_then(Value::as_u64).unwrap_or(0)));
     }
-    // Snapshots written without `_create` (older ShareDB): look in the journal.
-    let ops = db
-        .get_ops(&req.collection, &req.id, 0, None)
+    // Snapshots written without `_create` (older ShareDB, other tools):
+    // ask the journal. No such op means a second create.
+    let (Some(src), Some(seq)) = (req.op.src.as_deref(), req.op.seq) else {
+        return Ok(None);
+    };
+    db.committed_op_version(&req.collection, &req.id, src, seq)
         .await
-        .map_err(|e| internal("load ops", &e))?;
-    Ok(ops
-        .iter()
-        .find(|op| same_op(op.src.as_deref(), op.seq))
-        .map(|op| op.v))
+        .map_err(|e| e.to_client("load ops"))
 }
 
 fn already_submitted() -> ErrorObject {

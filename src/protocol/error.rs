@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 /// Clients branch on these codes (the npm client rolls back on some and
 /// ignores `ERR_OP_ALREADY_SUBMITTED`), so peloton uses ShareDB's codes for
 /// the same situations. Codes peloton never sends are not listed; an unknown
-/// code received from a peer is kept as [`ErrorCode::Other`].
+/// code received from a peer is kept as [`ErrorCode::Other`]. Database
+/// adapters answer with numbers instead (sharedb-mongo's `4103` for a
+/// refused `$where`): those travel as JSON numbers, [`ErrorCode::Numeric`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// A request is not a well-formed message, or its action is unknown.
@@ -55,16 +57,23 @@ pub enum ErrorCode {
     TypeDoesNotSupportPresence,
     /// A presence could not be transformed to the latest version.
     PresenceTransformFailed,
+    /// The database cannot run what was asked (a query operator it does
+    /// not evaluate).
+    DatabaseMethodNotImplemented,
     /// A database or other internal failure.
     Unknown,
     /// Any other code, kept as received.
     Other(String),
+    /// A numeric code, as database adapters send them (sharedb-mongo's
+    /// `4102`-`4110` for refused collections and queries); a JSON number
+    /// on the wire, so a Node client's `err.code === 4103` holds.
+    Numeric(i64),
 }
 
 impl ErrorCode {
-    /// The code's wire form.
-    pub fn as_str(&self) -> &str {
-        match self {
+    /// The code's wire form (a numeric code in decimal).
+    pub fn as_str(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
             Self::MessageBadlyFormed => "ERR_MESSAGE_BADLY_FORMED",
             Self::OtOpBadlyFormed => "ERR_OT_OP_BADLY_FORMED",
             Self::OtOpNotApplied => "ERR_OT_OP_NOT_APPLIED",
@@ -86,14 +95,16 @@ impl ErrorCode {
             Self::ClientIdBadlyFormed => "ERR_CLIENT_ID_BADLY_FORMED",
             Self::TypeDoesNotSupportPresence => "ERR_TYPE_DOES_NOT_SUPPORT_PRESENCE",
             Self::PresenceTransformFailed => "ERR_PRESENCE_TRANSFORM_FAILED",
+            Self::DatabaseMethodNotImplemented => "ERR_DATABASE_METHOD_NOT_IMPLEMENTED",
             Self::Unknown => "ERR_UNKNOWN_ERROR",
             Self::Other(code) => code,
-        }
+            Self::Numeric(code) => return Cow::Owned(code.to_string()),
+        })
     }
 
     /// Parses a wire code; unknown codes become [`ErrorCode::Other`].
     pub fn parse(code: &str) -> Self {
-        const KNOWN: [ErrorCode; 22] = [
+        const KNOWN: [ErrorCode; 23] = [
             ErrorCode::MessageBadlyFormed,
             ErrorCode::OtOpBadlyFormed,
             ErrorCode::OtOpNotApplied,
@@ -115,6 +126,7 @@ impl ErrorCode {
             ErrorCode::ClientIdBadlyFormed,
             ErrorCode::TypeDoesNotSupportPresence,
             ErrorCode::PresenceTransformFailed,
+            ErrorCode::DatabaseMethodNotImplemented,
             ErrorCode::Unknown,
         ];
         KNOWN
@@ -126,20 +138,32 @@ impl ErrorCode {
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.as_str())
     }
 }
 
 impl Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        match self {
+            Self::Numeric(code) => serializer.serialize_i64(*code),
+            other => serializer.serialize_str(&other.as_str()),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let code = Cow::<'de, str>::deserialize(deserializer)?;
-        Ok(Self::parse(&code))
+        /// A string code or a numeric one.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Number(i64),
+            Text(String),
+        }
+        Ok(match Wire::deserialize(deserializer)? {
+            Wire::Number(code) => Self::Numeric(code),
+            Wire::Text(code) => Self::parse(&code),
+        })
     }
 }
 
@@ -202,5 +226,14 @@ mod tests {
             r#"{"code":"ERR_DOC_DOES_NOT_EXIST","message":"Document does not exist"}"#
         );
         assert_eq!(serde_json::from_str::<ErrorObject>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn numeric_codes_stay_numbers() {
+        let json = r#"{"code":4103,"message":"$where queries disabled"}"#;
+        let e: ErrorObject = serde_json::from_str(json).unwrap();
+        assert_eq!(e.code, ErrorCode::Numeric(4103));
+        assert_eq!(e.code.as_str(), "4103");
+        assert_eq!(serde_json::to_string(&e).unwrap(), json);
     }
 }

@@ -211,3 +211,73 @@ pub fn stored_form(doc: Option<Value>) -> Option<Value> {
         doc
     })
 }
+
+/// `url` (a MongoDB connection string, perhaps naming a database, as
+/// `PELOTON_MONGO_URL` may) naming database `name` instead, its options
+/// kept. A database the URL named was also the one to authenticate
+/// against: it stays so, as `authSource`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("mongodb", url));
+    let (before_options, options) = match rest.split_once('?') {
+        Some((before, options)) => (before, Some(options)),
+        None => (rest, None),
+    };
+    let (hosts, database) = match before_options.split_once('/') {
+        Some((hosts, database)) => (hosts, database),
+        None => (before_options, ""),
+    };
+    let mut options: Vec<String> = options
+        .into_iter()
+        .flat_map(|o| o.split('&'))
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let has_auth_source = options
+        .iter()
+        .any(|o| o.to_ascii_lowercase().starts_with("authsource="));
+    if !database.is_empty() && !has_auth_source {
+        options.push(format!("authSource={database}"));
+    }
+    let mut out = format!("{scheme}://{hosts}/{name}");
+    if !options.is_empty() {
+        out.push('?');
+        out.push_str(&options.join("&"));
+    }
+    out
+}
+
+/// Runs `body` with the URL of a fresh database on the test server
+/// (named `<prefix>_<unique>`), then drops the database, whether `body`
+/// passed or panicked, so a shared mongod does not fill up with test data.
+#[cfg(feature = "mongodb")]
+pub async fn with_mongo_database<F>(prefix: &str, body: impl FnOnce(String) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    let name = format!("{prefix}_{}", unique());
+    let url = with_database(&mongo_url(), &name);
+    let outcome = std::panic::AssertUnwindSafe(body(url.clone()))
+        .catch_unwind()
+        .await;
+    drop_database(&url, &name).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Drops database `name` on the server at `url`.
+#[cfg(feature = "mongodb")]
+pub async fn drop_database(url: &str, name: &str) {
+    let dropped = match mongodb::Client::with_uri_str(url).await {
+        Ok(client) => {
+            let dropped = client.database(name).drop().await;
+            client.shutdown().await;
+            dropped
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = dropped {
+        eprintln!("could not drop test database {name}: {e}");
+    }
+}

@@ -15,7 +15,9 @@ use crate::protocol::DocOp;
 /// tests and single-process apps whose data may vanish on restart.
 ///
 /// Documents keep their insertion order, which is the order of query
-/// results without `$sort`.
+/// results without `$sort`. Queries run in peloton's matcher: one using an
+/// operator it does not evaluate (see [`crate::backend::query`]) is refused
+/// with [`QueryError::Unsupported`](crate::backend::query::QueryError::Unsupported).
 #[derive(Debug, Default)]
 pub struct MemoryDb {
     collections: RwLock<HashMap<String, Arc<RwLock<Collection>>>>,
@@ -134,6 +136,7 @@ impl Db for MemoryDb {
     }
 
     async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
+        query.require_portable("MemoryDb")?;
         let Some(collection) = self.collection(collection) else {
             let extra = query.run(std::iter::empty()).extra;
             return Ok(QueryResults {
@@ -159,6 +162,7 @@ impl Db for MemoryDb {
         collection: &str,
         query: &Query,
     ) -> Result<(Vec<String>, Option<serde_json::Value>), DbError> {
+        query.require_portable("MemoryDb")?;
         let Some(collection) = self.collection(collection) else {
             return Ok((Vec::new(), query.run(std::iter::empty()).extra));
         };

@@ -18,11 +18,11 @@ use serde_json::Value;
 
 pub use memory::MemoryDb;
 #[cfg(feature = "mongodb")]
-pub use mongo::MongoDb;
+pub use mongo::{MongoDb, MongoDbOptions};
 
 use super::Snapshot;
-use super::query::Query;
-use crate::protocol::DocOp;
+use super::query::{Query, QueryError};
+use crate::protocol::{DocOp, ErrorCode, ErrorObject};
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,10 +33,40 @@ pub enum DbError {
     /// What is stored cannot be read back (a corrupt or foreign record).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
-    /// The request cannot be served (a collection name the database
-    /// reserves, a query it cannot run).
+    /// The request cannot be served as configured (e.g. a malformed
+    /// connection URL).
     #[error("{0}")]
     Invalid(String),
+    /// The collection name is one the database keeps for itself.
+    #[error(
+        "collection name {0:?} is reserved: MongoDB keeps `system` and ShareDB's op \
+         journals are named `o_<collection>`; use another name"
+    )]
+    ReservedCollection(String),
+    /// A query this database refuses or cannot evaluate; the client is
+    /// told why.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+impl DbError {
+    /// The error as the client sees it: the request's own mistakes (a
+    /// reserved collection, a refused query) with their codes and reasons,
+    /// anything else as a brief internal error (details are logged, never
+    /// sent).
+    pub fn to_client(&self, during: &str) -> ErrorObject {
+        match self {
+            // sharedb-mongo's code for an invalid collection name.
+            Self::ReservedCollection(_) => {
+                ErrorObject::new(ErrorCode::Numeric(4102), self.to_string())
+            }
+            Self::Query(e) => ErrorObject::new(e.code(), e.to_string()),
+            Self::Backend(_) | Self::Corrupt(_) | Self::Invalid(_) => {
+                tracing::error!("{during} failed: {self}");
+                ErrorObject::unknown(format!("Internal error during {during}"))
+            }
+        }
+    }
 }
 
 /// The results of a query: documents in result order, and any extra
@@ -92,6 +122,26 @@ pub trait Db: Send + Sync + 'static {
         from: u64,
         to: Option<u64>,
     ) -> Result<Vec<Arc<DocOp>>, DbError>;
+
+    /// The version at which the op with this `src` and `seq` was committed
+    /// to the document, or `None` if it never was. The submit pipeline asks
+    /// when a create arrives for a document that exists without `_create`
+    /// metadata (written by older ShareDB or other tools), to tell a
+    /// resent create from a second one. The default searches the journal.
+    async fn committed_op_version(
+        &self,
+        collection: &str,
+        id: &str,
+        src: &str,
+        seq: u64,
+    ) -> Result<Option<u64>, DbError> {
+        Ok(self
+            .get_ops(collection, id, 0, None)
+            .await?
+            .iter()
+            .find(|op| op.src.as_deref() == Some(src) && op.seq == Some(seq))
+            .map(|op| op.v))
+    }
 
     /// Runs a query; deleted documents never match.
     async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError>;

@@ -14,7 +14,29 @@
 //!   and `{src, seq, v}`.
 //!
 //! Ops are read along the `_o`/`o` chain, so ops left behind by a lost
-//! commit race never count. Queries run in MongoDB itself.
+//! commit race never count; a commit whose snapshot write loses or fails
+//! removes its op. Queries run in MongoDB itself, with every operator
+//! MongoDB knows, by sharedb-mongo's rules (see `mongo/query.rs`).
+//!
+//! # Values other tools wrote
+//!
+//! Documents may hold BSON that JSON has no form for, written by migration
+//! scripts or other services: dates, ObjectIds, 64-bit integers,
+//! Decimal128, binary. peloton reads them as a ShareDB client receives them
+//! from Node: a Date as its ISO-8601 string
+//! (`"2023-11-14T22:13:20.123Z"`, as `Date.toJSON()`), an ObjectId as its
+//! hex string, an Int64 as a number, a Decimal128 as
+//! `{"$numberDecimal": "1.50"}`, binary as base64.
+//!
+//! Writing keeps them where it can: an edit of an object document updates
+//! only the top-level fields its op touched (`$set`, `$unset` for removed
+//! ones, plus `_type`, `_v`, `_m`, `_o`), so every field the op left alone
+//! keeps its BSON type. A touched field is written from its JSON form (a
+//! Date edited, or inside an edited object, becomes a string), and so is
+//! the whole document when it is replaced: on a create, a delete, an op on
+//! the root, non-object data, or a touched field `$set` cannot name (empty,
+//! with a `.`, starting with `$`, or an internal name). `_m` is ShareDB's
+//! and always written from JSON.
 //!
 //! ```no_run
 //! use peloton::backend::{Backend, db::MongoDb};
@@ -25,19 +47,23 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
-use mongodb::bson::{self, Bson, Document, doc, oid::ObjectId};
+use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde_json::{Map, Value};
 
+mod query;
+
 use super::{Db, DbError, QueryResults};
 use crate::backend::Snapshot;
-use crate::backend::query::{Query, SortOrder};
+use crate::backend::query::{Query, QueryError};
+use crate::ot::json0::PathSegment;
 use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
 
 /// A [`Db`] in MongoDB, with sharedb-mongo's layout (see the module docs).
@@ -45,8 +71,47 @@ use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
 pub struct MongoDb {
     client: Client,
     db: Database,
-    /// Op collections whose indexes were ensured.
-    indexed: Arc<Mutex<HashSet<String>>>,
+    options: MongoDbOptions,
+    /// Op collections whose indexes exist, or when creating them last failed.
+    indexes: Arc<Mutex<HashMap<String, IndexState>>>,
+}
+
+/// Settings of a [`MongoDb`]; the defaults are sharedb-mongo's.
+#[derive(Clone, Debug)]
+pub struct MongoDbOptions {
+    /// Runs queries that execute JavaScript on the database server:
+    /// `$where` and `$mapReduce` (sharedb-mongo's `allowJSQueries`).
+    /// Default: refused, with sharedb-mongo's codes 4103 and 4104.
+    pub allow_js_queries: bool,
+    /// Runs `$aggregate` pipelines (sharedb-mongo's
+    /// `allowAggregateQueries`). Default: refused with code 4105, since a
+    /// pipeline reads any field of any document.
+    pub allow_aggregate_queries: bool,
+    /// Creates the op collections' indexes `{d: 1, v: 1}` and
+    /// `{src: 1, seq: 1, v: 1}` on first use (default). Turn it off to
+    /// manage indexes yourself (sharedb-mongo's `disableIndexCreation`).
+    pub create_indexes: bool,
+    /// After creating an index failed, how long to wait before trying
+    /// again; commits go on meanwhile. Default: 10 s.
+    pub index_retry_delay: Duration,
+}
+
+impl Default for MongoDbOptions {
+    fn default() -> Self {
+        Self {
+            allow_js_queries: false,
+            allow_aggregate_queries: false,
+            create_indexes: true,
+            index_retry_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Whether an op collection's indexes were made.
+#[derive(Clone, Copy, Debug)]
+enum IndexState {
+    Created,
+    Failed(Instant),
 }
 
 impl std::fmt::Debug for MongoDb {
@@ -54,6 +119,44 @@ impl std::fmt::Debug for MongoDb {
         f.debug_struct("MongoDb")
             .field("database", &self.db.name())
             .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map holds plain values, each update a single insert: still
+    // consistent after a panic elsewhere.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Exactly sharedb-mongo's indexes, options included: MongoDB 4.2+ ignores
+/// `background`, but a server that compares options (SecantusDB) would
+/// refuse sharedb-mongo's same-named index.
+async fn create_op_indexes(ops: &Collection<Document>) -> Result<(), mongodb::error::Error> {
+    for keys in [doc! {"d": 1, "v": 1}, doc! {"src": 1, "seq": 1, "v": 1}] {
+        #[allow(deprecated)]
+        let options = IndexOptions::builder().background(true).build();
+        let index = IndexModel::builder().keys(keys).options(options).build();
+        ops.create_index(index).await?;
+    }
+    Ok(())
+}
+
+/// A failed query: what the server refused as malformed (an unknown
+/// operator, a bad regex, an exceeded `$maxTimeMS`) goes back to the
+/// client with the server's code and reason; anything else is a backend
+/// failure.
+fn query_error(during: &'static str, e: mongodb::error::Error) -> DbError {
+    use mongodb::error::ErrorKind;
+    match &*e.kind {
+        // 13 and 18: not authorized / authentication failed, the
+        // deployment's problem, not the query's.
+        ErrorKind::Command(command) if ![13, 18].contains(&command.code) => {
+            DbError::Query(QueryError::Refused {
+                code: i64::from(command.code),
+                message: format!("MongoDB refused the query: {}", command.message),
+            })
+        }
+        _ => backend_error(during)(e),
     }
 }
 
@@ -65,9 +168,10 @@ impl MongoDb {
     /// Connects to `url` (`mongodb://host:port/database`; the database
     /// defaults to `peloton`).
     pub async fn connect(url: &str) -> Result<Self, DbError> {
-        let options = ClientOptions::parse(url)
-            .await
-            .map_err(|e| DbError::Invalid(format!("MongoDB URL {url:?}: {e}")))?;
+        let options = ClientOptions::parse(url).await.map_err(|e| {
+            let url = crate::backend::redact_password(url);
+            DbError::Invalid(format!("MongoDB URL {url:?}: {e}"))
+        })?;
         let name = options
             .default_database
             .clone()
@@ -81,8 +185,15 @@ impl MongoDb {
         Self {
             db: client.database(name),
             client,
-            indexed: Arc::default(),
+            options: MongoDbOptions::default(),
+            indexes: Arc::default(),
         }
+    }
+
+    /// Replaces the settings.
+    pub fn with_options(mut self, options: MongoDbOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// The MongoDB database.
@@ -91,11 +202,11 @@ impl MongoDb {
     }
 
     fn snapshots(&self, collection: &str) -> Result<Collection<Document>, DbError> {
-        if collection.starts_with("system") || collection.starts_with("o_") || collection.is_empty()
-        {
-            return Err(DbError::Invalid(format!(
-                "collection name {collection:?} is reserved (system*, o_*) or empty"
-            )));
+        if collection.is_empty() {
+            return Err(DbError::Invalid("a collection name cannot be empty".into()));
+        }
+        if is_reserved(collection) {
+            return Err(DbError::ReservedCollection(collection.to_owned()));
         }
         Ok(self.db.collection(collection))
     }
@@ -104,25 +215,125 @@ impl MongoDb {
         self.snapshots(collection)?;
         let name = format!("o_{collection}");
         let ops = self.db.collection::<Document>(&name);
-        let new = self
-            .indexed
-            .lock()
-            .map(|mut set| set.insert(name.clone()))
-            .unwrap_or(false);
-        if new {
-            // Exactly sharedb-mongo's indexes, options included: MongoDB
-            // 4.2+ ignores `background`, but a server that compares options
-            // (SecantusDB) would refuse sharedb-mongo's same-named index.
-            for keys in [doc! {"d": 1, "v": 1}, doc! {"src": 1, "seq": 1, "v": 1}] {
-                #[allow(deprecated)]
-                let options = IndexOptions::builder().background(true).build();
-                let index = IndexModel::builder().keys(keys).options(options).build();
-                if let Err(e) = ops.create_index(index).await {
-                    tracing::warn!("creating an index on {name} failed: {e}");
+        if self.options.create_indexes && self.needs_indexes(&name) {
+            let state = match create_op_indexes(&ops).await {
+                Ok(()) => IndexState::Created,
+                Err(e) => {
+                    tracing::warn!(
+                        "creating the indexes of {name} failed (retrying in {:?}): {e}",
+                        self.options.index_retry_delay
+                    );
+                    IndexState::Failed(Instant::now())
                 }
-            }
+            };
+            lock(&self.indexes).insert(name, state);
         }
         Ok(ops)
+    }
+
+    /// Whether the indexes of op collection `name` are still to be made:
+    /// never tried, or the last try failed long enough ago.
+    fn needs_indexes(&self, name: &str) -> bool {
+        match lock(&self.indexes).get(name) {
+            None => true,
+            Some(IndexState::Created) => false,
+            Some(IndexState::Failed(at)) => at.elapsed() >= self.options.index_retry_delay,
+        }
+    }
+
+    /// Runs a query (see the `query` module for what runs and how); `projection`
+    /// limits the fields of result documents.
+    async fn run_query(
+        &self,
+        collection: &str,
+        query: &Query,
+        projection: Option<Document>,
+    ) -> Result<QueryResults, DbError> {
+        let snapshots = self.snapshots(collection)?;
+        let mut plan = query::plan(query, &self.options)?;
+        let failed = |during: &'static str| move |e| query_error(during, e);
+        let extra = match std::mem::replace(&mut plan.action, query::Action::Find) {
+            query::Action::Find => {
+                plan.find.projection = projection;
+                let filter = std::mem::take(&mut plan.filter);
+                let mut cursor = snapshots
+                    .find(filter)
+                    .with_options(plan.find)
+                    .await
+                    .map_err(failed("query"))?;
+                let mut results = Vec::new();
+                while let Some(doc) = cursor.try_next().await.map_err(failed("query"))? {
+                    let id = doc.get_str("_id").unwrap_or_default().to_owned();
+                    results.push(to_snapshot(&id, doc));
+                }
+                return Ok(QueryResults {
+                    snapshots: results,
+                    extra: None,
+                });
+            }
+            query::Action::Count => {
+                let options = plan.count_options();
+                let count = snapshots
+                    .count_documents(std::mem::take(&mut plan.filter))
+                    .with_options(options)
+                    .await
+                    .map_err(failed("count"))?;
+                Value::from(count)
+            }
+            query::Action::Explain(verbosity) => {
+                let command = plan.explain_command(collection, &verbosity);
+                let explained = self
+                    .db
+                    .run_command(command)
+                    .await
+                    .map_err(failed("explain"))?;
+                from_bson(&Bson::Document(explained))
+            }
+            query::Action::Distinct(field) => {
+                let values = snapshots
+                    .distinct(field, std::mem::take(&mut plan.filter))
+                    .await
+                    .map_err(failed("distinct"))?;
+                Value::Array(values.iter().map(from_bson).collect())
+            }
+            query::Action::Aggregate(pipeline) => {
+                let documents: Vec<Document> = snapshots
+                    .aggregate(pipeline)
+                    .await
+                    .map_err(failed("aggregate"))?
+                    .try_collect()
+                    .await
+                    .map_err(failed("aggregate"))?;
+                Value::Array(
+                    documents
+                        .into_iter()
+                        .map(|d| from_bson(&Bson::Document(d)))
+                        .collect(),
+                )
+            }
+            query::Action::MapReduce { map, reduce, scope } => {
+                let command = doc! {
+                    "mapReduce": collection,
+                    "map": Bson::JavaScriptCode(map),
+                    "reduce": Bson::JavaScriptCode(reduce),
+                    "query": std::mem::take(&mut plan.filter),
+                    "scope": scope,
+                    "out": {"inline": 1},
+                };
+                let reply = self
+                    .db
+                    .run_command(command)
+                    .await
+                    .map_err(failed("mapReduce"))?;
+                reply
+                    .get("results")
+                    .map_or(Value::Array(Vec::new()), from_bson)
+            }
+        };
+        Ok(QueryResults {
+            snapshots: Vec::new(),
+            extra: Some(extra),
+        })
     }
 
     /// The snapshot's `_v` and `_o` (the head of its op chain).
@@ -160,29 +371,16 @@ impl Db for MongoDb {
         ops.insert_one(op_document(op, id, op_id, previous))
             .await
             .map_err(backend_error("op insert"))?;
-        let document = snapshot_document(id, snapshot, op_id);
-        let written = if snapshot.v == 1 {
-            match snapshots.insert_one(document).await {
-                Ok(_) => true,
-                Err(e) if is_duplicate_key(&e) => false,
-                Err(e) => return Err(backend_error("snapshot insert")(e)),
+        let written = write_snapshot(&snapshots, id, op, snapshot, op_id).await;
+        if !matches!(written, Ok(true)) {
+            // Lost the race, or the write failed: the op must not stay in
+            // the journal. Were it left, reads along the chain would skip
+            // it anyway, so a failed clean-up is only logged.
+            if let Err(e) = ops.delete_one(doc! {"_id": op_id}).await {
+                tracing::warn!("removing the uncommitted op {op_id} of {collection}.{id}: {e}");
             }
-        } else {
-            let expected = int(snapshot.v.saturating_sub(1));
-            snapshots
-                .replace_one(doc! {"_id": id, "_v": expected}, document)
-                .await
-                .map_err(backend_error("snapshot replace"))?
-                .modified_count
-                > 0
-        };
-        if !written {
-            // Lost the race: the op must not stay in the journal.
-            ops.delete_one(doc! {"_id": op_id})
-                .await
-                .map_err(backend_error("op cleanup"))?;
         }
-        Ok(written)
+        written
     }
 
     async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
@@ -268,40 +466,55 @@ impl Db for MongoDb {
             .collect())
     }
 
+    async fn committed_op_version(
+        &self,
+        collection: &str,
+        id: &str,
+        src: &str,
+        seq: u64,
+    ) -> Result<Option<u64>, DbError> {
+        // The earliest op with this src and seq (served by the
+        // {src, seq, v} index); none means it was never committed, even
+        // for a document without an op chain.
+        let first = self
+            .ops(collection)
+            .await?
+            .find_one(doc! {"src": src, "seq": int(seq), "d": id})
+            .sort(doc! {"v": 1})
+            .projection(doc! {"v": 1})
+            .await
+            .map_err(backend_error("ops read"))?;
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        // Found: it counts only if it is on the chain (a lost race leaves
+        // orphans with the same src and seq).
+        let from = read_u64(first.get("v"));
+        Ok(self
+            .get_ops(collection, id, from, None)
+            .await?
+            .iter()
+            .rev()
+            .find(|op| op.src.as_deref() == Some(src) && op.seq == Some(seq))
+            .map(|op| op.v))
+    }
+
     async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
-        let snapshots = self.snapshots(collection)?;
-        let filter = safe_filter(query)?;
-        if query.is_count() {
-            let mut count = snapshots.count_documents(filter);
-            if let Some(skip) = query.skip() {
-                count = count.skip(skip);
-            }
-            if let Some(limit) = query.limit() {
-                count = count.limit(limit);
-            }
-            let count = count.await.map_err(backend_error("count"))?;
-            return Ok(QueryResults {
-                snapshots: Vec::new(),
-                extra: Some(Value::from(count)),
-            });
-        }
-        let mut find = snapshots.find(filter).sort(sort(query));
-        if let Some(skip) = query.skip() {
-            find = find.skip(skip);
-        }
-        if let Some(limit) = query.limit() {
-            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        }
-        let mut cursor = find.await.map_err(backend_error("query"))?;
-        let mut results = Vec::new();
-        while let Some(doc) = cursor.try_next().await.map_err(backend_error("query"))? {
-            let id = doc.get_str("_id").unwrap_or_default().to_owned();
-            results.push(to_snapshot(&id, doc));
-        }
-        Ok(QueryResults {
-            snapshots: results,
-            extra: None,
-        })
+        self.run_query(collection, query, None).await
+    }
+
+    async fn query_ids(
+        &self,
+        collection: &str,
+        query: &Query,
+    ) -> Result<(Vec<String>, Option<Value>), DbError> {
+        let results = self
+            .run_query(collection, query, Some(doc! {"_id": 1}))
+            .await?;
+        Ok((
+            results.snapshots.into_iter().map(|s| s.id).collect(),
+            results.extra,
+        ))
     }
 
     async fn close(&self) {
@@ -309,38 +522,16 @@ impl Db for MongoDb {
     }
 }
 
+/// The collection names sharedb-mongo refuses: exactly `system`, and
+/// `o_*` (op journals); `systems` or `system_users` are ordinary names.
+fn is_reserved(collection: &str) -> bool {
+    collection == "system" || collection.starts_with("o_")
+}
+
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
         || e.to_string().contains("E11000")
-}
-
-/// The query's filter as BSON, made safe against deleted documents (which
-/// stay with `_type: null`) as sharedb-mongo does.
-fn safe_filter(query: &Query) -> Result<Document, DbError> {
-    let mut filter = match to_bson(&Value::Object(query.filter().clone())) {
-        Bson::Document(doc) => doc,
-        _ => Document::new(),
-    };
-    if !filter.contains_key("_type") {
-        filter.insert("_type", doc! {"$type": 2});
-    }
-    Ok(filter)
-}
-
-fn sort(query: &Query) -> Document {
-    let mut sort = Document::new();
-    for (field, order) in query.sort() {
-        sort.insert(
-            field.clone(),
-            if *order == SortOrder::Ascending {
-                1
-            } else {
-                -1
-            },
-        );
-    }
-    sort
 }
 
 /// The snapshot document of `snapshot`, produced by op `op_id`.
@@ -362,6 +553,99 @@ fn snapshot_document(id: &str, snapshot: &Snapshot, op_id: ObjectId) -> Document
     doc.insert("_m", to_bson(&Value::Object(snapshot.m.clone())));
     doc.insert("_o", op_id);
     doc
+}
+
+/// Writes the snapshot that `op` (stored as `op_id`) produced, if the
+/// stored document is still at the version before it. `Ok(false)`: another
+/// commit got there first.
+///
+/// Version 1 is an insert (a duplicate `_id` means the race was lost). An
+/// edit of an object document updates only the top-level fields the op
+/// touched (see [`field_update`]), so what other tools wrote in fields the
+/// op left alone keeps its BSON type; anything else replaces the document.
+async fn write_snapshot(
+    snapshots: &Collection<Document>,
+    id: &str,
+    op: &DocOp,
+    snapshot: &Snapshot,
+    op_id: ObjectId,
+) -> Result<bool, DbError> {
+    if snapshot.v == 1 {
+        return match snapshots
+            .insert_one(snapshot_document(id, snapshot, op_id))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(backend_error("snapshot insert")(e)),
+        };
+    }
+    let current = doc! {"_id": id, "_v": int(snapshot.v - 1)};
+    let result = match field_update(op, snapshot, op_id) {
+        Some(update) => snapshots.update_one(current, update).await,
+        None => {
+            snapshots
+                .replace_one(current, snapshot_document(id, snapshot, op_id))
+                .await
+        }
+    };
+    Ok(result
+        .map_err(backend_error("snapshot write"))?
+        .modified_count
+        > 0)
+}
+
+/// The update that turns the stored document into `snapshot` when `op` is
+/// an edit of an object document: `$set` of each top-level field the op
+/// touched (as it is now) and of `_type`, `_v`, `_m` and `_o`, `$unset` of
+/// each touched field that is gone. `None` when the whole document must be
+/// replaced: a create or delete, an op on the root, non-object data, or a
+/// touched field MongoDB cannot address by name (empty, with a `.`,
+/// starting with `$`, or one of the internal names).
+fn field_update(op: &DocOp, snapshot: &Snapshot, op_id: ObjectId) -> Option<Document> {
+    let OpKind::Edit(edit) = &op.kind else {
+        return None;
+    };
+    let (Some(doc_type), Some(Value::Object(data))) = (&snapshot.doc_type, &snapshot.data) else {
+        return None;
+    };
+    let mut set = Document::new();
+    let mut unset = Document::new();
+    for component in edit.iter() {
+        let Some(PathSegment::Key(field)) = component.p.first() else {
+            return None;
+        };
+        if !addressable(field) {
+            return None;
+        }
+        match data.get(field) {
+            Some(value) => {
+                set.insert(field.clone(), to_bson(value));
+            }
+            None => {
+                unset.insert(field.clone(), "");
+            }
+        }
+    }
+    set.insert("_type", doc_type.as_str());
+    set.insert("_v", int(snapshot.v));
+    set.insert("_m", to_bson(&Value::Object(snapshot.m.clone())));
+    set.insert("_o", op_id);
+    let mut update = doc! {"$set": set};
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    Some(update)
+}
+
+/// Whether a top-level field can be named in `$set`/`$unset` without
+/// meaning something else: not empty, no `.` (a path), no leading `$`
+/// (an operator), and none of the fields the layout keeps for itself.
+fn addressable(field: &str) -> bool {
+    !field.is_empty()
+        && !field.contains('.')
+        && !field.starts_with('$')
+        && !["_id", "_type", "_v", "_m", "_o", "_data"].contains(&field)
 }
 
 /// A snapshot document back as a snapshot: internal fields stripped.
@@ -456,7 +740,12 @@ fn to_op(collection: &str, id: &str, doc: Document) -> Result<DocOp, DbError> {
     let m = doc.get_document("m").ok();
     let mut op = DocOp::new(collection, id, read_u64(doc.get("v")), kind);
     op.src = doc.get_str("src").ok().map(str::to_owned);
-    op.seq = doc.get("seq").map(|s| read_u64(Some(s)));
+    // Node stores an op without a source (a server-side submit) with
+    // `src: null, seq: null`: no seq, not seq 0.
+    op.seq = doc
+        .get("seq")
+        .filter(|seq| !matches!(seq, Bson::Null | Bson::Undefined))
+        .map(|seq| read_u64(Some(seq)));
     Ok(op.with_meta(OpMeta {
         ts: m
             .and_then(|m| m.get("ts"))
@@ -504,8 +793,12 @@ pub(crate) fn to_bson(value: &Value) -> Bson {
     }
 }
 
-/// BSON to JSON as JavaScript sees it: every number is a number, integral
-/// ones printed without a fraction.
+/// BSON to JSON as a ShareDB client receives it from Node (the driver's
+/// values through `JSON.stringify`): every number is a number (integral
+/// ones printed without a fraction), a Date is its ISO-8601 string
+/// (`Date.toJSON()`), an ObjectId its hex string, binary data base64, a
+/// Decimal128 `{"$numberDecimal": "…"}`, a Timestamp `{"$timestamp": "…"}`;
+/// other types are MongoDB's relaxed Extended JSON.
 pub(crate) fn from_bson(value: &Bson) -> Value {
     match value {
         Bson::Null | Bson::Undefined => Value::Null,
@@ -516,13 +809,121 @@ pub(crate) fn from_bson(value: &Bson) -> Value {
             Value::from(*d as i64)
         }
         Bson::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
-        Bson::String(s) => Value::String(s.clone()),
+        Bson::String(s) | Bson::Symbol(s) => Value::String(s.clone()),
         Bson::Array(items) => Value::Array(items.iter().map(from_bson).collect()),
         Bson::Document(doc) => {
             Value::Object(doc.iter().map(|(k, v)| (k.clone(), from_bson(v))).collect())
         }
         Bson::ObjectId(o) => Value::String(o.to_hex()),
-        Bson::DateTime(t) => Value::from(t.timestamp_millis()),
-        other => bson::from_bson::<Value>(other.clone()).unwrap_or(Value::Null),
+        Bson::DateTime(t) => js_date_json(t.timestamp_millis()),
+        Bson::Binary(binary) => Value::String(base64(&binary.bytes)),
+        Bson::Decimal128(d) => serde_json::json!({"$numberDecimal": d.to_string()}),
+        Bson::Timestamp(t) => {
+            let packed = (u64::from(t.time) << 32) | u64::from(t.increment);
+            serde_json::json!({"$timestamp": packed.to_string()})
+        }
+        other => other.clone().into_relaxed_extjson(),
+    }
+}
+
+/// What JavaScript's `Date.prototype.toJSON` gives for a time in ms since
+/// the epoch: `YYYY-MM-DDTHH:mm:ss.sssZ` (years outside 0..=9999 as a
+/// signed six-digit year), or `null` beyond the ±8.64e15 ms a JS Date holds.
+fn js_date_json(ms: i64) -> Value {
+    const LIMIT: i64 = 8_640_000_000_000_000;
+    if !(-LIMIT..=LIMIT).contains(&ms) {
+        return Value::Null;
+    }
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Days to a civil date (proleptic Gregorian), after Howard Hinnant's
+    // `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{}{:06}", if year < 0 { '-' } else { '+' }, year.abs())
+    };
+    Value::String(format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    ))
+}
+
+/// Standard base64 with padding, as Node's `Buffer.toString('base64')`.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_as_javascript_prints_them() {
+        for (ms, json) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (-62_198_755_200_000, "-000001-01-01T00:00:00.000Z"),
+            (253_402_300_800_000, "+010000-01-01T00:00:00.000Z"),
+        ] {
+            assert_eq!(js_date_json(ms), Value::from(json), "{ms}");
+        }
+        assert_eq!(js_date_json(8_640_000_000_000_001), Value::Null);
+    }
+
+    #[test]
+    fn binary_reads_as_base64() {
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"h", "aA=="),
+            (b"hi", "aGk="),
+            (b"hi!", "aGkh"),
+            (b"\xff\xfe\xfd\xfc", "//79/A=="),
+        ] {
+            assert_eq!(base64(bytes), text);
+        }
+    }
+
+    #[test]
+    fn other_bson_reads_as_node_prints_it() {
+        let oid = ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap();
+        assert_eq!(
+            from_bson(&Bson::ObjectId(oid)),
+            Value::from("65a1b2c3d4e5f60718293a4b")
+        );
+        assert_eq!(from_bson(&Bson::Int64(1 << 40)), Value::from(1i64 << 40));
+        let decimal: mongodb::bson::Decimal128 = "1.50".parse().unwrap();
+        assert_eq!(
+            from_bson(&Bson::Decimal128(decimal)),
+            serde_json::json!({"$numberDecimal": "1.50"})
+        );
     }
 }

@@ -8,7 +8,9 @@
 //! it is atomic. One subscriber connection serves the whole process: a
 //! channel is subscribed when its first local subscriber arrives and
 //! unsubscribed when its last one leaves; after a lost connection it
-//! reconnects and subscribes again.
+//! reconnects and subscribes again. [`PubSub::close`] (which
+//! [`Backend::close`](crate::backend::Backend::close) calls) or dropping it
+//! ends the subscriber task and both connections.
 //!
 //! ```no_run
 //! use peloton::backend::{Backend, pubsub::RedisPubSub};
@@ -19,14 +21,15 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, PubSubSink};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::{Mailbox, Message, PubSub, PubSubError, Registry, Subscription};
 use crate::protocol::{ClientMessage, DocOp, ServerMessage};
@@ -37,11 +40,17 @@ const PUBLISH: &str = r#"for i = 2, #ARGV do redis.call("publish", ARGV[i], ARGV
 
 /// A [`PubSub`] through Redis (see the module docs).
 pub struct RedisPubSub {
-    publisher: ConnectionManager,
+    /// The publishing connection; `None` once closed.
+    publisher: Mutex<Option<ConnectionManager>>,
     script: redis::Script,
     registry: Arc<Registry>,
     commands: mpsc::UnboundedSender<Command>,
     prefix: Option<String>,
+    /// Set to `true` to end the subscriber task; dropped (with the
+    /// `RedisPubSub`), it ends the task too.
+    closing: watch::Sender<bool>,
+    /// The subscriber task, until `close` has waited for it.
+    subscriber: Mutex<Option<JoinHandle<()>>>,
 }
 
 enum Command {
@@ -56,6 +65,16 @@ impl std::fmt::Debug for RedisPubSub {
             .field("registry", &self.registry)
             .finish_non_exhaustive()
     }
+}
+
+fn closed() -> PubSubError {
+    PubSubError("the Redis pub/sub is closed".into())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Each holds an `Option` that is only taken or cloned: consistent
+    // after a panic elsewhere.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn redis_error(during: &str) -> impl Fn(redis::RedisError) -> PubSubError + '_ {
@@ -75,34 +94,45 @@ impl RedisPubSub {
         url: &str,
         prefix: Option<String>,
     ) -> Result<Self, PubSubError> {
-        let client =
-            redis::Client::open(url).map_err(|e| PubSubError(format!("Redis URL {url:?}: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            let url = crate::backend::redact_password(url);
+            PubSubError(format!("Redis URL {url:?}: {e}"))
+        })?;
         let publisher = ConnectionManager::new(client.clone())
             .await
             .map_err(redis_error("connect"))?;
         let (commands, receiver) = mpsc::unbounded_channel();
-        let hook_commands = commands.clone();
+        // The registry's hook holds the commands weakly: the subscriber
+        // task owns the registry, and a strong sender in it would keep the
+        // task's command channel, and so the task, alive forever.
+        let hook_commands = commands.downgrade();
         let registry = Registry::new(Some(Box::new(move |channel: &str| {
-            let _ = hook_commands.send(Command::Unsubscribe(channel.to_owned()));
+            if let Some(commands) = hook_commands.upgrade() {
+                let _ = commands.send(Command::Unsubscribe(channel.to_owned()));
+            }
         })));
         // Connect the subscriber once before returning, so a wrong URL fails here.
         let pubsub = client
             .get_async_pubsub()
             .await
             .map_err(redis_error("connect"))?;
-        tokio::spawn(subscriber(
+        let (closing, closed) = watch::channel(false);
+        let task = tokio::spawn(subscriber(
             client,
             pubsub,
             receiver,
+            closed,
             registry.clone(),
             prefix.clone(),
         ));
         Ok(Self {
-            publisher,
+            publisher: Mutex::new(Some(publisher)),
             script: redis::Script::new(PUBLISH),
             registry,
             commands,
             prefix,
+            closing,
+            subscriber: Mutex::new(Some(task)),
         })
     }
 
@@ -130,9 +160,8 @@ impl PubSub for RedisPubSub {
             let (ack, done) = oneshot::channel();
             self.commands
                 .send(Command::Subscribe(channel.to_owned(), ack))
-                .map_err(|_| PubSubError("the Redis subscriber stopped".into()))?;
-            done.await
-                .map_err(|_| PubSubError("the Redis subscriber stopped".into()))??;
+                .map_err(|_| closed())?;
+            done.await.map_err(|_| closed())??;
         }
         Ok(subscription)
     }
@@ -144,11 +173,26 @@ impl PubSub for RedisPubSub {
         for channel in channels {
             invocation.arg(self.full_name(channel));
         }
-        let mut connection = self.publisher.clone();
+        let Some(mut connection) = lock(&self.publisher).clone() else {
+            return Err(closed());
+        };
         invocation
             .invoke_async::<()>(&mut connection)
             .await
             .map_err(redis_error("publish"))
+    }
+
+    /// Unsubscribes from everything and closes both connections; later
+    /// calls fail. Returns once the subscriber connection is gone.
+    async fn close(&self) {
+        let _ = self.closing.send(true);
+        lock(&self.publisher).take();
+        let task = lock(&self.subscriber).take();
+        if let Some(task) = task
+            && let Err(e) = task.await
+        {
+            tracing::warn!("the Redis subscriber task failed: {e}");
+        }
     }
 }
 
@@ -194,11 +238,13 @@ fn decode(payload: &str) -> Result<Message, String> {
 }
 
 /// The subscriber connection: applies (un)subscribe commands, delivers
-/// messages, and reconnects (subscribing again) when the connection drops.
+/// messages, and reconnects (subscribing again) when the connection drops,
+/// until `closed` turns `true`; the connection closes when it returns.
 async fn subscriber(
     client: redis::Client,
     first: redis::aio::PubSub,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    mut closed: watch::Receiver<bool>,
     registry: Arc<Registry>,
     prefix: Option<String>,
 ) {
@@ -207,13 +253,19 @@ async fn subscriber(
     loop {
         let connection = match pubsub.take() {
             Some(pubsub) => Ok(pubsub),
-            None => client.get_async_pubsub().await,
+            None => tokio::select! {
+                connection = client.get_async_pubsub() => connection,
+                () = until_closed(&mut closed) => return,
+            },
         };
         let (mut sink, mut stream) = match connection {
             Ok(pubsub) => pubsub.split(),
             Err(e) => {
                 tracing::warn!("Redis subscriber: {e}; retrying in {delay:?}");
-                tokio::time::sleep(delay).await;
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = until_closed(&mut closed) => return,
+                }
                 delay = (delay * 2).min(Duration::from_secs(5));
                 continue;
             }
@@ -227,6 +279,9 @@ async fn subscriber(
         }
         loop {
             tokio::select! {
+                // Dropping the sink and the stream closes the connection,
+                // and with it every subscription.
+                () = until_closed(&mut closed) => return,
                 command = commands.recv() => match command {
                     None => return,
                     Some(command) => apply(&mut sink, command, prefix.as_deref()).await,
@@ -241,6 +296,12 @@ async fn subscriber(
             }
         }
     }
+}
+
+/// Resolves once `close` was called or the `RedisPubSub` dropped.
+async fn until_closed(closed: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: closed just the same.
+    let _ = closed.wait_for(|closed| *closed).await;
 }
 
 async fn apply(sink: &mut PubSubSink, command: Command, prefix: Option<&str>) {

@@ -1,17 +1,38 @@
 //! Queries in MongoDB's language, as ShareDB clients send them.
 //!
-//! A query expression is a JSON object: `$sort`, `$skip`, `$limit` and
-//! `$count` are cursor options, every other key is the filter. [`Query`]
-//! parses it once; [`MemoryDb`](super::MemoryDb) runs it over documents in
-//! memory, `MongoDb` hands it to MongoDB, and live queries use
-//! [`Query::matches`] to decide from one changed document whether it joins
-//! or leaves the results.
+//! A query expression is a JSON object: `$sort` (or `$orderby`), `$skip`,
+//! `$limit` and `$count` are cursor options every database runs; other
+//! top-level `$`-keys (`$comment`, `$hint`, `$distinct`, ...) are options
+//! for the database that understands them ([`Query::options`]); every other
+//! key is the filter. [`Query`] parses it once; [`MemoryDb`](super::MemoryDb)
+//! runs it over documents in memory, `MongoDb` hands it to MongoDB, and
+//! live queries use [`Query::matches`] to decide from one changed document
+//! whether it joins or leaves the results.
 //!
-//! Supported: equality (including array elements and nested paths such as
-//! `"author.name"` or `"tags.0"`), `$eq`, `$ne`, `$gt`, `$gte`, `$lt`,
-//! `$lte`, `$in`, `$nin`, `$exists`, `$size`, `$all`, `$not`, `$and`,
-//! `$or`, `$nor`; `$sort` on one or more fields, `$skip`, `$limit`,
-//! `$count`. Anything else is a [`QueryError`].
+//! # Which operators work where
+//!
+//! The matcher evaluates equality (including array elements and nested or
+//! array-index paths such as `"author.name"` or `"tags.0"`, and `null`
+//! matching a missing field), `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`,
+//! `$in`, `$nin`, `$exists`, `$size`, `$all`, `$not`, `$and`, `$or`, `$nor`,
+//! `$regex` (with `$options` `imsxu`; Rust's `regex` syntax), `$elemMatch`,
+//! `$mod`, and `$type` with the types JSON shows (`"string"`, `"number"`,
+//! `"object"`, `"array"`, `"bool"`, `"null"`). These work on every database
+//! and give the same results (`tests/db_conformance.rs` holds them to it),
+//! with one caveat: a `$regex` runs in Rust's `regex` in memory and in PCRE
+//! in MongoDB, which agree on ordinary patterns but not on every class
+//! (`\d` and `\w` are Unicode-aware in Rust, ASCII in PCRE).
+//!
+//! Any other operator (`$where`, `$expr`, `$text`, `$jsonSchema`, geo and
+//! bit operators, `$type: "date"`, a `$regex` only PCRE accepts, ...) and
+//! any database option that changes results (`$distinct`, `$explain`,
+//! `$max`, ...) is passed to the database: MongoDb runs it, MemoryDb
+//! refuses it with [`QueryError::Unsupported`]. Such a query cannot be
+//! decided one document at a time, so a live query re-runs it on every
+//! change in its collection (sharedb-mongo's `canPollDoc`). Options that
+//! only tune how a query runs (`$comment`, `$hint`, `$maxTimeMS`,
+//! `$batchSize`, `$noCursorTimeout`, `$readConcern`, `$readPref`) are
+//! ignored by MemoryDb.
 //!
 //! ```
 //! use peloton::backend::query::Query;
@@ -28,6 +49,11 @@
 //! ];
 //! let outcome = query.run(docs.iter().map(|(id, data)| (*id, data)));
 //! assert_eq!(outcome.ids, ["b", "a"]);
+//!
+//! // MongoDB's own operators are kept for the database.
+//! let dated = Query::parse(&json!({"due": {"$type": "date"}}))?;
+//! assert_eq!(dated.foreign_operators(), ["$type"]);
+//! assert!(!dated.can_poll_doc());
 //! # Ok::<(), peloton::backend::query::QueryError>(())
 //! ```
 
@@ -39,9 +65,21 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 pub use compare::compare_values;
-use filter::Filter;
+use filter::{Compiler, Filter};
 
-use crate::protocol::OpKind;
+use crate::protocol::{ErrorCode, OpKind};
+
+/// Top-level options that change how a database runs a query but not its
+/// results; a database that has no use for them ignores them.
+const TUNING_OPTIONS: [&str; 7] = [
+    "$comment",
+    "$hint",
+    "$maxTimeMS",
+    "$batchSize",
+    "$noCursorTimeout",
+    "$readConcern",
+    "$readPref",
+];
 
 /// Why a query expression cannot run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -49,9 +87,9 @@ pub enum QueryError {
     /// The expression is not a JSON object (or null).
     #[error("a query must be a JSON object, not {0}")]
     NotAnObject(&'static str),
-    /// An operator peloton does not implement (or will not run, such as
-    /// `$where`).
-    #[error("unknown or unsupported query operator {0}")]
+    /// A `$`-key that is no operator where it stands (e.g. `$foo` inside
+    /// `$and`).
+    #[error("unknown query operator {0}")]
     UnknownOperator(String),
     /// An operator's argument has the wrong form.
     #[error("{0} needs {1}")]
@@ -59,6 +97,56 @@ pub enum QueryError {
     /// A field's condition mixes operators and plain keys.
     #[error("the condition on {0} mixes $-operators with plain keys")]
     MixedOperators(String),
+    /// The old `{$query: …, $orderby: …}` wrapper (sharedb-mongo's 4106).
+    #[error("$query property deprecated in queries: put the filter and $sort at the top level")]
+    QueryWrapper,
+    /// The database cannot evaluate an operator or option of the query.
+    #[error("{database} cannot evaluate {operator}: {reason}")]
+    Unsupported {
+        /// The operator or option.
+        operator: String,
+        /// The database, e.g. `"MemoryDb"`.
+        database: &'static str,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
+    /// The database refuses an operator unless configured to allow it.
+    #[error("{operator} queries disabled: {how_to_allow}")]
+    Disabled {
+        /// The operator, e.g. `$where`.
+        operator: String,
+        /// The code the client gets (sharedb-mongo's, e.g. 4103).
+        code: i64,
+        /// What setting allows it.
+        how_to_allow: &'static str,
+    },
+    /// The database refused the query as malformed: database options that
+    /// cannot go together (sharedb-mongo's 4107-4110), or what the server
+    /// itself rejected (its error code).
+    #[error("{message}")]
+    Refused {
+        /// The code the client gets.
+        code: i64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl QueryError {
+    /// The code a client gets: sharedb-mongo's numbers for what it refuses
+    /// too, `ERR_DATABASE_METHOD_NOT_IMPLEMENTED` for what a database
+    /// cannot run, `ERR_MESSAGE_BADLY_FORMED` for a malformed expression.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::QueryWrapper => ErrorCode::Numeric(4106),
+            Self::Disabled { code, .. } | Self::Refused { code, .. } => ErrorCode::Numeric(*code),
+            Self::Unsupported { .. } => ErrorCode::DatabaseMethodNotImplemented,
+            Self::NotAnObject(_)
+            | Self::UnknownOperator(_)
+            | Self::InvalidArgument(..)
+            | Self::MixedOperators(_) => ErrorCode::MessageBadlyFormed,
+        }
+    }
 }
 
 /// A sort direction.
@@ -79,11 +167,15 @@ pub struct QueryOutcome {
     pub extra: Option<Value>,
 }
 
-/// A parsed query: a filter and cursor options.
+/// A parsed query: a filter, cursor options, and database options.
 #[derive(Clone, Debug)]
 pub struct Query {
     raw_filter: Map<String, Value>,
     filter: Filter,
+    /// Operators in the filter the matcher leaves to the database.
+    foreign: Vec<String>,
+    /// Top-level `$`-keys other than the common cursor options.
+    options: Map<String, Value>,
     sort: Vec<(String, SortOrder)>,
     skip: Option<u64>,
     limit: Option<u64>,
@@ -103,6 +195,7 @@ impl Query {
             Value::Array(_) => return Err(QueryError::NotAnObject("an array")),
         };
         let mut raw_filter = Map::new();
+        let mut options = Map::new();
         let (mut sort, mut skip, mut limit, mut count) = (Vec::new(), None, None, false);
         for (key, value) in map {
             match key.as_str() {
@@ -110,14 +203,25 @@ impl Query {
                 "$skip" => skip = Some(non_negative(key, value)?),
                 "$limit" => limit = Some(non_negative(key, value)?),
                 "$count" => count = value.as_bool().unwrap_or(true),
+                "$query" => return Err(QueryError::QueryWrapper),
+                "$and" | "$or" | "$nor" | "$where" | "$expr" | "$text" | "$jsonSchema" => {
+                    raw_filter.insert(key.clone(), value.clone());
+                }
+                option if option.starts_with('$') => {
+                    options.insert(key.clone(), value.clone());
+                }
                 _ => {
                     raw_filter.insert(key.clone(), value.clone());
                 }
             }
         }
+        let mut compiler = Compiler::default();
+        let filter = compiler.filter(&raw_filter)?;
         Ok(Self {
-            filter: Filter::compile(&raw_filter)?,
+            filter,
+            foreign: compiler.foreign,
             raw_filter,
+            options,
             sort,
             skip,
             limit,
@@ -129,6 +233,48 @@ impl Query {
     /// MongoDB's language themselves).
     pub fn filter(&self) -> &Map<String, Value> {
         &self.raw_filter
+    }
+
+    /// The filter's operators that the in-memory matcher does not evaluate
+    /// and leaves to the database (e.g. `$where`, `$geoWithin`), in order
+    /// of appearance.
+    pub fn foreign_operators(&self) -> &[String] {
+        &self.foreign
+    }
+
+    /// The top-level `$`-keys besides `$sort`/`$orderby`, `$skip`, `$limit`
+    /// and `$count`, as given: options for the database (`$comment`,
+    /// `$hint`, `$distinct`, ...).
+    pub fn options(&self) -> &Map<String, Value> {
+        &self.options
+    }
+
+    /// Whether the query is decided by the in-memory matcher alone: no
+    /// foreign operator, and no option that changes results.
+    pub fn is_portable(&self) -> bool {
+        self.foreign.is_empty() && self.result_options().next().is_none()
+    }
+
+    /// `Ok` if the in-memory matcher can run the query; otherwise
+    /// [`QueryError::Unsupported`] naming the first operator or option it
+    /// cannot, on behalf of `database`.
+    pub fn require_portable(&self, database: &'static str) -> Result<(), QueryError> {
+        match self.foreign.first().or(self.result_options().next()) {
+            None => Ok(()),
+            Some(operator) => Err(QueryError::Unsupported {
+                operator: operator.clone(),
+                database,
+                reason: "it evaluates only the operators listed in peloton::backend::query; \
+                         run such queries on MongoDb",
+            }),
+        }
+    }
+
+    /// The options that change what the query returns.
+    fn result_options(&self) -> impl Iterator<Item = &String> {
+        self.options
+            .keys()
+            .filter(|key| !TUNING_OPTIONS.contains(&key.as_str()))
     }
 
     /// The sort keys, most significant first.
@@ -151,29 +297,40 @@ impl Query {
         self.count
     }
 
-    /// Whether a document matches the filter; `_id` refers to its id.
+    /// Whether a document matches the filter; `_id` refers to its id. A
+    /// query that is not [portable](Self::is_portable) matches nothing
+    /// here: only its database can decide it.
     pub fn matches(&self, id: &str, data: &Value) -> bool {
-        self.filter.matches(id, data)
+        self.is_portable() && self.filter.matches(Some(id), data)
     }
 
-    /// Whether one document alone decides whether it is a result (no sort,
-    /// skip, limit or count makes the whole list matter).
+    /// Whether one document alone decides whether it is a result: the
+    /// query is portable and no sort, skip, limit or count makes the whole
+    /// list matter.
     pub fn can_poll_doc(&self) -> bool {
-        self.sort.is_empty() && self.skip.is_none() && self.limit.is_none() && !self.count
+        self.is_portable()
+            && self.sort.is_empty()
+            && self.skip.is_none()
+            && self.limit.is_none()
+            && !self.count
     }
 
     /// Whether an op certainly leaves the results as they are: an edit
     /// that touches no field the filter or the sort looks at. Creates,
-    /// deletes, whole-document edits and counts always need a look.
+    /// deletes, whole-document edits, counts, filters that may read any
+    /// field (`$where`, `$expr`, ...) and result-changing options always
+    /// need a look.
     pub fn skip_poll(&self, op: &OpKind) -> bool {
         let OpKind::Edit(edit) = op else {
             return false;
         };
-        if self.count {
+        if self.count || self.result_options().next().is_some() {
             return false;
         }
         let mut fields = Vec::new();
-        self.filter.fields(&mut fields);
+        if !self.filter.fields(&mut fields) {
+            return false;
+        }
         fields.extend(
             self.sort
                 .iter()
@@ -189,14 +346,15 @@ impl Query {
     }
 
     /// Runs the query over documents in their natural order: filter, stable
-    /// sort, skip, limit; or count.
+    /// sort, skip, limit; or count. Database options are not applied: check
+    /// [`require_portable`](Self::require_portable) first.
     pub fn run<'a>(&self, docs: impl IntoIterator<Item = (&'a str, &'a Value)>) -> QueryOutcome {
         let mut matched: Vec<(&str, &Value)> = docs
             .into_iter()
             .filter(|(id, data)| self.matches(id, data))
             .collect();
         if !self.sort.is_empty() {
-            matched.sort_by(|a, b| self.compare(a.1, b.1));
+            matched.sort_by(|a, b| self.compare(*a, *b));
         }
         let skip = self
             .skip
@@ -217,7 +375,7 @@ impl Query {
         }
     }
 
-    fn compare(&self, a: &Value, b: &Value) -> Ordering {
+    fn compare(&self, a: (&str, &Value), b: (&str, &Value)) -> Ordering {
         self.sort
             .iter()
             .map(|(path, order)| {
@@ -237,9 +395,13 @@ fn first_segment(path: &str) -> &str {
     path.split('.').next().unwrap_or(path)
 }
 
-/// The value a document sorts by: missing is null; an array sorts by its
-/// smallest element ascending and its largest descending, as in MongoDB.
-fn sort_key(data: &Value, path: &str, order: SortOrder) -> Value {
+/// The value a document sorts by: `_id` is its id, missing is null; an
+/// array sorts by its smallest element ascending and its largest
+/// descending, as in MongoDB.
+fn sort_key((id, data): (&str, &Value), path: &str, order: SortOrder) -> Value {
+    if path == "_id" {
+        return Value::String(id.to_owned());
+    }
     let value = path
         .split('.')
         .try_fold(data, |v, seg| match v {

@@ -212,16 +212,121 @@ fn size_all_and_id() {
 }
 
 #[test]
+fn regex_elem_match_type_mod() {
+    table(&[
+        (
+            json!({"s": {"$regex": "^ap"}}),
+            &[json!({"s": "apple"}), json!({"s": ["x", "apricot"]})],
+            &[json!({"s": "Apple"}), json!({"s": 1}), json!({})],
+        ),
+        (
+            json!({"s": {"$regex": "^ap", "$options": "i"}}),
+            &[json!({"s": "Apple"})],
+            &[json!({"s": "grape"})],
+        ),
+        (
+            json!({"s": {"$not": {"$regex": "e$"}}}),
+            &[json!({"s": "kiwi"}), json!({})],
+            &[json!({"s": "grape"})],
+        ),
+        (
+            json!({"items": {"$elemMatch": {"k": {"$gt": 2}, "c": "red"}}}),
+            &[json!({"items": [{"k": 1, "c": "red"}, {"k": 3, "c": "red"}]})],
+            &[
+                json!({"items": [{"k": 3, "c": "blue"}, {"k": 1, "c": "red"}]}),
+                json!({"items": {"k": 3, "c": "red"}}),
+            ],
+        ),
+        (
+            json!({"n": {"$elemMatch": {"$gte": 2, "$lt": 3}}}),
+            &[json!({"n": [1, 2.5]})],
+            &[json!({"n": [1, 3]}), json!({"n": 2})],
+        ),
+        (
+            json!({"v": {"$type": "string"}}),
+            &[json!({"v": "x"}), json!({"v": [1, "x"]})],
+            &[json!({"v": 1}), json!({"v": null}), json!({})],
+        ),
+        (
+            json!({"v": {"$type": ["number", "null"]}}),
+            &[json!({"v": 1.5}), json!({"v": null})],
+            &[json!({"v": "1"}), json!({})],
+        ),
+        (
+            json!({"v": {"$type": 4}}),
+            &[json!({"v": []})],
+            &[json!({"v": {}})],
+        ),
+        (
+            json!({"n": {"$mod": [3, 1]}}),
+            &[json!({"n": 4}), json!({"n": 4.9}), json!({"n": [0, 7]})],
+            &[json!({"n": 3}), json!({"n": "4"}), json!({})],
+        ),
+        (
+            json!({"n": {"$mod": [3, -1]}}),
+            &[json!({"n": -4})],
+            &[json!({"n": 2})],
+        ),
+    ]);
+}
+
+#[test]
+fn database_operators_are_kept_for_the_database() {
+    for (expression, foreign) in [
+        (json!({"$where": "this.a"}), "$where"),
+        (json!({"$expr": {"$gt": ["$a", 1]}}), "$expr"),
+        (json!({"a": {"$geoWithin": {}}}), "$geoWithin"),
+        (json!({"a": {"$type": "date"}}), "$type"),
+        (json!({"a": {"$type": ["string", "long"]}}), "$type"),
+        (json!({"a": {"$regex": "(?<=x)y"}}), "$regex"),
+        (json!({"$or": [{"a": {"$bitsAllSet": 1}}]}), "$bitsAllSet"),
+        (json!({"a": {"$not": {"$near": [0, 0]}}}), "$near"),
+    ] {
+        let q = query(expression.clone());
+        assert_eq!(q.foreign_operators(), [foreign], "{expression}");
+        assert!(!q.is_portable() && !q.can_poll_doc(), "{expression}");
+        assert!(!q.matches("id", &json!({"a": 1})), "{expression}");
+        match q.require_portable("MemoryDb") {
+            Err(QueryError::Unsupported {
+                operator, database, ..
+            }) => {
+                assert_eq!((operator.as_str(), database), (foreign, "MemoryDb"));
+            }
+            other => panic!("{expression}: {other:?}"),
+        }
+    }
+    // Options that tune how a database runs a query keep it portable;
+    // options that change its results do not.
+    let tuned = query(json!({"a": 1, "$comment": "why", "$hint": {"a": 1}, "$maxTimeMS": 100}));
+    assert!(tuned.is_portable() && tuned.can_poll_doc());
+    assert_eq!(tuned.options().len(), 3);
+    let distinct = query(json!({"$distinct": {"field": "a"}}));
+    assert!(!distinct.is_portable());
+    assert!(
+        !distinct.skip_poll(&edit(&["title"])),
+        "operations always poll"
+    );
+    assert!(
+        !query(json!({"$where": "this.a"})).skip_poll(&edit(&["title"])),
+        "$where may read any field"
+    );
+    assert!(
+        query(json!({"a": {"$type": "date"}})).skip_poll(&edit(&["title"])),
+        "a foreign operator on a known field"
+    );
+}
+
+#[test]
 fn rejects_what_it_cannot_run() {
     for (expression, message) in [
         (json!(3), "a query must be a JSON object, not a number"),
         (
-            json!({"$where": "this.a"}),
-            "unknown or unsupported query operator $where",
+            json!({"$query": {"a": 1}}),
+            "$query property deprecated in queries: put the filter and $sort at the top level",
         ),
         (
-            json!({"a": {"$regex": "x"}}),
-            "unknown or unsupported query operator $regex",
+            json!({"$and": [{"$foo": 1}]}),
+            "unknown query operator $foo",
         ),
         (json!({"a": {"$in": 3}}), "$in needs an array"),
         (json!({"$or": {}}), "$or needs an array of filters"),
@@ -233,6 +338,31 @@ fn rejects_what_it_cannot_run() {
             "the condition on a mixes $-operators with plain keys",
         ),
         (json!({"a": {"$exists": "yes"}}), "$exists needs a boolean"),
+        (json!({"a": {"$regex": 1}}), "$regex needs a string"),
+        (
+            json!({"a": {"$regex": "x", "$options": "q"}}),
+            "$options needs flags among i, m, s, x and u",
+        ),
+        (
+            json!({"a": {"$options": "i"}}),
+            "$options needs a $regex beside it",
+        ),
+        (
+            json!({"a": {"$mod": [0, 1]}}),
+            "$mod needs a divisor other than 0",
+        ),
+        (
+            json!({"a": {"$mod": [2]}}),
+            "$mod needs an array of two numbers, [divisor, remainder]",
+        ),
+        (
+            json!({"a": {"$type": "nope"}}),
+            "$type needs BSON type names or numbers, e.g. \"string\" or 2",
+        ),
+        (
+            json!({"a": {"$elemMatch": 1}}),
+            "$elemMatch needs an object",
+        ),
     ] {
         assert_eq!(
             Query::parse(&expression).unwrap_err().to_string(),
@@ -240,6 +370,10 @@ fn rejects_what_it_cannot_run() {
             "{expression}"
         );
     }
+    assert_eq!(
+        Query::parse(&json!({"$query": {}})).unwrap_err().code(),
+        crate::protocol::ErrorCode::Numeric(4106)
+    );
 }
 
 fn run(expression: Value, docs: &[(&str, Value)]) -> QueryOutcome {
