@@ -39,7 +39,7 @@ use serde_json::Value;
 pub use hydrate::hydrate_body;
 
 use crate::client::{ClientEvent, ConnectionState};
-use crate::model::{EventType, Loadable, Model, ModelQuery};
+use crate::model::{Loadable, Model, ModelQuery};
 
 /// Makes `model` the model of the components below.
 pub fn provide_model(model: Model) {
@@ -107,35 +107,21 @@ impl ModelSignals for Model {
         T: DeserializeOwned + PartialEq + Clone + Send + Sync + 'static,
     {
         let value = ArcRwSignal::new(self.get::<T>(path));
-        // Events at the path, below it, and at each of its parents, up to
-        // the root: a scoped model's own path has parents too (a whole
-        // document loaded or replaced).
-        let absolute = self.at(path).path();
-        let segments: Vec<&str> = absolute.split('.').filter(|s| !s.is_empty()).collect();
-        let mut patterns = vec![if segments.is_empty() {
-            "**".to_owned()
-        } else {
-            format!("{absolute}.**")
-        }];
-        patterns.extend((1..segments.len()).map(|k| segments[..k].join(".")));
-        let root = self.scope("");
-        let listeners: Vec<u64> = patterns
-            .iter()
-            .map(|pattern| {
-                let (model, path, value) = (self.clone(), path.to_owned(), value.clone());
-                root.on(EventType::All, pattern, move |_, _| {
-                    let now = model.get::<T>(&path);
-                    if value.with_untracked(|current| *current != now) {
-                        value.set(now);
-                    }
-                })
+        // Events at the path, below it, and at each of its parents (for a
+        // scoped model, its own path's parents too: a whole document
+        // loaded or replaced).
+        let listener = {
+            let (model, owned, value) = (self.clone(), path.to_owned(), value.clone());
+            self.on_around(path, move |_| {
+                let now = model.get::<T>(&owned);
+                if value.with_untracked(|current| *current != now) {
+                    value.set(now);
+                }
             })
-            .collect();
+        };
         let model = self.clone();
         on_cleanup(move || {
-            for id in listeners {
-                model.remove_listener(id);
-            }
+            model.remove_listener(listener);
         });
         value.into()
     }

@@ -129,9 +129,16 @@ type Callback = Arc<dyn Fn(&ModelEvent, &[String]) + Send + Sync>;
 struct Listener {
     id: u64,
     event_type: EventType,
-    pattern: Vec<Pattern>,
+    /// It hears events that match any of these (captures: the first's).
+    patterns: Vec<Vec<Pattern>>,
     callback: Callback,
     once: bool,
+}
+
+impl Listener {
+    fn captures(&self, segments: &[String]) -> Option<Vec<String>> {
+        self.patterns.iter().find_map(|p| captures(p, segments))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -212,6 +219,33 @@ impl Events {
         once: bool,
         callback: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
     ) -> u64 {
+        self.insert(event_type, vec![compile(pattern)], once, Arc::new(callback))
+    }
+
+    /// A listener of every event at `segments`, below them, or at one of
+    /// their parents (not the root): what a value read from `segments`
+    /// may have changed with.
+    pub fn add_around(
+        &self,
+        segments: &[String],
+        callback: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
+    ) -> u64 {
+        let exact: Vec<Pattern> = segments.iter().cloned().map(Pattern::Segment).collect();
+        let mut patterns: Vec<Vec<Pattern>> =
+            (1..segments.len()).map(|k| exact[..k].to_vec()).collect();
+        let mut at_or_below = exact;
+        at_or_below.push(Pattern::Rest);
+        patterns.push(at_or_below);
+        self.insert(EventType::All, patterns, false, Arc::new(callback))
+    }
+
+    fn insert(
+        &self,
+        event_type: EventType,
+        patterns: Vec<Vec<Pattern>>,
+        once: bool,
+        callback: Callback,
+    ) -> u64 {
         let id = {
             let mut next = lock(&self.next_id);
             *next += 1;
@@ -220,12 +254,20 @@ impl Events {
         let listener = Listener {
             id,
             event_type,
-            pattern: compile(pattern),
-            callback: Arc::new(callback),
+            patterns,
+            callback,
             once,
         };
         lock(&self.listeners).insert(id, listener);
         id
+    }
+
+    /// Whether any listener's pattern matches `segments` (whatever its
+    /// type): an event there that nobody hears need not be built.
+    pub fn heard_at(&self, segments: &[String]) -> bool {
+        lock(&self.listeners)
+            .values()
+            .any(|l| l.captures(segments).is_some())
     }
 
     pub fn remove(&self, id: u64) -> bool {
@@ -276,7 +318,7 @@ impl Events {
                     } else {
                         l.event_type == event_type
                     };
-                    if wanted && let Some(caps) = captures(&l.pattern, segments) {
+                    if wanted && let Some(caps) = l.captures(segments) {
                         matched.push((l.id, l.callback.clone(), caps, l.once));
                     }
                 }

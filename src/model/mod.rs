@@ -587,6 +587,27 @@ impl Model {
         self.root.events.add(event_type, &pattern, true, listener)
     }
 
+    /// Whether an event at `segments` could reach a listener, directly or
+    /// echoed through a ref.
+    pub(crate) fn heard_at(&self, segments: &[String]) -> bool {
+        let state = self.state();
+        !state.refs.is_empty() || !state.ref_lists.is_empty() || self.root.events.heard_at(segments)
+    }
+
+    /// Calls `listener` for every event at `path` (relative to this model),
+    /// below it, or at one of its parents: whatever may change the value
+    /// read there (what a view's signal of `path` listens to). Returns an
+    /// id for [`Model::remove_listener`].
+    pub fn on_around(
+        &self,
+        path: &str,
+        listener: impl Fn(&ModelEvent) + Send + Sync + 'static,
+    ) -> u64 {
+        self.root
+            .events
+            .add_around(&self.absolute(path), move |event, _| listener(event))
+    }
+
     /// Removes a listener; whether it was there.
     pub fn remove_listener(&self, id: u64) -> bool {
         self.root.events.remove(id)

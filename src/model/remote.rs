@@ -64,6 +64,12 @@ impl Model {
                 id,
                 previous,
             } => {
+                let path = doc_path(collection, id);
+                // A page's model loads every document of its queries before
+                // anything listens: no copy of each for nobody.
+                if !self.heard_at(&path) {
+                    return;
+                }
                 let value = self.connection().and_then(|c| c.get(collection, id).data());
                 let kind = match (value, previous) {
                     (Some(value), None) => EventKind::Load { value },
@@ -72,7 +78,7 @@ impl Model {
                         previous: previous.clone(),
                     },
                 };
-                (vec![(doc_path(collection, id), kind)], None)
+                (vec![(path, kind)], None)
             }
             ClientEvent::Query { query, change } => {
                 self.on_query_change(*query, change);
