@@ -825,17 +825,30 @@ impl Agent {
 
     async fn query_fetch(&self, r: &QueryRequest) -> Result<QueryReply, ErrorObject> {
         let query = self.prepare_query(r).await?;
+        let (_, data, extra) = self.run_query(&r.c, &query).await?;
+        Ok(QueryReply {
+            id: r.id,
+            data: QueryData::Results(data),
+            extra,
+        })
+    }
+
+    /// Runs a query on the database: the result ids, the results as this
+    /// client may see them, and the extra result.
+    async fn run_query(
+        &self,
+        collection: &str,
+        query: &Query,
+    ) -> Result<(Vec<String>, Vec<QueryResult>, Option<Value>), ErrorObject> {
         let results = self
             .inner
             .db
-            .query(&r.c, &query)
+            .query(collection, query)
             .await
             .map_err(|e| e.to_client("query"))?;
-        Ok(QueryReply {
-            id: r.id,
-            data: QueryData::Results(self.results(&r.c, results.snapshots).await?),
-            extra: results.extra,
-        })
+        let ids = results.snapshots.iter().map(|s| s.id.clone()).collect();
+        let data = self.results(collection, results.snapshots).await?;
+        Ok((ids, data, results.extra))
     }
 
     /// A query subscribe: listen to the collection first, then read, so no
@@ -874,26 +887,19 @@ impl Agent {
         r: &QueryRequest,
         query: Query,
     ) -> Result<QueryStart, ErrorObject> {
-        let results = self
-            .inner
-            .db
-            .query(&r.c, &query)
-            .await
-            .map_err(|e| e.to_client("query"))?;
-        let ids = results.snapshots.iter().map(|s| s.id.clone()).collect();
-        let data = self.results(&r.c, results.snapshots).await?;
+        let (ids, data, extra) = self.run_query(&r.c, &query).await?;
         Ok(QueryStart {
             live: LiveQuery {
                 collection: r.c.clone(),
                 query,
                 ids,
-                extra: results.extra.clone(),
+                extra: extra.clone(),
             },
             before: Vec::new(),
             reply: QueryReply {
                 id: r.id,
                 data: QueryData::Results(data),
-                extra: results.extra,
+                extra,
             },
         })
     }
