@@ -917,8 +917,10 @@ async fn restart_under_load(url: &str) {
             })
         })
         .collect();
-    until("the writers are under way", || {
-        acked_total.load(Ordering::Relaxed) >= 60
+    // The MongoDB-wire server here serves about a hundred writes a
+    // second, fewer while the other storage tests use it too.
+    util::until_within("the writers are under way", Duration::from_secs(60), || {
+        acked_total.load(Ordering::Relaxed) >= 30
     })
     .await;
     first.kill();

@@ -159,8 +159,13 @@ impl RawSocket {
 }
 
 /// Waits until `check` holds (polling), or panics after 5 s.
-pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+pub async fn until(what: &str, check: impl FnMut() -> bool) {
+    until_within(what, Duration::from_secs(5), check).await;
+}
+
+/// Waits until `check` holds (polling), or panics after `limit`.
+pub async fn until_within(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
     while !check() {
         assert!(
             std::time::Instant::now() < deadline,
