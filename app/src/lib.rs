@@ -14,6 +14,12 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 mod components;
 mod pages;
 
+/// The README's Rust examples, compiled as this crate's doctests so they
+/// cannot drift from the API they show.
+#[cfg(all(doctest, feature = "ssr"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
 /// The HTML document around the app: head, hydration scripts, body.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
