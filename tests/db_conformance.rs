@@ -108,8 +108,17 @@ async fn commit(db: &dyn Db, c: &str, id: &str, kind: OpKind, data: Option<Value
     let mut o = (*op(current.v, kind)).clone();
     o.c = c.into();
     o.d = id.into();
-    let next = snapshot(id, current.v + 1, data, &current);
-    db.commit(c, id, &Arc::new(o), &next).await.unwrap()
+    let mut next = snapshot(id, current.v + 1, data, &current);
+    let committed = db.commit(c, id, &Arc::new(o), &mut next).await.unwrap();
+    if committed {
+        // The contract the submit pipeline relies on to keep its copy.
+        assert_eq!(
+            db.get_snapshot(c, id).await.unwrap(),
+            next,
+            "after a commit, the snapshot passed in is what the database holds"
+        );
+    }
+    committed
 }
 
 async fn snapshots_and_ops(db: &dyn Subject) {
@@ -231,11 +240,11 @@ async fn conflicting_commits(db: &dyn Subject) {
             snapshot("race", 2, Some(json!({"n": n})), &base),
         )
     };
-    let (a, sa) = attempt(1);
-    let (b, sb) = attempt(2);
+    let (a, mut sa) = attempt(1);
+    let (b, mut sb) = attempt(2);
     let (ra, rb) = tokio::join!(
-        db.commit("things", "race", &a, &sa),
-        db.commit("things", "race", &b, &sb)
+        db.commit("things", "race", &a, &mut sa),
+        db.commit("things", "race", &b, &mut sb)
     );
     assert_eq!(
         ra.unwrap() as u8 + rb.unwrap() as u8,
@@ -267,10 +276,10 @@ async fn conflicting_commits(db: &dyn Subject) {
             snapshot("new", 1, Some(json!({"n": n})), &fresh),
         )
     };
-    let ((a, sa), (b, sb)) = (first(1), first(2));
+    let ((a, mut sa), (b, mut sb)) = (first(1), first(2));
     let (ra, rb) = tokio::join!(
-        db.commit("things", "new", &a, &sa),
-        db.commit("things", "new", &b, &sb)
+        db.commit("things", "new", &a, &mut sa),
+        db.commit("things", "new", &b, &mut sb)
     );
     assert_eq!(
         ra.unwrap() as u8 + rb.unwrap() as u8,

@@ -11,7 +11,10 @@
 //! 6. `after_write` middleware.
 //!
 //! Submits to one document are serialized within a process (see
-//! [`DocLocks`]), so retries only happen across servers.
+//! [`DocLocks`]), so retries only happen across servers. The lock also
+//! keeps the snapshot each submit committed, so the next submit to the
+//! document starts from it instead of reading (and copying) it from the
+//! database; the commit's version check catches a copy gone stale.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -126,9 +129,11 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
         m.submit(req).await?;
     }
     {
-        let _serialized = inner.doc_locks.lock(&req.collection, &req.id).await;
+        let mut slot = inner.doc_locks.lock(&req.collection, &req.id).await;
+        let mut kept = slot.take_if_for(&req.collection, &req.id);
+        let at_latest = req.at_latest;
         loop {
-            load_and_transform(inner, req).await?;
+            let from_kept = load_and_transform(inner, req, kept.take()).await?;
             req.channels = channels(&req.collection, &req.id);
             for m in &inner.middleware {
                 m.apply(req).await?;
@@ -146,14 +151,28 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
             let op = Arc::new(req.op.clone());
             let committed = inner
                 .db
-                .commit(&req.collection, &req.id, &op, &req.snapshot)
+                .commit(&req.collection, &req.id, &op, &mut req.snapshot)
                 .await
                 .map_err(|e| e.to_client("commit"))?;
             if committed {
+                // Without middleware nothing reads the request's snapshot
+                // again: it moves into the slot instead of being copied.
+                let snapshot = if inner.middleware.is_empty() {
+                    std::mem::replace(&mut req.snapshot, Snapshot::missing(""))
+                } else {
+                    req.snapshot.clone()
+                };
+                slot.keep(&req.collection, &req.id, snapshot);
                 if !req.suppress_publish {
                     publish(inner, &req.channels, op).await;
                 }
                 break;
+            }
+            if from_kept {
+                // Another server wrote since: not a race this submit lost.
+                // Start again from the database, as if nothing was kept.
+                req.at_latest = at_latest;
+                continue;
             }
             req.retries += 1;
             if req.max_retries.is_some_and(|max| req.retries > max) {
@@ -215,13 +234,30 @@ async fn publish(inner: &Inner, channels: &[String], op: Arc<DocOp>) {
     }
 }
 
-/// Loads the snapshot and brings the op up to its version.
-async fn load_and_transform(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+/// Loads the snapshot (the one kept from the last commit, unless the op is
+/// newer than it) and brings the op up to its version. Returns whether the
+/// kept snapshot was used.
+async fn load_and_transform(
+    inner: &Inner,
+    req: &mut SubmitRequest<'_>,
+    kept: Option<Snapshot>,
+) -> Result<bool, ErrorObject> {
     let db = &inner.db;
-    let mut snapshot = db
-        .get_snapshot(&req.collection, &req.id)
-        .await
-        .map_err(|e| e.to_client("load"))?;
+    // An op newer than the kept snapshot was made against another server's
+    // commit: the database has it.
+    // A create is checked against whether the document exists: that is
+    // the database's to say.
+    let kept = kept.filter(|s| {
+        !matches!(req.op.kind, OpKind::Create(_)) && (req.at_latest || req.op.v <= s.v)
+    });
+    let from_kept = kept.is_some();
+    let mut snapshot = match kept {
+        Some(snapshot) => snapshot,
+        None => db
+            .get_snapshot(&req.collection, &req.id)
+            .await
+            .map_err(|e| e.to_client("load"))?,
+    };
     let ts = req.op.m.ts.unwrap_or_else(now_ms);
     match &req.op.kind {
         OpKind::Create(_) => {
@@ -259,7 +295,7 @@ async fn load_and_transform(inner: &Inner, req: &mut SubmitRequest<'_>) -> Resul
         ));
     }
     if req.op.v == snapshot_v {
-        return Ok(());
+        return Ok(from_kept);
     }
     let ops = db
         .get_ops(&req.collection, &req.id, req.op.v, Some(snapshot_v))
@@ -280,7 +316,7 @@ async fn load_and_transform(inner: &Inner, req: &mut SubmitRequest<'_>) -> Resul
         transform(&mut req.op, &applied)?;
         req.transformed_against.push(applied);
     }
-    Ok(())
+    Ok(from_kept)
 }
 
 /// The version a create with the request's src and seq was committed at,
@@ -394,13 +430,15 @@ pub(crate) fn internal(during: &str, error: &dyn std::fmt::Display) -> ErrorObje
 }
 
 /// Serializes submits to one document within the process, so concurrent
-/// submits queue instead of racing (and retrying) on the commit.
+/// submits queue instead of racing (and retrying) on the commit, and keeps
+/// with each lock the snapshot its last submit committed.
 ///
 /// A fixed set of async mutexes, picked by hashing the document's
 /// collection and id: memory stays bounded however many documents there
-/// are, at the price of rare waits between unrelated documents.
+/// are (at most one kept snapshot per stripe), at the price of rare waits
+/// between unrelated documents.
 pub(crate) struct DocLocks {
-    stripes: Box<[tokio::sync::Mutex<()>]>,
+    stripes: Box<[tokio::sync::Mutex<Slot>]>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -408,18 +446,44 @@ impl DocLocks {
     pub(crate) fn new(stripes: usize) -> Self {
         Self {
             stripes: (0..stripes.max(1))
-                .map(|_| tokio::sync::Mutex::new(()))
+                .map(|_| tokio::sync::Mutex::new(Slot::default()))
                 .collect(),
             hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
-    pub(crate) async fn lock(&self, collection: &str, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(crate) async fn lock(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> tokio::sync::MutexGuard<'_, Slot> {
         let mut h = self.hasher.build_hasher();
         collection.hash(&mut h);
         id.hash(&mut h);
         let index = (h.finish() % self.stripes.len() as u64) as usize;
         self.stripes[index].lock().await
+    }
+}
+
+/// What a [`DocLocks`] stripe keeps: the snapshot the last submit through
+/// it committed, and which document that was.
+#[derive(Default)]
+pub(crate) struct Slot {
+    kept: Option<(String, String, Snapshot)>,
+}
+
+impl Slot {
+    /// Takes the kept snapshot if it is this document's (another
+    /// document's is dropped: this submit will keep its own).
+    fn take_if_for(&mut self, collection: &str, id: &str) -> Option<Snapshot> {
+        self.kept
+            .take()
+            .filter(|(c, d, _)| c == collection && d == id)
+            .map(|(_, _, snapshot)| snapshot)
+    }
+
+    fn keep(&mut self, collection: &str, id: &str, snapshot: Snapshot) {
+        self.kept = Some((collection.to_owned(), id.to_owned(), snapshot));
     }
 }
 

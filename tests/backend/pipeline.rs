@@ -53,7 +53,7 @@ impl TestDb {
         assert!(
             self.0
                 .inner
-                .commit(collection, id, &committed, &snapshot)
+                .commit(collection, id, &committed, &mut snapshot)
                 .await
                 .unwrap()
         );
@@ -67,7 +67,7 @@ impl Db for TestDb {
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &Snapshot,
+        snapshot: &mut Snapshot,
     ) -> Result<bool, DbError> {
         self.0.commits.fetch_add(1, Ordering::SeqCst);
         let lose = self
@@ -185,7 +185,11 @@ async fn losing_more_races_than_allowed_fails_and_stores_nothing() {
             ..Default::default()
         })
         .build();
-    backend
+    // Created by another server: this one has no snapshot of its own
+    // commit to start from, and reads it from the database.
+    Backend::builder()
+        .db(db.clone())
+        .build()
         .submit("c", "d", create(json!({"n": 0})))
         .await
         .unwrap();
@@ -221,6 +225,47 @@ async fn losing_more_races_than_allowed_fails_and_stores_nothing() {
         backend.fetch("c", "d").await.unwrap().data,
         Some(json!({"n": 1}))
     );
+}
+
+#[tokio::test]
+async fn a_snapshot_kept_from_the_last_commit_is_checked_against_other_servers() {
+    let db = TestDb::default();
+    let options = BackendOptions {
+        max_submit_retries: Some(0),
+        ..Default::default()
+    };
+    let server = |db: &TestDb| {
+        Backend::builder()
+            .db(db.clone())
+            .options(options.clone())
+            .build()
+    };
+    let (a, b) = (server(&db), server(&db));
+    let add = |n: f64| OpKind::Edit(op(json!([{"p": ["n"], "na": n}])));
+    a.submit("c", "d", create(json!({"n": 0}))).await.unwrap();
+    // `a` keeps v1; `b` commits v2 behind its back.
+    assert_eq!(b.submit("c", "d", add(1.0)).await.unwrap(), 1);
+    // `a`'s copy is stale: its commit fails the version check and it starts
+    // again from the database, which is not a lost race (no retries allowed).
+    assert_eq!(a.submit("c", "d", add(10.0)).await.unwrap(), 2);
+    assert_eq!(
+        a.fetch("c", "d").await.unwrap().data,
+        Some(json!({"n": 11}))
+    );
+
+    // A client of `a` that saw `b`'s next op submits on top of it: newer
+    // than what `a` kept, so `a` reads the database instead of refusing.
+    assert_eq!(b.submit("c", "d", add(100.0)).await.unwrap(), 3);
+    let mut ws = RawSocket::connect(serve(a.clone()).await).await;
+    ws.handshake(None).await;
+    ws.send(json!({"a": "op", "c": "c", "d": "d", "v": 4, "seq": 1,
+        "op": [{"p": ["n"], "na": 1000}]}))
+        .await;
+    let ack = ws.next(|m| m["a"] == "op").await;
+    assert!(ack.get("error").is_none(), "{ack}");
+    assert_eq!(ack["v"], 4);
+    let stored = db.get_snapshot("c", "d").await.unwrap();
+    assert_eq!((stored.v, stored.data), (5, Some(json!({"n": 1111}))));
 }
 
 /// The `(type, ids)` of the diffs received so far, taking them.

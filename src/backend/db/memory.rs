@@ -72,7 +72,7 @@ impl Db for MemoryDb {
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &Snapshot,
+        snapshot: &mut Snapshot,
     ) -> Result<bool, DbError> {
         let collection = self.collection_or_create(collection);
         let mut collection = write(&collection);

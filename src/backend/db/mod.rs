@@ -89,12 +89,17 @@ pub trait Db: Send + Sync + 'static {
     /// version `op.v + 1`), atomically with respect to other commits, but
     /// only if the stored document is still at version `op.v`. Returns
     /// `Ok(false)` when another commit got there first.
+    ///
+    /// On success `snapshot` must be what the database now holds: a
+    /// database that manages fields of its own updates them (sharedb-mongo's
+    /// link to the newest op, [`Snapshot::op_link`]). The backend keeps that
+    /// copy for the document's next submit instead of reading it back.
     async fn commit(
         &self,
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &Snapshot,
+        snapshot: &mut Snapshot,
     ) -> Result<bool, DbError>;
 
     /// The latest snapshot of a document, with its metadata.

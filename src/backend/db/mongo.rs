@@ -359,7 +359,7 @@ impl Db for MongoDb {
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &Snapshot,
+        snapshot: &mut Snapshot,
     ) -> Result<bool, DbError> {
         let snapshots = self.snapshots(collection)?;
         let ops = self.ops(collection).await?;
@@ -372,7 +372,9 @@ impl Db for MongoDb {
             .await
             .map_err(backend_error("op insert"))?;
         let written = write_snapshot(&snapshots, id, op, snapshot, op_id).await;
-        if !matches!(written, Ok(true)) {
+        if matches!(written, Ok(true)) {
+            snapshot.op_link = Some(op_id.to_hex());
+        } else {
             // Lost the race, or the write failed: the op must not stay in
             // the journal. Were it left, reads along the chain would skip
             // it anyway, so a failed clean-up is only logged.
