@@ -15,10 +15,11 @@ pub(crate) trait Component: Clone {
     type Error;
 
     /// Transforms `c` past `other` and appends the result (zero, one or more
-    /// components) to `dest`.
+    /// components) to `dest`. `c` is taken by value: what survives of it
+    /// moves into `dest` without a copy.
     fn transform_component(
         dest: &mut Vec<Self>,
-        c: &Self,
+        c: Self,
         other: &Self,
         side: Side,
     ) -> Result<(), Self::Error>;
@@ -40,7 +41,7 @@ pub(crate) fn transform<C: Component>(
     }
     if let ([c], [o]) = (op, other) {
         let mut dest = Vec::new();
-        C::transform_component(&mut dest, c, o, side)?;
+        C::transform_component(&mut dest, c.clone(), o, side)?;
         return Ok(dest);
     }
     match side {
@@ -51,6 +52,9 @@ pub(crate) fn transform<C: Component>(
 
 /// Transforms `left` and `right` past each other: returns `(left', right')`
 /// with `left'` applying after `right` and `right'` after `left`.
+///
+/// Both sides are always computed, even for a caller that wants one: where
+/// ot-json0 fails transforming the side it throws away, so must we.
 pub(crate) fn transform_x<C: Component>(
     left: &[C],
     right: &[C],
@@ -68,10 +72,10 @@ pub(crate) fn transform_x<C: Component>(
                 current = Some(r);
                 break;
             };
-            let mut next = Vec::new();
-            C::transform_component(&mut new_left, l, &r, Side::Left)?;
-            C::transform_component(&mut next, &r, l, Side::Right)?;
+            C::transform_component(&mut new_left, l.clone(), &r, Side::Left)?;
             k += 1;
+            let mut next = Vec::new();
+            C::transform_component(&mut next, r, l, Side::Right)?;
             match next.len() {
                 1 => current = next.pop(),
                 // The right component vanished: the rest of left is unaffected.

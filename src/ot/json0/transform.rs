@@ -38,7 +38,7 @@ impl bootstrap::Component for Component {
 
     fn transform_component(
         dest: &mut Vec<Self>,
-        c: &Self,
+        c: Self,
         other: &Self,
         side: Side,
     ) -> Result<(), Error> {
@@ -53,19 +53,18 @@ impl bootstrap::Component for Component {
 /// Transforms `c` past `other`, appending the result (if any) to `dest`.
 fn transform_component(
     dest: &mut Vec<Component>,
-    c: &Component,
+    mut c: Component,
     other: &Component,
     side: Side,
 ) -> Result<(), Error> {
-    // Two legacy string edits never carry into a deleted value: the cheap
-    // path that skips cloning `c`, and the commonest case under load.
+    // Two legacy string edits never carry into a deleted value: the
+    // commonest case under load, with a path of its own.
     if c.action.is_legacy_text() && other.action.is_legacy_text() {
-        return match common_length(other, c) {
+        return match common_length(other, &c) {
             Some(_) => past_legacy_text(dest, c, other, side),
-            None => append(dest, c.clone()),
+            None => append(dest, c),
         };
     }
-    let mut c = c.clone();
     let c_depth = c.depth();
     let other_depth = other.depth();
 
@@ -143,14 +142,14 @@ fn carry_into_deleted(c: &mut Component, other: &Component, depth: usize) -> Res
 /// Two legacy string edits transform as text0 components.
 fn past_legacy_text(
     dest: &mut Vec<Component>,
-    c: &Component,
+    mut c: Component,
     other: &Component,
     side: Side,
 ) -> Result<(), Error> {
     let (Some((string, offset, edit)), Some((_, at, theirs))) =
         (c.legacy_edit(), other.legacy_edit())
     else {
-        let bad = if c.legacy_edit().is_none() { c } else { other };
+        let bad = if c.legacy_edit().is_none() { &c } else { other };
         return Err(Error::MissingIndex {
             path: bad.p.clone(),
         });
@@ -160,21 +159,16 @@ fn past_legacy_text(
     if let text0::Edit::Insert(text) = edit
         && !text.is_empty()
     {
-        let mut moved = c.clone();
-        if let Some(last) = moved.p.last_mut() {
-            *last = PathSegment::Index(text0::position_past(
-                offset,
-                at,
-                theirs,
-                side == Side::Right,
-            ));
+        let moved = text0::position_past(offset, at, theirs, side == Side::Right);
+        if let Some(last) = c.p.last_mut() {
+            *last = PathSegment::Index(moved);
         }
-        return append(dest, moved);
+        return append(dest, c);
     }
     let mut moved = Vec::with_capacity(1);
     <text0::Component as bootstrap::Component>::transform_component(
         &mut moved,
-        &text0::Component::from_edit(offset, edit),
+        text0::Component::from_edit(offset, edit),
         &text0::Component::from_edit(at, theirs),
         side,
     )?;

@@ -45,7 +45,7 @@ impl bootstrap::Component for Component {
 
     fn transform_component(
         dest: &mut Vec<Self>,
-        c: &Self,
+        c: Self,
         other: &Self,
         side: Side,
     ) -> Result<(), Error> {
@@ -60,48 +60,49 @@ impl bootstrap::Component for Component {
 /// Transforms component `c` past `other` and appends the result to `dest`.
 fn transform_component(
     dest: &mut Vec<Component>,
-    c: &Component,
+    c: Component,
     other: &Component,
     side: Side,
 ) -> Result<(), Error> {
-    let deleted = match &c.action {
+    let Component { p, action } = c;
+    let deleted = match action {
         Action::Insert(text) => {
-            let p = transform_position(c.p, other, side == Side::Right);
-            return append(dest, Component::insert(p, text.clone()));
+            let p = transform_position(p, other, side == Side::Right);
+            return append(dest, Component::insert(p, text));
         }
         Action::Delete(deleted) => deleted,
     };
-    let len = utf16::len(deleted);
+    let len = utf16::len(&deleted);
     match &other.action {
         // An insert inside the deleted text splits the delete around it.
         Action::Insert(inserted) => {
             let mut rest = deleted.as_str();
-            if c.p < other.p {
-                let cut = other.p - c.p;
-                append(dest, Component::delete(c.p, slice(deleted, 0, cut)?))?;
-                rest = slice(deleted, cut, len)?;
+            if p < other.p {
+                let cut = other.p - p;
+                append(dest, Component::delete(p, slice(&deleted, 0, cut)?))?;
+                rest = slice(&deleted, cut, len)?;
             }
-            append(dest, Component::delete(c.p + utf16::len(inserted), rest))
+            append(dest, Component::delete(p + utf16::len(inserted), rest))
         }
         Action::Delete(theirs) => {
             let their_len = utf16::len(theirs);
-            if c.p >= other.p + their_len {
-                append(dest, Component::delete(c.p - their_len, deleted.clone()))
-            } else if c.p + len <= other.p {
-                append(dest, c.clone())
+            if p >= other.p + their_len {
+                append(dest, Component::delete(p - their_len, deleted))
+            } else if p + len <= other.p {
+                append(dest, Component::delete(p, deleted))
             } else {
                 // They overlap: keep what only we delete, on either side.
                 let mut left = String::new();
-                if c.p < other.p {
-                    left.push_str(slice(deleted, 0, other.p - c.p)?);
+                if p < other.p {
+                    left.push_str(slice(&deleted, 0, other.p - p)?);
                 }
-                if c.p + len > other.p + their_len {
-                    left.push_str(slice(deleted, other.p + their_len - c.p, len)?);
+                if p + len > other.p + their_len {
+                    left.push_str(slice(&deleted, other.p + their_len - p, len)?);
                 }
                 // Both must name the same text where they overlap.
-                let start = c.p.max(other.p);
-                let end = (c.p + len).min(other.p + their_len);
-                let ours = units(deleted, start - c.p, end - start);
+                let start = p.max(other.p);
+                let end = (p + len).min(other.p + their_len);
+                let ours = units(&deleted, start - p, end - start);
                 let theirs_part = units(theirs, start - other.p, end - start);
                 if !ours.clone().eq(theirs_part.clone()) {
                     return Err(Error::DeleteConflict {
@@ -109,7 +110,7 @@ fn transform_component(
                         theirs: String::from_utf16_lossy(&theirs_part.collect::<Vec<_>>()),
                     });
                 }
-                let p = transform_position(c.p, other, false);
+                let p = transform_position(p, other, false);
                 append(dest, Component::delete(p, left))
             }
         }
