@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use peloton::backend::{
-    AgentInfo, Backend, ConnectContext, Middleware, OpContext, ReadSnapshotsContext, SubmitRequest,
+    AgentInfo, Backend, ConnectContext, Middleware, OpContext, PresenceContext,
+    ReadSnapshotsContext, SubmitRequest,
 };
 use peloton::protocol::{ErrorCode, ErrorObject};
 
@@ -66,6 +67,14 @@ impl Middleware for PrivateDocs {
             Ok(())
         } else {
             Err(forbidden())
+        }
+    }
+
+    // Presence (cursors) on a private document's channel, `private.<user>`.
+    async fn send_presence(&self, ctx: &mut PresenceContext<'_>) -> Result<(), ErrorObject> {
+        match ctx.presence.ch.strip_prefix("private.") {
+            Some(id) if !allowed(ctx.agent, "private", id) => Err(forbidden()),
+            _ => Ok(()),
         }
     }
 }

@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::live_query::{LiveQuery, Update};
 use super::middleware::{
-    AgentInfo, ConnectContext, OpContext, QueryContext, ReadSnapshotsContext, ReceiveContext,
-    ReplyContext, SnapshotKind,
+    AgentInfo, ConnectContext, OpContext, PresenceContext, QueryContext, ReadSnapshotsContext,
+    ReceiveContext, ReplyContext, SnapshotKind,
 };
 use super::pubsub::{self, Delivery, Mailbox, Message, PubSub, Subscription};
 use super::query::Query;
@@ -26,7 +26,7 @@ use super::{Inner, Snapshot};
 use crate::ot::diff::ArrayDiff;
 use crate::protocol::{
     Bulk, BulkReply, BulkRequest, ClientMessage, DocOp, DocRequest, ErrorCode, ErrorObject, Hello,
-    Presence, QueryData, QueryDiff, QueryReply, QueryRequest, QueryResult, ServerEnd,
+    Presence, QueryData, QueryDiff, QueryReply, QueryRequest, QueryResult, Rejected, ServerEnd,
     ServerMessage, SnapshotReply,
 };
 
@@ -1141,7 +1141,8 @@ impl Agent {
                 if presence.src.as_deref() != Some(&self.info.client_id)
                     && self.presence_channels.contains(&presence.ch)
                 {
-                    self.send(ServerMessage::Presence((*presence).clone()));
+                    let message = self.pass_presence((*presence).clone()).await;
+                    self.send(message);
                 }
             }
             Message::PresenceRequest { ch, src } => {
@@ -1150,6 +1151,26 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// Another client's presence through `send_presence` middleware: what
+    /// this connection is sent, the presence or the error.
+    async fn pass_presence(&self, mut presence: Presence) -> ServerMessage {
+        let mut ctx = PresenceContext {
+            agent: &self.info,
+            presence: &mut presence,
+        };
+        for m in &self.inner.middleware {
+            if let Err(error) = m.send_presence(&mut ctx).await {
+                let echo = serde_json::Map::from_iter([
+                    ("a".to_owned(), Value::from("p")),
+                    ("ch".to_owned(), Value::from(ctx.presence.ch.clone())),
+                    ("id".to_owned(), Value::from(ctx.presence.id.clone())),
+                ]);
+                return ServerMessage::Error(Box::new(Rejected { echo, error }));
+            }
+        }
+        ServerMessage::Presence(presence)
     }
 
     fn is_own(&self, op: &DocOp) -> bool {

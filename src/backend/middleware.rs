@@ -22,8 +22,9 @@
 //! writes need [`Middleware::submit`]. A request whose read is rejected
 //! creates no subscription and sends nothing of the document.
 //!
-//! Presence has no hooks yet: whoever knows a presence channel's name
-//! receives the presence on it (cursors, selections), not document data.
+//! Presence (cursors, selections) passes [`Middleware::send_presence`] on
+//! its way to each subscriber; presence a client sends passes
+//! [`Middleware::receive`], like every message.
 //!
 //! The example below is tested as is (`tests/backend/access_control.rs`)
 //! by connecting as the wrong user and trying every kind of read.
@@ -39,7 +40,7 @@ use serde_json::Value;
 
 use super::Snapshot;
 use super::submit::SubmitRequest;
-use crate::protocol::{ClientMessage, DocOp, ErrorObject, ServerMessage};
+use crate::protocol::{ClientMessage, DocOp, ErrorObject, Presence, ServerMessage};
 
 /// What the backend knows about a connection (ShareDB's agent).
 #[derive(Debug)]
@@ -176,6 +177,16 @@ impl OpContext<'_> {
     }
 }
 
+/// The context of [`Middleware::send_presence`]: another client's presence
+/// about to be sent to this connection.
+#[derive(Debug)]
+pub struct PresenceContext<'a> {
+    /// The receiving connection.
+    pub agent: &'a AgentInfo,
+    /// The presence; middleware may change what this connection receives.
+    pub presence: &'a mut Presence,
+}
+
 /// Hooks into the backend, ShareDB's middleware actions. Every hook has a
 /// default that does nothing; return an error to reject.
 #[async_trait]
@@ -239,6 +250,16 @@ pub trait Middleware: Send + Sync + 'static {
     /// error, sends none of its ops and subscribes to nothing; an op from
     /// a subscription is dropped for this connection.
     async fn op(&self, ctx: &mut OpContext<'_>) -> Result<(), ErrorObject> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Another client's presence is about to be sent to this connection
+    /// (ShareDB's `sendPresence`).
+    ///
+    /// An error is sent instead, as ShareDB sends it: `{"a": "p", "ch",
+    /// "id", "error"}`.
+    async fn send_presence(&self, ctx: &mut PresenceContext<'_>) -> Result<(), ErrorObject> {
         let _ = ctx;
         Ok(())
     }

@@ -41,8 +41,8 @@ use tokio::sync::watch;
 
 pub use db::{Db, DbError, MemoryDb, QueryResults};
 pub use middleware::{
-    AgentInfo, ConnectContext, Middleware, OpContext, QueryContext, ReadSnapshotsContext,
-    ReceiveContext, ReplyContext, SnapshotKind,
+    AgentInfo, ConnectContext, Middleware, OpContext, PresenceContext, QueryContext,
+    ReadSnapshotsContext, ReceiveContext, ReplyContext, SnapshotKind,
 };
 pub use pubsub::{MemoryPubSub, PubSub, PubSubError};
 pub use snapshot::Snapshot;

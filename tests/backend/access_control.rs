@@ -94,6 +94,33 @@ async fn private_documents_leak_on_no_read_path() {
         bob.next(|m| m["a"] == request["a"]).await;
     }
 
+    // Presence on ann's document's channel: bob is sent errors instead.
+    bob.send(json!({"a": "ps", "ch": "private.ann", "seq": 1}))
+        .await;
+    bob.next(|m| m["a"] == "ps").await;
+    let mut ann_too = as_user(addr, "ann").await;
+    ann_too
+        .send(json!({"a": "ps", "ch": "private.ann", "seq": 1}))
+        .await;
+    ann_too.next(|m| m["a"] == "ps").await;
+    ann.send(
+        json!({"a": "p", "ch": "private.ann", "id": "cursor", "pv": 1,
+        "p": {"selecting": SECRET}}),
+    )
+    .await;
+    let refused = bob.next(|m| m["a"] == "p").await;
+    assert_eq!(
+        (&refused["ch"], &refused["id"], &refused["error"]["code"]),
+        (
+            &json!("private.ann"),
+            &json!("cursor"),
+            &json!("ERR_FORBIDDEN")
+        ),
+        "{refused}"
+    );
+    let relayed = ann_too.next(|m| m["a"] == "p").await;
+    assert_eq!(relayed["p"]["selecting"], SECRET, "{relayed}");
+
     ann.send(
         json!({"a": "op", "c": "private", "d": "ann", "v": 2, "seq": 3,
         "op": [{"p": ["again"], "oi": SECRET}]}),

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use peloton::backend::{
-    Backend, Middleware, OpContext, QueryContext, ReadSnapshotsContext, ReceiveContext,
-    ReplyContext, SubmitRequest,
+    Backend, Middleware, OpContext, PresenceContext, QueryContext, ReadSnapshotsContext,
+    ReceiveContext, ReplyContext, SubmitRequest,
 };
 use peloton::ot::json0::{Component, PathSegment};
 use peloton::protocol::{ClientMessage, CreateData, ErrorCode, ErrorObject, OpKind, ServerMessage};
@@ -377,5 +377,45 @@ async fn op_changes_and_rejects_the_ops_a_client_receives() {
     assert_eq!(
         ws.next(|m| m["a"] == "f").await["error"]["code"],
         "ERR_SEALED"
+    );
+}
+
+/// Blurs cursors for every receiver, and refuses the `hidden` one.
+struct PresenceHook;
+
+#[async_trait]
+impl Middleware for PresenceHook {
+    async fn send_presence(&self, ctx: &mut PresenceContext<'_>) -> Result<(), ErrorObject> {
+        if ctx.presence.id == "hidden" {
+            return Err(refused("send_presence"));
+        }
+        ctx.presence.p = json!({"blurred": true});
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn send_presence_changes_and_rejects_presence() {
+    let (_backend, addr) = serving_at(PresenceHook, json!({})).await;
+    let (mut sender, mut receiver) = (connected(addr).await, connected(addr).await);
+    receiver
+        .send(json!({"a": "ps", "ch": "room", "seq": 1}))
+        .await;
+    receiver.next(|m| m["a"] == "ps").await;
+    for id in ["shown", "hidden"] {
+        sender
+            .send(json!({"a": "p", "ch": "room", "id": id, "pv": 1, "p": {"at": 3}}))
+            .await;
+    }
+    let shown = receiver.next(|m| m["a"] == "p").await;
+    assert_eq!(
+        (&shown["id"], &shown["p"]),
+        (&json!("shown"), &json!({"blurred": true}))
+    );
+    let hidden = receiver.next(|m| m["a"] == "p").await;
+    assert_eq!(
+        (&hidden["id"], &hidden["error"]["code"], hidden.get("p")),
+        (&json!("hidden"), &json!("send_presence"), None),
+        "{hidden}"
     );
 }
