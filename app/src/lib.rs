@@ -14,8 +14,10 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 mod components;
 mod pages;
 
-/// The README's Rust examples, compiled as this crate's doctests so they
-/// cannot drift from the API they show.
+/// The README's page example, compiled as this crate's doctest so it
+/// cannot drift from the API it shows. (Its server snippet is `main.rs`'s
+/// own code: as a doctest of a workspace-wide run it meets two builds of
+/// Leptos's config crate.)
 #[cfg(all(doctest, feature = "ssr"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
