@@ -243,10 +243,9 @@ async fn load_and_transform(
     kept: Option<Snapshot>,
 ) -> Result<bool, ErrorObject> {
     let db = &inner.db;
-    // An op newer than the kept snapshot was made against another server's
-    // commit: the database has it.
-    // A create is checked against whether the document exists: that is
-    // the database's to say.
+    // The database decides for an op newer than the kept snapshot (made
+    // on another server's commit) and for a create (whether the document
+    // exists is the database's to say).
     let kept = kept.filter(|s| {
         !matches!(req.op.kind, OpKind::Create(_)) && (req.at_latest || req.op.v <= s.v)
     });
