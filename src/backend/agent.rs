@@ -26,7 +26,7 @@ use super::{Inner, Snapshot};
 use crate::ot::diff::ArrayDiff;
 use crate::protocol::{
     Bulk, BulkReply, BulkRequest, ClientMessage, DocOp, DocRequest, ErrorCode, ErrorObject, Hello,
-    Presence, QueryData, QueryDiff, QueryReply, QueryRequest, QueryResult, Rejected, ServerEnd,
+    Presence, QueryData, QueryDiff, QueryReply, QueryRequest, QueryResult, ServerEnd,
     ServerMessage, SnapshotReply,
 };
 
@@ -1167,7 +1167,7 @@ impl Agent {
                     ("ch".to_owned(), Value::from(ctx.presence.ch.clone())),
                     ("id".to_owned(), Value::from(ctx.presence.id.clone())),
                 ]);
-                return ServerMessage::Error(Box::new(Rejected { echo, error }));
+                return ServerMessage::error(echo, error);
             }
         }
         ServerMessage::Presence(presence)
