@@ -96,8 +96,9 @@ fn move_in_list(pos: usize, index: usize, action: &Action, insert_after: bool) -
     }
 }
 
-/// An element's index past a list component at `index`; `None` if deleted.
-fn move_element(ours: usize, index: usize, action: &Action) -> Option<usize> {
+/// An element's index past a list component at `index`; `None` if deleted
+/// or replaced.
+pub(super) fn move_element(ours: usize, index: usize, action: &Action) -> Option<usize> {
     match action {
         Action::ListInsert(_) if index <= ours => Some(ours + 1),
         Action::ListDelete(_) | Action::ListReplace { .. } if index == ours => None,

@@ -52,8 +52,10 @@ mod error;
 mod invert;
 mod js;
 mod op;
+mod presence;
 mod serde_impl;
 mod transform;
+mod undo;
 
 pub use apply::apply;
 pub use compose::{NormalizeError, compose, normalize, normalize_value};
@@ -61,7 +63,9 @@ pub use cursor::{Cursor, transform_cursor};
 pub use error::{ApplyError, Error};
 pub use invert::invert;
 pub use op::{Action, Component, IntoPath, Op, Path, PathSegment};
+pub use presence::{Caret, transform_presence};
 pub use transform::transform;
+pub use undo::transform_undo;
 
 pub use crate::ot::Side;
 

@@ -25,12 +25,14 @@
 
 mod apply;
 mod compose;
+mod diff;
 mod error;
 mod op;
 mod transform;
 
 pub use apply::apply;
 pub use compose::{compose, invert, normalize};
+pub use diff::diff;
 pub use error::{EditError, Error};
 pub use op::{Action, Component, Op};
 pub use transform::{transform, transform_cursor};
