@@ -27,7 +27,7 @@ use crate::ot::diff::ArrayDiff;
 use crate::protocol::{
     Bulk, BulkReply, BulkRequest, ClientMessage, DocOp, DocRequest, ErrorCode, ErrorObject, Hello,
     Presence, QueryData, QueryDiff, QueryReply, QueryRequest, QueryResult, ServerEnd,
-    ServerMessage, SnapshotReply,
+    ServerMessage, SnapshotReply, is_json0,
 };
 
 /// A connection's state, owned by its task.
@@ -412,6 +412,7 @@ impl Agent {
                 }
                 let mut presence = presence.clone();
                 presence.src = Some(self.info.client_id.clone());
+                self.catch_up_presence(&mut presence).await?;
                 self.broadcast_presence(&presence).await?;
                 ServerMessage::Presence(presence)
             }
@@ -1100,6 +1101,32 @@ impl Agent {
         let mut snapshot = self.read_snapshot(c, snapshot, kind).await?;
         snapshot.m.clear();
         Ok(snapshot.into_wire())
+    }
+
+    /// Moves a document presence made at an older version past the ops
+    /// since, so every subscriber gets it at the latest version (ShareDB's
+    /// `transformPresenceToLatestVersion`). A subscribed client's latest
+    /// version is known without reading the journal.
+    async fn catch_up_presence(&self, presence: &mut Presence) -> Result<(), ErrorObject> {
+        let (Some(c), Some(d), Some(v)) = (&presence.c, &presence.d, presence.v) else {
+            return Ok(());
+        };
+        if let Some(t) = presence.t.as_deref().filter(|t| !is_json0(t)) {
+            return Err(ErrorObject::new(
+                ErrorCode::TypeDoesNotSupportPresence,
+                format!("Type does not support presence: {t}"),
+            ));
+        }
+        let known = self.docs.get(c).and_then(|docs| docs.get(d));
+        if presence.p.is_null() || known.is_some_and(|next| v >= *next) {
+            return Ok(());
+        }
+        let (c, d) = (c.clone(), d.clone());
+        for op in self.ops_since(&c, &d, v).await? {
+            let own = op.src.is_some() && op.src == presence.src;
+            presence.transform(&op.kind, own);
+        }
+        Ok(())
     }
 
     async fn broadcast_presence(&mut self, presence: &Presence) -> Result<(), ErrorObject> {

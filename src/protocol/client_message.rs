@@ -9,6 +9,7 @@ use super::error::ErrorObject;
 use super::snapshot::{OpKind, normalize_type};
 use super::wire::{Bulk, Id, Wire};
 use super::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
+use crate::ot::json0;
 
 /// A request from a client, one per WebSocket text frame.
 ///
@@ -645,6 +646,24 @@ impl Serialize for ClientMessage {
 }
 
 impl Presence {
+    /// Whether this is a document's presence (it names the document and
+    /// the version its value refers to).
+    pub fn is_doc_presence(&self) -> bool {
+        self.c.is_some() && self.d.is_some() && self.v.is_some()
+    }
+
+    /// Moves a document presence past the op that took the document from
+    /// version `v` to `v + 1` (ShareDB's `ot.transformPresence`): the
+    /// value follows the edit ([`json0::transform_presence`]; `own` when
+    /// the presence's client made the op), a create or delete clears it.
+    pub fn transform(&mut self, op: &OpKind, own: bool) {
+        self.p = match op {
+            OpKind::Edit(op) => json0::transform_presence(&self.p, op, own),
+            OpKind::Create(_) | OpKind::Delete => Value::Null,
+        };
+        self.v = self.v.map(|v| v.saturating_add(1));
+    }
+
     /// Writes the presence's fields (not `a`) into a map.
     pub(crate) fn serialize_fields<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         m.serialize_entry("ch", &self.ch)?;
