@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::doc::{Doc, DocState};
-use super::presence::{Presence, PresenceState};
+use super::presence::{DocPresence, Presence, PresenceState};
 use super::query::{Query, QueryState};
 use super::{ClientError, ClientEvent, rt};
 use crate::protocol::{ClientMessage, Connector, ErrorObject, ServerMessage};
@@ -419,6 +419,12 @@ impl Connection {
     /// The presence channel `channel`.
     pub fn presence(&self, channel: &str) -> Presence {
         Presence::new(self.clone(), channel)
+    }
+
+    /// The presence of the document `collection.id`, whose values follow
+    /// its edits (ShareDB's `connection.getDocPresence`).
+    pub fn doc_presence(&self, collection: &str, id: &str) -> DocPresence {
+        DocPresence::new(self.clone(), collection, id)
     }
 
     /// Whether any op is unacknowledged or any request is unanswered.

@@ -15,6 +15,7 @@ use futures::channel::oneshot;
 use serde_json::Value;
 
 use super::connection::{Connection, State};
+use super::presence::{RecentOp, remember};
 use super::{ClientError, ClientEvent};
 use crate::ot::{Side, json0};
 use crate::protocol::{
@@ -94,6 +95,8 @@ pub(crate) struct DocState {
     pending: VecDeque<PendingOp>,
     /// The data before a hard rollback, for the `Loaded` event after it.
     reload_previous: Option<Option<Value>>,
+    /// The latest ops applied, while the document's presence is in use.
+    pub recent: VecDeque<RecentOp>,
 }
 
 impl DocState {
@@ -126,6 +129,14 @@ impl DocState {
 
     pub fn has_write_pending(&self) -> bool {
         self.inflight.is_some() || !self.pending.is_empty()
+    }
+
+    /// The local ops the server has not acknowledged, oldest first.
+    pub fn unacknowledged(&self) -> impl Iterator<Item = &OpKind> {
+        self.inflight
+            .iter()
+            .chain(self.pending.iter())
+            .map(|op| &op.kind)
     }
 
     /// The transport went away: the in-flight op goes back to the queue (it
@@ -357,12 +368,14 @@ impl State {
             None => doc.data.take(),
         };
         doc.data = snapshot.data;
+        doc.recent.clear();
         if doc.data.is_some() || previous.is_some() {
             self.events.push(ClientEvent::Loaded {
                 collection: c.to_owned(),
                 id: d.to_owned(),
                 previous,
             });
+            self.on_doc_reloaded(c, d);
         }
     }
 
@@ -391,6 +404,8 @@ impl State {
                 doc.data = None;
             }
         }
+        self.presence_past(c, d, &kind, None, true);
+        let doc = self.doc_mut(c, d);
         let (tx, rx) = oneshot::channel();
         // Consecutive edits waiting to be sent travel as one op, but never
         // join one that was sent before (an in-flight op put back by a
@@ -476,11 +491,30 @@ impl State {
             );
         }
         doc.version = Some(v + 1);
+        let keep = self.keeps_recent_ops(c, d);
+        let doc = self.doc_mut(c, d);
+        if keep {
+            remember(&mut doc.recent, v, &op.kind, op.src.clone());
+        }
         resolve(op.waiters, Ok(()));
         if !in_sync {
             self.fetch(c, d, None);
         }
         self.flush(c, d);
+        self.on_doc_version(c, d);
+        self.after_write(c, d);
+    }
+
+    /// Sends the presence that waited for a document's ops to be
+    /// acknowledged, once none is left.
+    fn after_write(&mut self, c: &str, d: &str) {
+        let settled = self
+            .docs
+            .get(&(c.to_owned(), d.to_owned()))
+            .is_some_and(|doc| !doc.has_write_pending());
+        if settled {
+            self.on_doc_settled(c, d);
+        }
     }
 
     /// An op from the server: someone else's, or ours coming back while
@@ -508,6 +542,13 @@ impl State {
         if op.v < version {
             return; // Seen already.
         }
+        let keep = self.keeps_recent_ops(c, d);
+        let Some(doc) = self.docs.get_mut(&(c.to_owned(), d.to_owned())) else {
+            return;
+        };
+        if keep {
+            remember(&mut doc.recent, version, &op.kind, op.src.clone());
+        }
         let mut server = Some(op.kind.clone());
         let mut conflict = None;
         for local in doc.inflight.iter_mut().chain(doc.pending.iter_mut()) {
@@ -521,15 +562,31 @@ impl State {
         }
         doc.version = Some(version + 1);
         if let Some(kind) = server
-            && let Err(error) = self.apply_remote(c, d, kind)
+            && let Err(error) = self.apply_remote(c, d, kind, op.src.as_deref())
         {
-            self.hard_rollback(c, d, error);
+            return self.hard_rollback(c, d, error);
         }
+        self.on_doc_version(c, d);
     }
 
-    /// Applies a remote (or rollback) op, one component at a time, with an
-    /// event after each.
-    fn apply_remote(&mut self, c: &str, d: &str, kind: OpKind) -> Result<(), ClientError> {
+    /// Applies a remote (or, without `src`, rollback) op, one component at
+    /// a time, with an event after each; presence in the document follows.
+    fn apply_remote(
+        &mut self,
+        c: &str,
+        d: &str,
+        kind: OpKind,
+        src: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let moves_presence = self.keeps_recent_ops(c, d).then(|| kind.clone());
+        self.apply_remote_data(c, d, kind)?;
+        if let Some(kind) = moves_presence {
+            self.presence_past(c, d, &kind, src, false);
+        }
+        Ok(())
+    }
+
+    fn apply_remote_data(&mut self, c: &str, d: &str, kind: OpKind) -> Result<(), ClientError> {
         let State { docs, events, .. } = self;
         let doc = docs.entry((c.to_owned(), d.to_owned())).or_default();
         match kind {
@@ -605,7 +662,7 @@ impl State {
             }
         }
         if let Some(undo) = undo
-            && let Err(e) = self.apply_remote(c, d, undo)
+            && let Err(e) = self.apply_remote(c, d, undo, None)
         {
             self.doc_mut(c, d).inflight = Some(op);
             return self.hard_rollback(c, d, e);
@@ -681,7 +738,7 @@ fn server_error(code: ErrorCode, message: &str) -> ClientError {
 }
 
 /// The value a string, number or subtype component left at its path.
-fn edited_value(data: &Value, component: &json0::Component) -> Option<Value> {
+pub(crate) fn edited_value(data: &Value, component: &json0::Component) -> Option<Value> {
     use json0::Action;
     let path: &[json0::PathSegment] = match &component.action {
         Action::StringInsert(_) | Action::StringDelete(_) => {

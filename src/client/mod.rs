@@ -42,8 +42,9 @@ pub(crate) mod rt;
 pub mod transport;
 
 pub use connection::{Connection, ConnectionOptions, ConnectionState, ListenerHandle};
+pub(crate) use doc::edited_value;
 pub use doc::{Ack, Doc};
 pub use error::ClientError;
 pub use event::{ClientEvent, QueryChange};
-pub use presence::Presence;
+pub use presence::{DocPresence, Presence};
 pub use query::Query;

@@ -27,3 +27,19 @@ pub(crate) async fn sleep(duration: Duration) {
 pub(crate) async fn sleep(duration: Duration) {
     gloo_timers::future::sleep(duration).await;
 }
+
+/// Milliseconds since the Unix epoch, as a float (the browser's clock in
+/// WASM): for time windows, not for ordering events across machines.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Milliseconds since the Unix epoch, as a float (the browser's clock in
+/// WASM): for time windows, not for ordering events across machines.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
