@@ -49,8 +49,8 @@ fn with_unload_delay(backend: &Backend, delay_ms: u64) -> Model {
     Model::with_options(
         Connection::new(backend.clone()),
         ModelOptions {
-            fetch_only: false,
             unload_delay: Duration::from_millis(delay_ms),
+            ..ModelOptions::default()
         },
     )
 }

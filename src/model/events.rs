@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use super::path::{self, Segments};
+use crate::ot::{text0, utf16};
 
 /// Which events a listener hears.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -121,6 +122,51 @@ impl ModelEvent {
     /// Whether the change came from elsewhere (another client, the server).
     pub fn is_remote(&self) -> bool {
         self.passed.get("$remote") == Some(&Value::Bool(true))
+    }
+
+    /// For a string edit (`string_insert`, `string_remove`, `text_op`, or
+    /// such an edit from elsewhere), the text0 op it applied to the
+    /// string at the event's path; `None` for other changes.
+    ///
+    /// ```
+    /// use peloton::model::{EventType, Model};
+    /// use peloton::ot::text0;
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let model = Model::local();
+    /// model.set("_page.title", "Hello")?;
+    /// let ops = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = ops.clone();
+    /// model.on(EventType::Change, "_page.title", move |event, _| {
+    ///     sink.lock().unwrap().extend(event.text_op());
+    /// });
+    /// model.string_remove("_page.title", 1, 3)?;
+    /// assert_eq!(ops.lock().unwrap()[0], text0::Op::new(vec![text0::Component::delete(1, "ell")]));
+    /// # Ok::<(), peloton::model::ModelError>(())
+    /// ```
+    pub fn text_op(&self) -> Option<text0::Op> {
+        let EventKind::Change { previous, .. } = &self.kind else {
+            return None;
+        };
+        if let Some(insert) = self.passed.get("$stringInsert") {
+            let index = insert.get("index")?.as_u64()? as usize;
+            let text = insert.get("text")?.as_str()?;
+            return Some(text0::Op::new(vec![text0::Component::insert(index, text)]));
+        }
+        if let Some(remove) = self.passed.get("$stringRemove") {
+            let index = remove.get("index")?.as_u64()? as usize;
+            let how_many = remove.get("howMany")?.as_u64()? as usize;
+            let before = previous.as_ref()?.as_str()?;
+            let removed = utf16::slice(before, index, index.saturating_add(how_many)).ok()?;
+            return Some(text0::Op::new(vec![text0::Component::delete(
+                index, removed,
+            )]));
+        }
+        let subtype = self.passed.get("$subtype")?;
+        if subtype.get("type")?.as_str()? != "text0" {
+            return None;
+        }
+        serde_json::from_value(subtype.get("op")?.clone()).ok()
     }
 }
 

@@ -249,10 +249,11 @@ mod error;
 mod events;
 mod loading;
 mod mutators;
-mod path;
+pub(crate) mod path;
 mod query;
 mod refs;
 mod remote;
+mod undo;
 mod value;
 
 use std::collections::HashMap;
@@ -269,6 +270,7 @@ pub use loading::Loadable;
 pub use mutators::Write;
 pub use query::ModelQuery;
 pub use refs::RefOptions;
+pub use undo::UndoState;
 
 use crate::client::{Connection, ListenerHandle};
 use events::Events;
@@ -289,6 +291,12 @@ pub struct ModelOptions {
     /// a resubscribe within it costs nothing. Default: 0 on the server,
     /// 1 s in the browser.
     pub unload_delay: Duration,
+    /// How many undo steps the model keeps ([`Model::undo`]); 0 keeps
+    /// none. Fetch-only models never keep any. Default: 100.
+    pub undo_limit: usize,
+    /// Typing into one string within this long of the previous keystroke
+    /// is one undo step. Default: 1 s.
+    pub undo_merge_window: Duration,
 }
 
 impl Default for ModelOptions {
@@ -300,6 +308,8 @@ impl Default for ModelOptions {
             } else {
                 Duration::ZERO
             },
+            undo_limit: 100,
+            undo_merge_window: Duration::from_secs(1),
         }
     }
 }
@@ -323,6 +333,7 @@ pub(crate) struct Root {
     connection: Option<Connection>,
     options: ModelOptions,
     client_listener: Mutex<Option<ListenerHandle>>,
+    history: Mutex<undo::History>,
 }
 
 /// Everything the model itself keeps.
@@ -359,6 +370,7 @@ impl Model {
             connection,
             options,
             client_listener: Mutex::new(None),
+            history: Mutex::new(undo::History::default()),
         });
         if let Some(connection) = &root.connection {
             let weak: Weak<Root> = Arc::downgrade(&root);

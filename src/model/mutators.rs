@@ -244,12 +244,16 @@ impl Model {
                 .connection()
                 .ok_or_else(|| ModelError::NoConnection(collection.clone()))?;
             let doc = connection.get(collection, id);
-            let ((value, events), ack) = doc.submit_with(|data| {
+            let ((value, events, op), ack) = doc.submit_with(|data| {
                 let data =
                     data.ok_or_else(|| ModelError::DocDoesNotExist(path::join(&doc_path)))?;
                 let edit = f(data, rest)?;
-                Ok::<_, ModelError>((Some(json0::Op(edit.components)), (edit.value, edit.events)))
+                let op = json0::Op(edit.components);
+                Ok::<_, ModelError>((Some(op.clone()), (edit.value, edit.events, op)))
             })?;
+            if ack.is_some() {
+                self.record_undo(collection, id, op);
+            }
             (value, events, ack)
         };
         let events = events
@@ -512,7 +516,9 @@ impl Model {
                 let connection = self
                     .connection()
                     .ok_or_else(|| ModelError::NoConnection(collection.clone()))?;
-                Some(connection.get(collection, id).del()?)
+                let ack = connection.get(collection, id).del()?;
+                self.forget_undo(collection, id);
+                Some(ack)
             } else {
                 None
             };

@@ -14,6 +14,19 @@ use crate::ot::{text0, utf16};
 
 impl Model {
     pub(crate) fn on_client_event(&self, event: &ClientEvent) {
+        // The undo history follows every change from elsewhere first.
+        match event {
+            ClientEvent::Op {
+                collection,
+                id,
+                component,
+                ..
+            } => self.transform_undo(collection, id, component),
+            ClientEvent::Created { collection, id, .. }
+            | ClientEvent::Deleted { collection, id, .. }
+            | ClientEvent::Loaded { collection, id, .. } => self.forget_undo(collection, id),
+            _ => {}
+        }
         let doc_path = |c: &str, id: &str| vec![c.to_owned(), id.to_owned()];
         let (events, extra) = match event {
             ClientEvent::Op {
@@ -97,7 +110,10 @@ impl Model {
 
 /// A remote component as a Racer event: where (relative to the document),
 /// what, and extra `passed` data.
-fn op_event(c: &Component, value: Option<&Value>) -> Option<(Segments, EventKind, Option<Value>)> {
+pub(super) fn op_event(
+    c: &Component,
+    value: Option<&Value>,
+) -> Option<(Segments, EventKind, Option<Value>)> {
     let p = path::from_json0(&c.p);
     let split_last = || {
         let (last, parent) = p.split_last()?;
