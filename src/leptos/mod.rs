@@ -28,8 +28,9 @@
 
 #[cfg(feature = "hydrate")]
 mod hydrate;
-
-use std::collections::BTreeMap;
+mod presence;
+mod text;
+mod undo;
 
 use ::leptos::prelude::*;
 use serde::de::DeserializeOwned;
@@ -37,6 +38,11 @@ use serde_json::Value;
 
 #[cfg(feature = "hydrate")]
 pub use hydrate::hydrate_body;
+pub use presence::{
+    DocPresenceView, RemoteCaret, RemoteCarets, RemoteCaretsProps, use_doc_presence, use_presence,
+};
+pub use text::{TextArea, TextAreaProps, TextInput, TextInputProps};
+pub use undo::{UndoSignals, use_undo, use_undo_shortcuts};
 
 use crate::client::{ClientEvent, ConnectionState};
 use crate::model::{Loadable, Model, ModelQuery};
@@ -264,44 +270,4 @@ pub fn connection_state() -> Signal<ConnectionState> {
     let handle = std::sync::Mutex::new(Some(handle));
     on_cleanup(move || drop(handle.lock().ok().and_then(|mut h| h.take())));
     state.into()
-}
-
-/// Joins a presence channel as `me` (e.g. `{"name": …}`) and returns
-/// everyone else's presence, by presence id, as a signal. Nothing happens
-/// on the server, which renders no one.
-pub fn use_presence(channel: &str, me: Value) -> Signal<BTreeMap<String, Value>> {
-    let model = use_model();
-    let others = ArcRwSignal::new(BTreeMap::new());
-    let Some(connection) = model
-        .connection()
-        .cloned()
-        .filter(|_| !model.options().fetch_only)
-    else {
-        return others.into();
-    };
-    let presence = connection.presence(channel);
-    let handle = {
-        let (others, presence, channel) = (others.clone(), presence.clone(), channel.to_owned());
-        connection.on_event(move |event| {
-            if let ClientEvent::Presence { channel: ch, .. } = event
-                && *ch == channel
-            {
-                others.set(presence.others().into_iter().collect());
-            }
-        })
-    };
-    let id = model.id();
-    presence.submit(&id, me);
-    let subscribing = presence.clone();
-    crate::client::rt::spawn(async move {
-        if let Err(e) = subscribing.subscribe().await {
-            tracing::warn!("presence: {e}");
-        }
-    });
-    let handle = std::sync::Mutex::new(Some(handle));
-    on_cleanup(move || {
-        presence.leave(&id);
-        drop(handle.lock().ok().and_then(|mut h| h.take()));
-    });
-    others.into()
 }

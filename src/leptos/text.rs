@@ -1,0 +1,750 @@
+//! Text fields bound to shared strings: [`TextInput`] and [`TextArea`].
+//!
+//! A bound field turns what the user types into the smallest text0 ops
+//! (UTF-16 offsets, as ShareDB clients count), so two people typing into
+//! one field at once both keep their words. Edits from elsewhere (other
+//! users, undo) update the field in place and keep the caret and selection
+//! on the text they were at, for every shape of op. An IME composition is
+//! left alone until it ends, then lands, merged with whatever arrived
+//! meanwhile. The field listens to its own path only: a change next to it
+//! (ticking the item it belongs to) never rewrites it, and when its item
+//! moves in a list the field follows it (and keeps the focus). On the
+//! server the field renders with its text, escaped.
+//!
+//! ```
+//! use leptos::prelude::*;
+//! use peloton::leptos::{TextArea, TextInput, use_model};
+//!
+//! #[component]
+//! fn Editor(id: String) -> impl IntoView {
+//!     let note = use_model().at(&format!("notes.{id}"));
+//!     view! {
+//!         <TextInput model=note.clone() path="title" attr:placeholder="Title"/>
+//!         <TextArea model=note path="text" attr:rows="12"/>
+//!     }
+//! }
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use ::leptos::html;
+use ::leptos::prelude::*;
+
+use super::presence::DocPresenceView;
+use crate::model::Model;
+use crate::ot::{Side, text0};
+
+/// A one-line `<input>` bound to the string at `path` (relative to
+/// `model`); see the [module](self) docs. Attributes given with `attr:`
+/// (and `on:` handlers) go to the `<input>`.
+#[component]
+pub fn TextInput(
+    /// The model `path` is relative to.
+    model: Model,
+    /// The string's path.
+    #[prop(into)]
+    path: String,
+    /// Shares where this user's caret is through a document's presence
+    /// (see [`use_doc_presence`](super::use_doc_presence)).
+    #[prop(optional)]
+    presence: Option<DocPresenceView>,
+    /// A reference to the element, for the app's own use.
+    #[prop(optional)]
+    field_ref: Option<NodeRef<html::Input>>,
+) -> impl IntoView {
+    let node = field_ref.unwrap_or_default();
+    let binding = Binding::new(&model, &path, presence, move || {
+        node.get_untracked().map(dom::Field::Input)
+    });
+    let initial = binding.initial();
+    let b = binding.clone();
+    view! {
+        <input
+            type="text"
+            node_ref=node
+            value=initial
+            on:input=move |_| b.on_input()
+            on:beforeinput={
+                let b = binding.clone();
+                move |ev| b.on_before_input(&ev)
+            }
+            on:compositionstart={
+                let b = binding.clone();
+                move |_| b.on_composition(true)
+            }
+            on:compositionend={
+                let b = binding.clone();
+                move |_| b.on_composition(false)
+            }
+            on:focus={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:keyup={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:mouseup={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:select={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:blur={
+                let b = binding.clone();
+                move |_| b.on_blur()
+            }
+        />
+    }
+}
+
+/// A `<textarea>` bound to the string at `path` (relative to `model`);
+/// see the [module](self) docs. Attributes given with `attr:` (and `on:`
+/// handlers) go to the `<textarea>`.
+#[component]
+pub fn TextArea(
+    /// The model `path` is relative to.
+    model: Model,
+    /// The string's path.
+    #[prop(into)]
+    path: String,
+    /// Shares where this user's caret is through a document's presence
+    /// (see [`use_doc_presence`](super::use_doc_presence)).
+    #[prop(optional)]
+    presence: Option<DocPresenceView>,
+    /// A reference to the element (for [`RemoteCarets`](super::RemoteCarets)).
+    #[prop(optional)]
+    field_ref: Option<NodeRef<html::Textarea>>,
+) -> impl IntoView {
+    let node = field_ref.unwrap_or_default();
+    let binding = Binding::new(&model, &path, presence, move || {
+        node.get_untracked().map(dom::Field::Area)
+    });
+    let initial = textarea_html(binding.initial());
+    let b = binding.clone();
+    view! {
+        <textarea
+            node_ref=node
+            on:input=move |_| b.on_input()
+            on:beforeinput={
+                let b = binding.clone();
+                move |ev| b.on_before_input(&ev)
+            }
+            on:compositionstart={
+                let b = binding.clone();
+                move |_| b.on_composition(true)
+            }
+            on:compositionend={
+                let b = binding.clone();
+                move |_| b.on_composition(false)
+            }
+            on:focus={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:keyup={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:mouseup={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:select={
+                let b = binding.clone();
+                move |_| b.on_caret()
+            }
+            on:blur={
+                let b = binding.clone();
+                move |_| b.on_blur()
+            }
+        >
+            {initial}
+        </textarea>
+    }
+}
+
+/// The text of a `<textarea>` as its HTML. Leptos writes a textarea's
+/// text into the server's HTML as it is, and the HTML parser reads that
+/// text up to `</textarea>` and decodes entities in it: so `&` and `<` are
+/// written as entities (a text holding `</textarea><script>` must not run
+/// script for everyone opening it). The browser drops a newline right
+/// after the tag, so one that starts the text is doubled. In the browser
+/// the text is the text.
+fn textarea_html(text: String) -> String {
+    if cfg!(feature = "ssr") {
+        let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+        if escaped.starts_with('\n') {
+            format!("\n{escaped}")
+        } else {
+            escaped
+        }
+    } else {
+        text
+    }
+}
+
+/// A selection in a field: where it started and where the caret is
+/// (UTF-16 offsets, as the DOM counts).
+pub(crate) type Selection = (usize, usize);
+
+/// What a bound field shows, kept in step with the model's string: the
+/// part of the binding that is plain logic (the DOM side feeds it).
+#[derive(Debug)]
+pub(crate) struct FieldSync {
+    /// The text the field showed when it was last in step with the model.
+    shown: String,
+    /// Inside an IME composition the field is the browser's until it ends.
+    composing: bool,
+    /// What changed the model's string during a composition, in order.
+    queued: Vec<text0::Op>,
+}
+
+/// What the field should show now, and where its selection goes.
+pub(crate) type Show = (String, Selection);
+
+impl FieldSync {
+    pub(crate) fn new(shown: String) -> Self {
+        Self {
+            shown,
+            composing: false,
+            queued: Vec::new(),
+        }
+    }
+
+    /// The user changed the field to `value`, with the selection at
+    /// `selection`; `model` is the model's string now. Returns the op to
+    /// apply to the model's string, and, if the model moved on meanwhile
+    /// (edits that arrived during a composition), what the field should
+    /// show instead of `value`.
+    pub(crate) fn local(
+        &mut self,
+        value: &str,
+        selection: Selection,
+        model: &str,
+    ) -> (text0::Op, Option<Show>) {
+        let typed = text0::diff(&self.shown, value, Some(selection.1));
+        let queued = std::mem::take(&mut self.queued);
+        if model == self.shown {
+            self.shown = value.to_owned();
+            return (typed, None);
+        }
+        // The model moved on by `since`: the typing goes after it, and the
+        // field shows both.
+        let since = chained(&self.shown, queued)
+            .filter(|(_, result)| result == model)
+            .map(|(op, _)| op)
+            .unwrap_or_else(|| text0::diff(&self.shown, model, None));
+        let rebased = (
+            text0::transform(&typed, &since, Side::Left),
+            text0::transform(&since, &typed, Side::Right),
+        );
+        let (Ok(typed), Ok(since)) = rebased else {
+            // Cannot merge (it should not happen): the model wins.
+            self.shown = model.to_owned();
+            let clamp = |pos: usize| pos.min(crate::ot::utf16::len(model));
+            return (
+                text0::Op::default(),
+                Some((model.to_owned(), (clamp(selection.0), clamp(selection.1)))),
+            );
+        };
+        let mut now = model.to_owned();
+        if text0::apply(&mut now, &typed).is_err() {
+            now = model.to_owned();
+        }
+        let moved = (
+            text0::transform_cursor(selection.0, &since, Side::Left),
+            text0::transform_cursor(selection.1, &since, Side::Left),
+        );
+        self.shown = now.clone();
+        (typed, Some((now, moved)))
+    }
+
+    /// The model's string is now `now`, changed by `op` if known. Returns
+    /// what the field should show, with `selection` moved to stay on its
+    /// text; nothing while composing (it is applied when that ends).
+    pub(crate) fn remote(
+        &mut self,
+        op: Option<text0::Op>,
+        now: &str,
+        selection: Selection,
+    ) -> Option<Show> {
+        if self.composing {
+            self.queued.extend(op);
+            return None;
+        }
+        if now == self.shown {
+            return None;
+        }
+        let op = op
+            .filter(|op| {
+                let mut check = self.shown.clone();
+                text0::apply(&mut check, op).is_ok() && check == now
+            })
+            .unwrap_or_else(|| text0::diff(&self.shown, now, None));
+        self.shown = now.to_owned();
+        let moved = (
+            text0::transform_cursor(selection.0, &op, Side::Left),
+            text0::transform_cursor(selection.1, &op, Side::Left),
+        );
+        Some((now.to_owned(), moved))
+    }
+
+    pub(crate) fn set_composing(&mut self, composing: bool) {
+        self.composing = composing;
+    }
+}
+
+/// `ops` one after the other from `start`: the composed op and the result,
+/// if they apply in turn.
+fn chained(start: &str, ops: Vec<text0::Op>) -> Option<(text0::Op, String)> {
+    let mut text = start.to_owned();
+    let mut all = text0::Op::default();
+    for op in ops {
+        text0::apply(&mut text, &op).ok()?;
+        all = text0::compose(&all, &op).ok()?;
+    }
+    Some((all, text))
+}
+
+/// A field's binding: the model side (its path, followed through list
+/// moves, and its listener) and the field's text state. Shared by the
+/// element's handlers and the model's listener.
+#[derive(Clone)]
+pub(crate) struct Binding {
+    inner: Arc<Mutex<BindingState>>,
+    model: Model,
+    /// Passed with this field's own writes, so it does not hear them back.
+    token: String,
+    field: Arc<dyn Fn() -> Option<dom::Field> + Send + Sync>,
+}
+
+struct BindingState {
+    sync: FieldSync,
+    /// The string's absolute path, moved as list items move above it.
+    path: Vec<String>,
+    listener: Option<u64>,
+    presence: Option<DocPresenceView>,
+}
+
+impl Binding {
+    fn new(
+        model: &Model,
+        path: &str,
+        presence: Option<DocPresenceView>,
+        field: impl Fn() -> Option<dom::Field> + Send + Sync + 'static,
+    ) -> Self {
+        let root = model.scope("");
+        let path = model.absolute(path);
+        let initial = root.get::<String>(&path.join(".")).unwrap_or_default();
+        let binding = Binding {
+            inner: Arc::new(Mutex::new(BindingState {
+                sync: FieldSync::new(initial),
+                path,
+                listener: None,
+                presence,
+            })),
+            model: root,
+            token: crate::random::new_id(),
+            field: Arc::new(field),
+        };
+        if cfg!(feature = "hydrate") && !binding.model.options().fetch_only {
+            binding.listen();
+            let (inner, model) = (binding.inner.clone(), binding.model.clone());
+            on_cleanup(move || {
+                if let Some(id) = lock(&inner).listener.take() {
+                    model.remove_listener(id);
+                }
+            });
+            // Whatever changed between the first render and now.
+            let b = binding.clone();
+            Effect::new(move |_| b.resync());
+        }
+        binding
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, BindingState> {
+        lock(&self.inner)
+    }
+
+    /// The text to render first.
+    fn initial(&self) -> String {
+        self.state().sync.shown.clone()
+    }
+
+    fn path(&self) -> String {
+        self.state().path.join(".")
+    }
+
+    /// The model's string now.
+    fn model_text(&self) -> String {
+        self.model.get::<String>(&self.path()).unwrap_or_default()
+    }
+
+    /// Listens to events at the path (and its parents) from now on.
+    fn listen(&self) {
+        let path = self.path();
+        let b = self.clone();
+        let id = self.model.on_around(&path, move |event| b.on_event(event));
+        let previous = self.state().listener.replace(id);
+        if let Some(previous) = previous {
+            self.model.remove_listener(previous);
+        }
+    }
+
+    /// A model event at the path, below it or above it.
+    fn on_event(&self, event: &crate::model::ModelEvent) {
+        if event.passed.get("$field").and_then(|v| v.as_str()) == Some(self.token.as_str()) {
+            return;
+        }
+        let path = self.state().path.clone();
+        let at = crate::model::path::split(&event.path);
+        if at.len() < path.len() && self.follow(&path, &at, &event.kind) {
+            return;
+        }
+        let (op, now) = match &event.kind {
+            crate::model::EventKind::Change {
+                value: Some(serde_json::Value::String(now)),
+                ..
+            } if at == path => (event.text_op(), now.clone()),
+            _ => (None, self.model_text()),
+        };
+        self.show_model(op, &now);
+    }
+
+    /// A list above the path changed: follows the path's item (true if
+    /// the event was about that list).
+    fn follow(&self, path: &[String], at: &[String], kind: &crate::model::EventKind) -> bool {
+        use crate::model::EventKind;
+        let Some(ours) = path
+            .get(at.len())
+            .and_then(|s| crate::model::path::index(s))
+        else {
+            return false;
+        };
+        let moved = match kind {
+            EventKind::Insert { index, values } if *index <= ours => Some(ours + values.len()),
+            EventKind::Remove { index, values } if *index + values.len() <= ours => {
+                Some(ours - values.len())
+            }
+            EventKind::Remove { index, .. } if *index <= ours => None,
+            EventKind::Move { from, to, how_many } => {
+                let (from, to, n) = (*from, *to, *how_many);
+                if (from..from + n).contains(&ours) {
+                    Some(to + (ours - from))
+                } else {
+                    let without = if ours >= from + n { ours - n } else { ours };
+                    Some(if without >= to { without + n } else { without })
+                }
+            }
+            EventKind::Insert { .. } | EventKind::Remove { .. } => Some(ours),
+            _ => return false,
+        };
+        match moved {
+            Some(new) if new != ours => {
+                self.state().path[at.len()] = new.to_string();
+                self.listen();
+                self.keep_focus();
+            }
+            Some(_) => self.keep_focus(),
+            None => {
+                // Our item is gone: stop listening.
+                if let Some(id) = self.state().listener.take() {
+                    self.model.remove_listener(id);
+                }
+            }
+        }
+        true
+    }
+
+    /// Shows the model's string `now` (changed by `op` if known).
+    fn show_model(&self, op: Option<text0::Op>, now: &str) {
+        let field = (self.field)();
+        let selection = field.as_ref().map_or((0, 0), dom::Field::selection);
+        let show = self.state().sync.remote(op, now, selection);
+        if let (Some(field), Some((text, selection))) = (field, show) {
+            field.show(&text, selection);
+        }
+    }
+
+    /// After mounting: the field and the model agree.
+    fn resync(&self) {
+        let now = self.model_text();
+        self.show_model(None, &now);
+    }
+
+    fn on_input(&self) {
+        if self.state().sync.composing {
+            return;
+        }
+        self.commit();
+    }
+
+    fn on_composition(&self, composing: bool) {
+        self.state().sync.set_composing(composing);
+        if !composing {
+            self.commit();
+        }
+    }
+
+    /// Turns what the user did to the field into an op on the model.
+    fn commit(&self) {
+        let Some(field) = (self.field)() else {
+            return;
+        };
+        let value = field.value();
+        let selection = field.selection();
+        let path = self.path();
+        let current = self.model.get_value(&path);
+        let model_text = current.as_ref().and_then(|v| v.as_str()).unwrap_or("");
+        let (op, show) = self.state().sync.local(&value, selection, model_text);
+        let writer = self
+            .model
+            .pass(serde_json::json!({ "$field": self.token.clone() }));
+        let result = match current {
+            Some(serde_json::Value::String(_)) if op.is_noop() => Ok(()),
+            Some(serde_json::Value::String(_)) => writer.text_op(&path, op).map(drop),
+            // Not a string yet (a new field): the whole text.
+            _ => {
+                let text = show.as_ref().map_or(value.as_str(), |(t, _)| t.as_str());
+                writer.set(&path, text).map(drop)
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!("editing {path} failed: {e}");
+            let now = self.model_text();
+            self.state().sync = FieldSync::new(now.clone());
+            field.show(&now, selection);
+            return;
+        }
+        if let Some((text, selection)) = show {
+            field.show(&text, selection);
+        }
+        self.on_caret();
+    }
+
+    /// The caret moved (or the field got the focus): share it.
+    fn on_caret(&self) {
+        let Some(field) = (self.field)() else {
+            return;
+        };
+        let (presence, path) = {
+            let state = self.state();
+            (state.presence.clone(), state.path.clone())
+        };
+        if let Some(presence) = presence {
+            presence.share_caret(&path, Some(field.selection()));
+        }
+    }
+
+    fn on_blur(&self) {
+        let presence = self.state().presence.clone();
+        if let Some(presence) = presence {
+            presence.leave_soon();
+        }
+    }
+
+    /// The browser's own undo and redo (menus, gestures) undo the model's
+    /// edits instead of the field's.
+    fn on_before_input(&self, event: &::leptos::ev::InputEvent) {
+        let undo = match dom::input_type(event).as_deref() {
+            Some("historyUndo") => true,
+            Some("historyRedo") => false,
+            _ => return,
+        };
+        event.prevent_default();
+        let result = if undo {
+            self.model.undo()
+        } else {
+            self.model.redo()
+        };
+        if let Err(e) = result {
+            tracing::warn!("undo failed: {e}");
+        }
+    }
+
+    /// Moving the field's item in a list moves its element in the page,
+    /// which takes the focus away: give it back, with the selection.
+    fn keep_focus(&self) {
+        if let Some(field) = (self.field)().filter(dom::Field::focused) {
+            field.refocus_later();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The DOM side of a binding. Its elements exist only in the browser.
+mod dom {
+    use ::leptos::web_sys;
+
+    use super::Selection;
+
+    /// A bound element.
+    #[derive(Clone)]
+    pub(crate) enum Field {
+        Input(web_sys::HtmlInputElement),
+        Area(web_sys::HtmlTextAreaElement),
+    }
+
+    macro_rules! both {
+        ($self:ident, $e:ident => $body:expr) => {
+            match $self {
+                Field::Input($e) => $body,
+                Field::Area($e) => $body,
+            }
+        };
+    }
+
+    impl Field {
+        pub fn value(&self) -> String {
+            both!(self, e => e.value())
+        }
+
+        /// (anchor, focus): a backwards selection has its caret first.
+        pub fn selection(&self) -> Selection {
+            let (start, end, direction) = both!(self, e => (
+                e.selection_start().ok().flatten(),
+                e.selection_end().ok().flatten(),
+                e.selection_direction().ok().flatten(),
+            ));
+            let (start, end) = (start.unwrap_or(0) as usize, end.unwrap_or(0) as usize);
+            if direction.as_deref() == Some("backward") {
+                (end, start)
+            } else {
+                (start, end)
+            }
+        }
+
+        /// Shows `text`, with the selection at `selection` (if focused:
+        /// elsewhere a selection would pull the focus on some browsers).
+        pub fn show(&self, text: &str, selection: Selection) {
+            let (anchor, focus) = selection;
+            let (start, end) = (anchor.min(focus) as u32, anchor.max(focus) as u32);
+            let direction = if focus < anchor {
+                "backward"
+            } else {
+                "forward"
+            };
+            let focused = self.focused();
+            both!(self, e => {
+                if e.value() != text {
+                    e.set_value(text);
+                }
+                if focused {
+                    let _ = e.set_selection_range_with_direction(start, end, direction);
+                }
+            });
+        }
+
+        pub fn focused(&self) -> bool {
+            let active = ::leptos::prelude::document().active_element();
+            both!(self, e => active.is_some_and(|a| a == ***e))
+        }
+
+        fn element(&self) -> web_sys::HtmlElement {
+            both!(self, e => (**e).clone())
+        }
+
+        /// Takes the focus back once the page has moved the element,
+        /// unless something else took it: as soon as the page changes (a
+        /// mutation observer runs before the next key press is handled),
+        /// and after a timeout in case the page had changed already.
+        pub fn refocus_later(&self) {
+            let (element, field, selection) = (self.element(), self.clone(), self.selection());
+            let restore = move || {
+                let taken = ::leptos::prelude::document()
+                    .active_element()
+                    .is_some_and(|a| a.tag_name() != "BODY");
+                if element.is_connected() && !taken {
+                    let _ = element.focus();
+                    field.show(&field.value(), selection);
+                }
+            };
+            #[cfg(feature = "hydrate")]
+            observe_once(restore.clone());
+            ::leptos::prelude::set_timeout(restore, std::time::Duration::ZERO);
+        }
+    }
+
+    /// Runs `f` at the next change to the page, once.
+    #[cfg(feature = "hydrate")]
+    fn observe_once(f: impl Fn() + 'static) {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        let callback = Closure::<dyn Fn(wasm_bindgen::JsValue, web_sys::MutationObserver)>::new(
+            move |_records, observer: web_sys::MutationObserver| {
+                observer.disconnect();
+                f();
+            },
+        );
+        let Ok(observer) = web_sys::MutationObserver::new(callback.as_ref().unchecked_ref()) else {
+            return;
+        };
+        let options = web_sys::MutationObserverInit::new();
+        options.set_child_list(true);
+        options.set_subtree(true);
+        if let Some(body) = ::leptos::prelude::document().body() {
+            let _ = observer.observe_with_options(&body, &options);
+        }
+        // Freed with the page: one small closure per move of a focused field.
+        callback.forget();
+    }
+
+    /// An `input` event's `inputType`.
+    pub fn input_type(event: &::leptos::ev::InputEvent) -> Option<String> {
+        Some(event.input_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(json: serde_json::Value) -> text0::Op {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn typing_becomes_minimal_ops() {
+        let mut sync = FieldSync::new("milk".into());
+        let (typed, show) = sync.local("oat milk", (4, 4), "milk");
+        assert_eq!(typed, op(serde_json::json!([{"p": 0, "i": "oat "}])));
+        assert!(show.is_none());
+    }
+
+    #[test]
+    fn remote_edits_keep_the_caret_on_its_text() {
+        let mut sync = FieldSync::new("hello world".into());
+        // The caret is after "hello"; someone replaces "world" and prepends.
+        let remote = op(serde_json::json!([
+            {"p": 0, "i": ">> "},
+            {"p": 9, "d": "world"},
+            {"p": 9, "i": "there"}
+        ]));
+        let (text, caret) = sync.remote(Some(remote), ">> hello there", (5, 5)).unwrap();
+        assert_eq!(text, ">> hello there");
+        assert_eq!(caret, (8, 8));
+        // An edit that does not fit what the field shows is diffed instead.
+        let wrong = op(serde_json::json!([{"p": 0, "i": "x"}]));
+        let (text, caret) = sync.remote(Some(wrong), ">> hello there!", (8, 8)).unwrap();
+        assert_eq!((text.as_str(), caret), (">> hello there!", (8, 8)));
+    }
+
+    #[test]
+    fn a_composition_lands_after_what_arrived_meanwhile() {
+        let mut sync = FieldSync::new("ab".into());
+        sync.set_composing(true);
+        let remote = op(serde_json::json!([{"p": 0, "i": "XY"}]));
+        assert!(sync.remote(Some(remote), "XYab", (2, 2)).is_none());
+        sync.set_composing(false);
+        // The user composed "日本" after "a".
+        let (typed, show) = sync.local("a日本b", (3, 3), "XYab");
+        assert_eq!(typed, op(serde_json::json!([{"p": 3, "i": "日本"}])));
+        assert_eq!(show, Some(("XYa日本b".to_owned(), (5, 5))));
+    }
+}
