@@ -2,4 +2,4 @@
 
 mod header;
 
-pub use header::Header;
+pub use header::{Header, me, names};

@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use peloton::leptos::{ModelSignals, use_model, use_subscribe};
+use peloton::leptos::{
+    DocPresenceView, ModelSignals, TextInput, use_doc_presence, use_model, use_subscribe,
+};
 use peloton::model::{Model, ModelError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -44,6 +46,8 @@ fn TodoList(id: String) -> impl IntoView {
     }
     let title = list.signal::<String>("title");
     let items = list.signal::<Vec<Item>>("items");
+    // Where everyone is in the list: which item's text they are editing.
+    let presence = use_doc_presence(&list, crate::components::me());
     let draft = RwSignal::new(String::new());
     let add = {
         let list = list.clone();
@@ -78,7 +82,9 @@ fn TodoList(id: String) -> impl IntoView {
                 key=|item| item.id.clone()
                 children={
                     let list = list.clone();
-                    move |item| view! { <ItemRow list=list.clone() items item/> }
+                    move |item| {
+                        view! { <ItemRow list=list.clone() items item presence=presence.clone()/> }
+                    }
                 }
             />
         </ul>
@@ -93,19 +99,47 @@ fn TodoList(id: String) -> impl IntoView {
 }
 
 /// One item. Its index is looked up when acting: other people may have
-/// moved it since it was drawn.
+/// moved it since it was drawn. Its text is bound to the item's `text`, so
+/// two people typing into it at once both keep their words, and ticking
+/// or moving it never disturbs someone typing into it.
 #[component]
-fn ItemRow(list: Model, items: Signal<Option<Vec<Item>>>, item: Item) -> impl IntoView {
+fn ItemRow(
+    list: Model,
+    items: Signal<Option<Vec<Item>>>,
+    item: Item,
+    presence: DocPresenceView,
+) -> impl IntoView {
     let id = StoredValue::new(item.id.clone());
-    let list = StoredValue::new(list);
-    let current = Memo::new(move |_| {
+    let index = Memo::new(move |_| {
         items
             .get()
             .unwrap_or_default()
-            .into_iter()
-            .find(|i| i.id == id.get_value())
+            .iter()
+            .position(|i| i.id == id.get_value())
     });
-    let done = Memo::new(move |_| current.get().is_some_and(|i| i.done));
+    let done = Memo::new(move |_| {
+        let i = index.get();
+        items.with(|all| {
+            all.as_ref()
+                .and_then(|all| all.get(i?))
+                .is_some_and(|item| item.done)
+        })
+    });
+    let editing = presence.at(move || format!("items.{}", index.get().unwrap_or(usize::MAX)));
+    let editing = move || {
+        let names = crate::components::names(editing.get());
+        (!names.is_empty()).then(|| format!("{} editing", names.join(", ")))
+    };
+    let start = index.get_untracked().unwrap_or_default();
+    let text = view! {
+        <TextInput
+            model=list.clone()
+            path=format!("items.{start}.text")
+            presence
+            attr:class="text"
+        />
+    };
+    let list = StoredValue::new(list);
     // Runs a mutation on this item's current index.
     let act = move |f: &dyn Fn(&Model, usize, usize) -> Result<(), ModelError>| {
         let all = items.get_untracked().unwrap_or_default();
@@ -126,15 +160,8 @@ fn ItemRow(list: Model, items: Signal<Option<Vec<Item>>>, item: Item) -> impl In
                     act(&|list, i, _| list.set(&format!("items.{i}.done"), checked).map(drop));
                 }
             />
-            <input
-                class="text"
-                value=move || current.get().map(|i| i.text).unwrap_or_default()
-                prop:value=move || current.get().map(|i| i.text).unwrap_or_default()
-                on:change=move |ev| {
-                    let text = event_target_value(&ev);
-                    act(&|list, i, _| list.set_diff(&format!("items.{i}.text"), &text).map(drop));
-                }
-            />
+            {text}
+            <span class="editing">{editing}</span>
             <button class="up" title="Move up" on:click=move |_| act(&|list, i, _| {
                 if i > 0 { list.move_items("items", i, i - 1, 1).map(drop) } else { Ok(()) }
             })>"↑"</button>
