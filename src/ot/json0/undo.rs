@@ -34,6 +34,10 @@ use crate::ot::Side;
 /// for this document should be dropped.
 pub fn transform_undo(history: &mut [Op], other: &Op) -> Result<(), Error> {
     let mut other = as_text0(other.clone());
+    let legacy: Vec<bool> = history
+        .iter()
+        .map(|op| op.iter().any(|c| c.action.is_legacy_text()))
+        .collect();
     let mut queue: VecDeque<(usize, Component)> = history
         .iter_mut()
         .enumerate()
@@ -63,6 +67,14 @@ pub fn transform_undo(history: &mut [Op], other: &Op) -> Result<(), Error> {
         let moved = transform(&c, &other, Side::Right)?;
         other = transform(&other, &c, Side::Left)?;
         history[k].0.extend(moved.0);
+    }
+    // Back in the form each op had: an undo is sent as it was made, so it
+    // never meets a concurrent edit of the other form (which ot-json0
+    // would not move it past).
+    for (op, legacy) in history.iter_mut().zip(legacy) {
+        if legacy {
+            *op = as_legacy(std::mem::take(op));
+        }
     }
     Ok(())
 }
@@ -101,6 +113,20 @@ fn edits_value_at(o: &Component, c: &Component) -> bool {
         return o.p.starts_with(&c.p);
     }
     o.p == c.p && !matches!(o.action, Action::ListInsert(_) | Action::ListMove(_))
+}
+
+/// The same op with text0 components as legacy `si`/`sd` ones.
+fn as_legacy(op: Op) -> Op {
+    op.into_iter()
+        .flat_map(|c| match c.action {
+            Action::Text0(text) => text
+                .0
+                .into_iter()
+                .map(|t| Component::from_legacy_text(&c.p, t))
+                .collect(),
+            _ => vec![c],
+        })
+        .collect()
 }
 
 /// The same op with legacy string components as text0 ones.
@@ -179,7 +205,18 @@ mod tests {
         let doc = json!({"t": "hello"});
         let undo = json!([{"p": ["t"], "t": "text0", "o": [{"p": 3, "d": "lo"}]}]);
         let bob = json!([{"p": ["t", 0], "si": ">> "}]);
-        assert_eq!(undo_after(doc, &[undo], bob), json!({"t": ">> hel"}));
+        assert_eq!(
+            undo_after(doc.clone(), &[undo], bob),
+            json!({"t": ">> hel"})
+        );
+        // A legacy history stays legacy.
+        let mut history = [op(json!([{"p": ["t", 3], "sd": "lo"}]))];
+        transform_undo(
+            &mut history,
+            &op(json!([{"p": ["t"], "t": "text0", "o": [{"p": 0, "i": "> "}]}])),
+        )
+        .unwrap();
+        assert_eq!(history[0], op(json!([{"p": ["t", 5], "sd": "lo"}])));
     }
 
     #[test]
