@@ -78,15 +78,15 @@ pub fn TextInput(
             }
             on:focus={
                 let b = binding.clone();
-                move |_| b.on_caret()
+                move |_| b.on_jump()
             }
             on:keyup={
                 let b = binding.clone();
-                move |_| b.on_caret()
+                move |ev| b.on_key(&ev)
             }
             on:mouseup={
                 let b = binding.clone();
-                move |_| b.on_caret()
+                move |_| b.on_jump()
             }
             on:select={
                 let b = binding.clone();
@@ -142,15 +142,15 @@ pub fn TextArea(
             }
             on:focus={
                 let b = binding.clone();
-                move |_| b.on_caret()
+                move |_| b.on_jump()
             }
             on:keyup={
                 let b = binding.clone();
-                move |_| b.on_caret()
+                move |ev| b.on_key(&ev)
             }
             on:mouseup={
                 let b = binding.clone();
-                move |_| b.on_caret()
+                move |_| b.on_jump()
             }
             on:select={
                 let b = binding.clone();
@@ -537,6 +537,24 @@ impl Binding {
         if let Some(presence) = presence {
             presence.share_caret(&path, Some(field.selection()));
         }
+    }
+
+    /// The caret jumped (a click, the focus): typing from here is a new
+    /// undo step.
+    fn on_jump(&self) {
+        self.model.cut_undo_step();
+        self.on_caret();
+    }
+
+    /// A key went up: keys that move the caret end the undo step.
+    fn on_key(&self, event: &::leptos::ev::KeyboardEvent) {
+        let key = event.key();
+        if key.starts_with("Arrow")
+            || matches!(key.as_str(), "Home" | "End" | "PageUp" | "PageDown")
+        {
+            self.model.cut_undo_step();
+        }
+        self.on_caret();
     }
 
     fn on_blur(&self) {

@@ -294,8 +294,9 @@ pub struct ModelOptions {
     /// How many undo steps the model keeps ([`Model::undo`]); 0 keeps
     /// none. Fetch-only models never keep any. Default: 100.
     pub undo_limit: usize,
-    /// Typing into one string within this long of the previous keystroke
-    /// is one undo step. Default: 1 s.
+    /// Typing on in one string (from where the previous edit left the
+    /// caret) within this long of the previous keystroke is one undo step.
+    /// Default: 1 s.
     pub undo_merge_window: Duration,
 }
 

@@ -6,9 +6,11 @@
 //! now and yields to what others did since: undoing your typing removes
 //! your words and keeps theirs, even typed in the middle of yours.
 //!
-//! Consecutive typing in one string (within
-//! [`undo_merge_window`](super::ModelOptions::undo_merge_window)) is one
-//! step; [`Model::undo_group`] makes any writes one step. Writes to local
+//! Typing on in one string, each edit where the one before left the caret
+//! and within [`undo_merge_window`](super::ModelOptions::undo_merge_window)
+//! of it, is one step (a jump elsewhere starts another, as does
+//! [`Model::cut_undo_step`]); [`Model::undo_group`] makes any writes one
+//! step. Writes to local
 //! collections (`_page`, …) and whole-document creates and deletes are not
 //! undone.
 //!
@@ -48,7 +50,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::path::{self, Segments};
+use super::path;
 use super::{Model, ModelError, lock};
 use crate::client::rt;
 use crate::ot::json0::{self, Action, Component, Op};
@@ -75,10 +77,32 @@ pub(crate) struct History {
     group_depth: usize,
     /// Whether the open group has its step on the stack yet.
     group_started: bool,
-    /// The string the latest step is typing into, and when it last did.
-    typing: Option<(Segments, f64)>,
+    /// The typing the latest step holds, while more can join it.
+    typing: Option<Typing>,
     listeners: Vec<(u64, UndoListener)>,
     next_listener: u64,
+}
+
+/// Typing in progress: where, up to which offset, and when it last typed.
+#[derive(Debug)]
+struct Typing {
+    /// The string's document (collection, id) and path in it.
+    doc: (String, String),
+    string: json0::Path,
+    /// The offset right after the latest edit.
+    caret: usize,
+    at: f64,
+}
+
+/// A text edit, as undo steps see it: where in which string it starts and
+/// ends.
+struct TextEdit {
+    string: json0::Path,
+    /// Where its first component starts, and where that one's deletion
+    /// ends (the same for an insertion).
+    first: (usize, usize),
+    /// The offset right after its last component.
+    end: usize,
 }
 
 /// What one undo (or redo) applies: ops on documents, in order.
@@ -102,7 +126,7 @@ impl History {
 
     /// Remembers a local edit; `typing` is the string it types into, if it
     /// only edits text.
-    fn record(&mut self, edit: DocOp, typing: Option<Segments>, window_ms: f64, limit: usize) {
+    fn record(&mut self, edit: DocOp, typing: Option<TextEdit>, window_ms: f64, limit: usize) {
         let Ok(inverse) = json0::invert(&edit.op) else {
             return;
         };
@@ -112,11 +136,17 @@ impl History {
         };
         self.redo.clear();
         let now = rt::now_ms();
+        let doc = (undo.collection.clone(), undo.id.clone());
         let merge = if self.group_depth > 0 {
             std::mem::replace(&mut self.group_started, true)
         } else {
-            matches!((&self.typing, &typing),
-                (Some((last, at)), Some(path)) if last == path && now - at <= window_ms)
+            // Typing on from where the previous edit left the caret (or
+            // deleting back to it), soon enough.
+            matches!((&self.typing, &typing), (Some(last), Some(edit))
+                if last.doc == doc
+                    && last.string == edit.string
+                    && (edit.first.0 == last.caret || edit.first.1 == last.caret)
+                    && now - last.at <= window_ms)
         };
         match self.undo.last_mut() {
             Some(step) if merge => step.prepend(undo),
@@ -125,7 +155,12 @@ impl History {
         self.typing = if self.group_depth > 0 {
             None
         } else {
-            typing.map(|path| (path, now))
+            typing.map(|edit| Typing {
+                doc,
+                string: edit.string,
+                caret: edit.end,
+                at: now,
+            })
         };
         if self.undo.len() > limit {
             let excess = self.undo.len() - limit;
@@ -159,6 +194,20 @@ impl History {
                 d.op = moved.next().unwrap_or_default();
             }
             prune(stack);
+        }
+        // The typing's end moves with the text, as a caret does.
+        if let Some(typing) = &mut self.typing
+            && typing.doc.0 == collection
+            && typing.doc.1 == id
+        {
+            let cursor = json0::Cursor {
+                path: typing.string.clone(),
+                offset: typing.caret,
+            };
+            match json0::transform_cursor(&cursor, op, crate::ot::Side::Left) {
+                Some(moved) => typing.caret = moved.offset,
+                None => self.typing = None,
+            }
         }
     }
 
@@ -199,21 +248,44 @@ fn prune(stack: &mut Vec<Step>) {
     stack.retain(|step| !step.0.is_empty());
 }
 
-/// The string an op only types into (its text edits, all at one path).
-fn typed_string(op: &Op) -> Option<json0::Path> {
-    let mut at: Option<&[json0::PathSegment]> = None;
+/// An op that only edits text, in one string: where it starts and ends.
+fn text_edit(op: &Op) -> Option<TextEdit> {
+    let mut string: Option<&[json0::PathSegment]> = None;
+    let mut edits: Vec<crate::ot::text0::Component> = Vec::new();
     for c in op {
-        let string = match &c.action {
-            Action::Text0(_) => c.p.as_slice(),
-            Action::StringInsert(_) | Action::StringDelete(_) => c.p.split_last()?.1,
+        let (path, mut more) = match &c.action {
+            Action::Text0(text) => (c.p.as_slice(), text.0.clone()),
+            Action::StringInsert(_) | Action::StringDelete(_) => {
+                let (path, edit) = c.legacy_text()?;
+                (path, vec![edit])
+            }
             _ => return None,
         };
-        match at {
-            Some(p) if p != string => return None,
-            _ => at = Some(string),
+        match string {
+            Some(p) if p != path => return None,
+            _ => string = Some(path),
         }
+        edits.append(&mut more);
     }
-    at.map(<[_]>::to_vec)
+    let span = |c: &crate::ot::text0::Component| match &c.action {
+        crate::ot::text0::Action::Insert(text) => (c.p, c.p + crate::ot::utf16::len(text)),
+        crate::ot::text0::Action::Delete(text) => (c.p, c.p + crate::ot::utf16::len(text)),
+    };
+    let first = edits.first().map(span)?;
+    let first = match edits[0].action {
+        crate::ot::text0::Action::Insert(_) => (first.0, first.0),
+        crate::ot::text0::Action::Delete(_) => first,
+    };
+    let last = edits.last()?;
+    let end = match last.action {
+        crate::ot::text0::Action::Insert(_) => span(last).1,
+        crate::ot::text0::Action::Delete(_) => last.p,
+    };
+    Some(TextEdit {
+        string: string?.to_vec(),
+        first,
+        end,
+    })
 }
 
 impl Model {
@@ -253,11 +325,7 @@ impl Model {
         if !self.keeps_history() || op.is_noop() {
             return;
         }
-        let typing = typed_string(&op).map(|string| {
-            let mut at = vec![collection.to_owned(), id.to_owned()];
-            at.extend(path::from_json0(&string));
-            at
-        });
+        let typing = text_edit(&op);
         let window = self.root.options.undo_merge_window.as_secs_f64() * 1000.0;
         let limit = self.root.options.undo_limit;
         let edit = DocOp {
