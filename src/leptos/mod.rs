@@ -8,6 +8,11 @@
 //! that update when, and only when, a model event touches their path.
 //! Writes go through the model's mutators.
 //!
+//! For editing together: [`TextInput`] and [`TextArea`] bind fields to
+//! shared strings (see [`text`](TextArea) for what they keep right),
+//! [`use_doc_presence`] and [`RemoteCarets`] show where everyone is, and
+//! [`use_undo`] / [`use_undo_shortcuts`] give the model's undo to views.
+//!
 //! ```ignore
 //! use leptos::prelude::*;
 //! use peloton::leptos::{signal, use_model, use_subscribe};
