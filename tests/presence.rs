@@ -179,6 +179,14 @@ async fn two_on_a_note() -> (Connection, Connection, DocPresence, DocPresence) {
     (ann, bob, pa, pb)
 }
 
+/// A raw `p` message: presence `id` in `notes.n` at version `v`.
+fn presence_message(id: &str, pv: u64, v: u64, value: Value) -> Value {
+    json!({
+        "a": "p", "ch": "notes.n", "id": id, "pv": pv, "c": "notes", "d": "n", "v": v,
+        "t": json0::URI, "p": value
+    })
+}
+
 fn caret(s: u64) -> Value {
     json!({"p": ["text"], "s": s, "e": s})
 }
@@ -263,22 +271,16 @@ async fn the_server_moves_a_presence_made_at_an_older_version() {
 
     let mut raw = util::RawSocket::connect(addr).await;
     raw.handshake(None).await;
-    raw.send(json!({
-        "a": "p", "ch": "notes.n", "id": "late", "pv": 1, "c": "notes", "d": "n", "v": 1,
-        "t": json0::URI, "p": {"p": ["text"], "s": 1, "e": 2}
-    }))
-    .await;
+    let value = json!({"p": ["text"], "s": 1, "e": 2});
+    raw.send(presence_message("late", 1, 1, value)).await;
     let reply = raw.next(|m| m["a"] == "p" && m["id"] == "late").await;
     assert_eq!(reply["v"], 2);
     assert_eq!(reply["p"], json!({"p": ["text"], "s": 4, "e": 5}));
     until_seen(&seen, "late", Some(json!({"p": ["text"], "s": 4, "e": 5}))).await;
 
     // A presence that is not a caret travels as it is.
-    raw.send(json!({
-        "a": "p", "ch": "notes.n", "id": "late", "pv": 2, "c": "notes", "d": "n", "v": 1,
-        "t": json0::URI, "p": {"name": "just here"}
-    }))
-    .await;
+    let value = json!({"name": "just here"});
+    raw.send(presence_message("late", 2, 1, value)).await;
     until_seen(&seen, "late", Some(json!({"name": "just here"}))).await;
 }
 
@@ -318,11 +320,7 @@ async fn a_caret_arriving_while_an_edit_is_in_flight_is_moved_past_it() {
     let typed = type_at(&bob, 0, "XY");
     let mut ann = util::RawSocket::connect(addr).await;
     ann.handshake(None).await;
-    ann.send(json!({
-        "a": "p", "ch": "notes.n", "id": "ann", "pv": 1, "c": "notes", "d": "n", "v": 1,
-        "t": json0::URI, "p": caret(1)
-    }))
-    .await;
+    ann.send(presence_message("ann", 1, 1, caret(1))).await;
     let relayed = ann.next(|m| m["a"] == "p" && m["id"] == "ann").await;
     assert_eq!(relayed["v"], 1, "relayed before the edit was committed");
     until_seen(&seen, "ann", Some(caret(3))).await;

@@ -57,47 +57,8 @@ pub fn TextInput(
         node.get_untracked().map(dom::Field::Input)
     });
     let initial = binding.initial();
-    let b = binding.clone();
-    view! {
-        <input
-            type="text"
-            node_ref=node
-            value=initial
-            on:input=move |_| b.on_input()
-            on:beforeinput={
-                let b = binding.clone();
-                move |ev| b.on_before_input(&ev)
-            }
-            on:compositionstart={
-                let b = binding.clone();
-                move |_| b.on_composition(true)
-            }
-            on:compositionend={
-                let b = binding.clone();
-                move |_| b.on_composition(false)
-            }
-            on:focus={
-                let b = binding.clone();
-                move |_| b.on_jump()
-            }
-            on:keyup={
-                let b = binding.clone();
-                move |ev| b.on_key(&ev)
-            }
-            on:mouseup={
-                let b = binding.clone();
-                move |_| b.on_jump()
-            }
-            on:select={
-                let b = binding.clone();
-                move |_| b.on_caret()
-            }
-            on:blur={
-                let b = binding.clone();
-                move |_| b.on_blur()
-            }
-        />
-    }
+    let handlers = binding.handlers();
+    view! { <input {..handlers} type="text" node_ref=node value=initial/> }
 }
 
 /// A `<textarea>` bound to the string at `path` (relative to `model`);
@@ -123,47 +84,8 @@ pub fn TextArea(
         node.get_untracked().map(dom::Field::Area)
     });
     let initial = textarea_html(binding.initial());
-    let b = binding.clone();
-    view! {
-        <textarea
-            node_ref=node
-            on:input=move |_| b.on_input()
-            on:beforeinput={
-                let b = binding.clone();
-                move |ev| b.on_before_input(&ev)
-            }
-            on:compositionstart={
-                let b = binding.clone();
-                move |_| b.on_composition(true)
-            }
-            on:compositionend={
-                let b = binding.clone();
-                move |_| b.on_composition(false)
-            }
-            on:focus={
-                let b = binding.clone();
-                move |_| b.on_jump()
-            }
-            on:keyup={
-                let b = binding.clone();
-                move |ev| b.on_key(&ev)
-            }
-            on:mouseup={
-                let b = binding.clone();
-                move |_| b.on_jump()
-            }
-            on:select={
-                let b = binding.clone();
-                move |_| b.on_caret()
-            }
-            on:blur={
-                let b = binding.clone();
-                move |_| b.on_blur()
-            }
-        >
-            {initial}
-        </textarea>
-    }
+    let handlers = binding.handlers();
+    view! { <textarea {..handlers} node_ref=node>{initial}</textarea> }
 }
 
 /// The text of a `<textarea>` as its HTML. Leptos writes a textarea's
@@ -363,6 +285,26 @@ impl Binding {
             Effect::new(move |_| b.resync());
         }
         binding
+    }
+
+    /// The field's event handlers, for either element.
+    fn handlers(&self) -> impl ::leptos::attr::Attribute + use<> {
+        let b = || self.clone();
+        let (input, before, start, end) = (b(), b(), b(), b());
+        let (focus, key, mouse, select, blur) = (b(), b(), b(), b(), b());
+        view! {
+            <{..}
+                on:input=move |_| input.on_input()
+                on:beforeinput=move |ev| before.on_before_input(&ev)
+                on:compositionstart=move |_| start.on_composition(true)
+                on:compositionend=move |_| end.on_composition(false)
+                on:focus=move |_| focus.on_jump()
+                on:keyup=move |ev| key.on_key(&ev)
+                on:mouseup=move |_| mouse.on_jump()
+                on:select=move |_| select.on_caret()
+                on:blur=move |_| blur.on_blur()
+            />
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, BindingState> {
