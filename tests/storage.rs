@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Decimal128, Document, doc, oid::ObjectId};
 use peloton::backend::db::{MongoDb, MongoDbOptions};
-use peloton::backend::pubsub::{Delivery, Message, RedisPubSub};
+use peloton::backend::pubsub::{Delivery, Mailbox, Message, RedisPubSub};
 use peloton::backend::{Backend, Db, Middleware, PubSub, SubmitRequest};
 use peloton::client::Connection;
 use peloton::model::Model;
@@ -156,7 +156,7 @@ fn op(c: &str, d: &str, v: u64) -> Message {
     ))
 }
 
-async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {
+async fn next(rx: &mut mpsc::Receiver<Delivery>) -> Delivery {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("no delivery")
@@ -173,8 +173,8 @@ async fn redis_pubsub_delivers_across_servers_in_order() {
     let two = RedisPubSub::connect_with_prefix(&url, prefix.clone())
         .await
         .unwrap();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (tx2, mut rx2) = mpsc::unbounded_channel();
+    let (tx, mut rx) = Mailbox::new(1024);
+    let (tx2, mut rx2) = Mailbox::new(1024);
     let sub = two.subscribe("todos.a", &tx).await.unwrap();
     let _sub_collection = two.subscribe("todos", &tx2).await.unwrap();
 
@@ -748,7 +748,7 @@ async fn a_closed_backend_leaves_no_redis_subscription() {
         "the subscriber connection is closed: {still:?}"
     );
     // A closed pub/sub refuses work instead of hanging.
-    let (tx, _rx) = mpsc::unbounded_channel();
+    let (tx, _rx) = Mailbox::new(1);
     let closed = RedisPubSub::connect(&url).await.unwrap();
     closed.close().await;
     assert!(closed.subscribe("x", &tx).await.is_err());

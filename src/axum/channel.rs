@@ -3,7 +3,7 @@
 
 use ::axum::Router;
 use ::axum::extract::State;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use ::axum::response::Response;
@@ -12,7 +12,7 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 
 use crate::backend::Backend;
-use crate::backend::agent::AgentIo;
+use crate::backend::agent::{AgentIo, Incoming};
 use crate::protocol::{ClientMessage, ErrorObject, Rejected, ServerMessage};
 
 /// Where clients connect: browsers, the npm `sharedb` client, peloton's own
@@ -64,6 +64,7 @@ async fn upgrade(
                 sink,
                 stream,
                 limit,
+                last_seen: Instant::now(),
             };
             // The agent owns the socket: no task between them.
             backend.agent(io, Some(request), false)
@@ -75,17 +76,26 @@ struct SocketIo {
     sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
     limit: usize,
+    /// When the client last sent a frame of any kind.
+    last_seen: Instant,
 }
 
 impl AgentIo for SocketIo {
-    async fn recv(&mut self) -> Option<Result<ClientMessage, ServerMessage>> {
+    async fn recv(&mut self) -> Incoming {
         loop {
-            let reply = match self.stream.next().await? {
+            let Some(frame) = self.stream.next().await else {
+                return Incoming::Gone(None);
+            };
+            self.last_seen = Instant::now();
+            let reply = match frame {
                 Ok(Message::Text(text)) if text.len() > self.limit => {
                     ServerMessage::Error(Box::new(Rejected::oversized(&text, self.limit)))
                 }
                 Ok(Message::Text(text)) => {
-                    return Some(ClientMessage::parse(&text).map_err(ServerMessage::Error));
+                    return match ClientMessage::parse(&text) {
+                        Ok(message) => Incoming::Message(message),
+                        Err(rejected) => Incoming::Reply(ServerMessage::Error(rejected)),
+                    };
                 }
                 Ok(Message::Binary(_)) => ServerMessage::error(
                     Default::default(),
@@ -94,13 +104,10 @@ impl AgentIo for SocketIo {
                     ),
                 ),
                 Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                Ok(Message::Close(_)) => return None,
-                Err(error) => {
-                    self.close_after(error).await;
-                    return None;
-                }
+                Ok(Message::Close(_)) => return Incoming::Gone(None),
+                Err(error) => return Incoming::Gone(close_reason(error)),
             };
-            return Some(Err(reply));
+            return Incoming::Reply(reply);
         }
     }
 
@@ -120,36 +127,48 @@ impl AgentIo for SocketIo {
         }
         self.sink.flush().await.is_ok()
     }
-}
 
-/// How long a connection closed for a bad message stays open after its
-/// close frame is sent. The rest of the message is unread: closing the
-/// socket at once would make the kernel reset the connection, and the
-/// client could lose the close frame, and with it the reason.
-const CLOSE_LINGER: Duration = Duration::from_millis(500);
+    fn idle_for(&self) -> Duration {
+        self.last_seen.elapsed()
+    }
 
-/// The longest close reason the protocol allows, in bytes.
-const MAX_CLOSE_REASON: usize = 123;
+    async fn ping(&mut self) -> bool {
+        self.sink
+            .send(Message::Ping(Default::default()))
+            .await
+            .is_ok()
+    }
 
-impl SocketIo {
-    /// Ends a connection whose next message could not be read: tells the
-    /// client why with a close frame, if the socket still works.
-    async fn close_after(&mut self, error: ::axum::Error) {
-        let Some((code, reason)) = close_reason(error) else {
-            return;
-        };
-        tracing::info!("closing a connection ({code}): {reason}");
+    /// Sends a close frame with the code and reason, then waits (briefly)
+    /// for the client's: closing the socket with unread data would make
+    /// the kernel reset the connection, and the client could lose the
+    /// frame, and with it the reason.
+    async fn close(&mut self, code: u16, reason: String) {
         let frame = CloseFrame {
             code,
             reason: truncate(reason, MAX_CLOSE_REASON).into(),
         };
-        let closed =
-            tokio::time::timeout(CLOSE_LINGER, self.sink.send(Message::Close(Some(frame))));
-        if matches!(closed.await, Ok(Ok(()))) {
-            tokio::time::sleep(CLOSE_LINGER).await;
+        let sent = tokio::time::timeout(CLOSE_LINGER, self.sink.send(Message::Close(Some(frame))));
+        if !matches!(sent.await, Ok(Ok(()))) {
+            return;
         }
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(frame)) = self.stream.next().await {
+                if matches!(frame, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }
+
+/// How long a closing connection waits for its close frame to go out, and
+/// then for the client's.
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
+
+/// The longest close reason the protocol allows, in bytes.
+const MAX_CLOSE_REASON: usize = 123;
 
 /// The close code and reason for a read error, or `None` when the
 /// connection itself failed and there is no one to tell.

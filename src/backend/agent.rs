@@ -9,11 +9,13 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
+use super::limits::Bucket;
 use super::live_query::{LiveQuery, Update};
 use super::middleware::{
     AgentInfo, ConnectContext, OpContext, PresenceContext, QueryContext, ReadSnapshotsContext,
@@ -48,6 +50,9 @@ pub(crate) struct Agent {
     /// This client's latest presence per (channel, presence id), to announce
     /// its departure when the connection ends.
     own_presence: HashMap<(String, String), Presence>,
+    /// How fast this connection may send messages, and ops.
+    requests: Bucket,
+    ops: Bucket,
 }
 
 /// The pub/sub channels a connection listens to, each subscribed once
@@ -132,24 +137,46 @@ struct QueryStart {
     reply: QueryReply,
 }
 
+/// What came from a client.
+pub(crate) enum Incoming {
+    /// A request.
+    Message(ClientMessage),
+    /// A frame that was no request: the reply that says why.
+    Reply(ServerMessage),
+    /// The client is gone or must go: with the close code and reason to
+    /// send it, if it can still be told.
+    Gone(Option<(u16, String)>),
+}
+
 /// How an agent talks to its client: requests in, replies and ops out.
 ///
 /// In-process connections use a pair of channels ([`ServerEnd`]); the
 /// `/channel` route lets the agent own its WebSocket, so a message goes
 /// from the agent to the socket without another task in between.
 pub(crate) trait AgentIo: Send + 'static {
-    /// The next request, or a reply for a frame that was not one (a parse
-    /// error); `None` once the client is gone.
-    fn recv(&mut self)
-    -> impl Future<Output = Option<Result<ClientMessage, ServerMessage>>> + Send;
+    /// What the client sent next. Cancel-safe: it never writes (an agent
+    /// waits for requests and deliveries at once).
+    fn recv(&mut self) -> impl Future<Output = Incoming> + Send;
 
     /// Sends messages, in order; `false` once the client is gone.
     fn send(&mut self, messages: Vec<ServerMessage>) -> impl Future<Output = bool> + Send;
+
+    /// How long since the client last sent anything (a pong counts).
+    fn idle_for(&self) -> Duration;
+
+    /// Asks the client for a sign of life; `false` once it is gone.
+    fn ping(&mut self) -> impl Future<Output = bool> + Send;
+
+    /// Closes the connection, telling the client why if the transport can.
+    fn close(&mut self, code: u16, reason: String) -> impl Future<Output = ()> + Send;
 }
 
 impl AgentIo for ServerEnd {
-    async fn recv(&mut self) -> Option<Result<ClientMessage, ServerMessage>> {
-        self.rx.next().await.map(Ok)
+    async fn recv(&mut self) -> Incoming {
+        match self.rx.next().await {
+            Some(message) => Incoming::Message(message),
+            None => Incoming::Gone(None),
+        }
     }
 
     async fn send(&mut self, messages: Vec<ServerMessage>) -> bool {
@@ -157,6 +184,28 @@ impl AgentIo for ServerEnd {
             .into_iter()
             .all(|m| self.tx.unbounded_send(m).is_ok())
     }
+
+    /// An in-process client cannot vanish without its end being dropped.
+    fn idle_for(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    async fn ping(&mut self) -> bool {
+        true
+    }
+
+    async fn close(&mut self, _code: u16, _reason: String) {}
+}
+
+/// WebSocket close codes the agent closes with.
+pub(crate) mod close_code {
+    /// The server is going away, or the client went quiet for too long.
+    pub const AWAY: u16 = 1001;
+    /// The connection was refused by `connect` middleware.
+    pub const POLICY: u16 = 1008;
+    /// The client does not read what it is sent fast enough: try again
+    /// later.
+    pub const AGAIN: u16 = 1013;
 }
 
 /// How many ready events (requests, deliveries) an agent handles before it
@@ -167,7 +216,8 @@ const BATCH: usize = 256;
 /// to the runtime between drains; it stops early when a drain finds none.
 const COALESCE_PASSES: usize = 4;
 
-/// Runs a connection until the client goes away or the backend shuts down.
+/// Runs a connection until the client goes away, is too slow or too quiet,
+/// or the backend shuts down.
 pub(crate) async fn run(
     inner: Arc<Inner>,
     mut io: impl AgentIo,
@@ -179,11 +229,14 @@ pub(crate) async fn run(
     let refused = connect(&inner, &mut info, request).await;
     if let Err(error) = refused {
         tracing::info!("connection refused by middleware: {error}");
+        let reason = format!("Connection refused: {}", error.message);
         io.send(vec![ServerMessage::error(Default::default(), error)])
             .await;
+        io.close(close_code::POLICY, reason).await;
         return;
     }
-    let (mailbox, mut inbox) = mpsc::unbounded_channel();
+    let limits = inner.options.limits.clone();
+    let (mailbox, mut inbox) = Mailbox::new(limits.max_outbound_messages);
     let mut agent = Agent {
         inner,
         info,
@@ -194,22 +247,58 @@ pub(crate) async fn run(
         queries: HashMap::new(),
         presence_channels: HashSet::new(),
         own_presence: HashMap::new(),
+        requests: Bucket::new(limits.requests),
+        ops: Bucket::new(limits.ops),
     };
     agent.send(ServerMessage::Init(Hello::new(
         agent.info.client_id.clone(),
     )));
-    'serve: loop {
-        if !io.send(agent.take_outbox()).await {
-            break;
+    let mut ticker = tokio::time::interval(limits.ping_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.reset();
+    let ending = 'serve: loop {
+        match tokio::time::timeout(limits.write_timeout, io.send(agent.take_outbox())).await {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(_) => {
+                break Some(too_slow(&format!(
+                    "a write took longer than {:?}",
+                    limits.write_timeout
+                )));
+            }
+        }
+        if agent.mailbox.overflowed() {
+            break Some(too_slow(&format!(
+                "over {} messages waited for it",
+                limits.max_outbound_messages
+            )));
         }
         tokio::select! {
-            message = io.recv() => match message {
-                Some(Ok(message)) => agent.handle(message).await,
-                Some(Err(reply)) => agent.send(reply),
-                None => break,
+            incoming = io.recv() => match incoming {
+                Incoming::Message(message) => agent.handle(message).await,
+                Incoming::Reply(reply) => agent.send(reply),
+                Incoming::Gone(close) => break close,
             },
             Some(delivery) = inbox.recv() => agent.deliver(delivery).await,
-            _ = shutdown.changed() => break,
+            _ = ticker.tick() => {
+                let idle = io.idle_for();
+                if idle >= limits.idle_timeout {
+                    break Some((
+                        close_code::AWAY,
+                        format!("Nothing received for {idle:.0?}: closing an idle connection"),
+                    ));
+                }
+                if idle >= limits.ping_interval {
+                    match tokio::time::timeout(limits.write_timeout, io.ping()).await {
+                        Ok(true) => {}
+                        Ok(false) => break None,
+                        Err(_) => break Some(too_slow("a ping could not be written")),
+                    }
+                }
+            }
+            _ = shutdown.changed() => {
+                break Some((close_code::AWAY, "The server is shutting down".to_owned()));
+            }
         }
         // Whatever else is ready goes out in the same write. Between drains
         // the agent yields, so tasks already runnable (often other agents
@@ -221,28 +310,42 @@ pub(crate) async fn run(
                 tokio::task::yield_now().await;
             }
             match drain(&mut agent, &mut io, &mut inbox).await {
-                Drained::Closed => break 'serve,
+                Drained::Gone(close) => break 'serve close,
                 Drained::Nothing if pass > 0 => break,
                 Drained::Nothing | Drained::Some => {}
             }
         }
+    };
+    if let Some((code, reason)) = ending {
+        tracing::info!(client = %agent.info.client_id, "closing a connection ({code}): {reason}");
+        // What was queued for a client that is told to go is dropped with it.
+        drop(agent.take_outbox());
+        io.close(code, reason).await;
     }
     agent.leave().await;
+}
+
+/// The close of a client that does not keep up with what it is sent.
+fn too_slow(why: &str) -> (u16, String) {
+    (
+        close_code::AGAIN,
+        format!("Client too slow: {why}; reconnect to catch up"),
+    )
 }
 
 /// What [`drain`] found.
 enum Drained {
     Nothing,
     Some,
-    /// The client is gone.
-    Closed,
+    /// The client is gone (see [`Incoming::Gone`]).
+    Gone(Option<(u16, String)>),
 }
 
 /// Handles up to [`BATCH`] events that are ready now, without waiting.
 async fn drain(
     agent: &mut Agent,
     io: &mut impl AgentIo,
-    inbox: &mut mpsc::UnboundedReceiver<Delivery>,
+    inbox: &mut mpsc::Receiver<Delivery>,
 ) -> Drained {
     let mut found = Drained::Nothing;
     for _ in 1..BATCH {
@@ -250,9 +353,9 @@ async fn drain(
             agent.deliver(delivery).await;
         } else {
             match io.recv().now_or_never() {
-                Some(Some(Ok(message))) => agent.handle(message).await,
-                Some(Some(Err(reply))) => agent.send(reply),
-                Some(None) => return Drained::Closed,
+                Some(Incoming::Message(message)) => agent.handle(message).await,
+                Some(Incoming::Reply(reply)) => agent.send(reply),
+                Some(Incoming::Gone(close)) => return Drained::Gone(close),
                 None => return found,
             }
         }
@@ -299,6 +402,9 @@ impl Agent {
     }
 
     async fn handle(&mut self, mut message: ClientMessage) {
+        if let Err(error) = self.within_rate(&message) {
+            return self.send(ServerMessage::error(message.to_echo(), error));
+        }
         let inner = self.inner.clone();
         for m in &inner.middleware {
             let mut ctx = ReceiveContext {
@@ -326,6 +432,32 @@ impl Agent {
             Ok(None) => {}
             Err(error) => self.send(ServerMessage::error(message.to_echo(), error)),
         }
+    }
+
+    /// Takes this message's share of the connection's rates.
+    fn within_rate(&mut self, message: &ClientMessage) -> Result<(), ErrorObject> {
+        if !self.requests.take() {
+            return Err(self.requests.refusal("messages"));
+        }
+        if matches!(message, ClientMessage::Op(_)) && !self.ops.take() {
+            return Err(self.ops.refusal("ops"));
+        }
+        Ok(())
+    }
+
+    /// Refuses subscribing to `more` documents more than allowed.
+    fn check_subscriptions(&self, more: usize) -> Result<(), ErrorObject> {
+        let max = self.inner.options.limits.max_subscriptions;
+        let now: usize = self.docs.values().map(HashMap::len).sum();
+        if more > 0 && now + more > max {
+            return Err(ErrorObject::new(
+                ErrorCode::TooManySubscriptions,
+                format!(
+                    "A connection may subscribe to {max} documents at most; unsubscribe some first"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Handles a request; the reply, if there is one.
@@ -421,6 +553,15 @@ impl Agent {
                     return Ok(None);
                 }
                 if !self.presence_channels.contains(ch) {
+                    let max = self.inner.options.limits.max_presence_channels;
+                    if self.presence_channels.len() >= max {
+                        return Err(ErrorObject::new(
+                            ErrorCode::TooManyPresenceChannels,
+                            format!(
+                                "A connection may follow {max} presence channels at most; unsubscribe some first"
+                            ),
+                        ));
+                    }
                     self.retain(&pubsub::presence_channel(ch)).await?;
                     self.presence_channels.insert(ch.clone());
                     self.request_presence(ch).await?;
@@ -644,6 +785,7 @@ impl Agent {
         &mut self,
         r: &DocRequest,
     ) -> Result<Option<crate::protocol::Snapshot>, ErrorObject> {
+        self.check_subscriptions(usize::from(!self.is_subscribed(&r.c, &r.d)))?;
         let started = self.listen_doc(&r.c, &r.d).await?;
         match self.read_doc(&r.c, &r.d, r.v).await {
             Ok(read) => {
@@ -673,6 +815,11 @@ impl Agent {
         let mut started = Vec::new();
         let mut result = Ok(());
         if subscribe {
+            let new = ids
+                .iter()
+                .filter(|id| !self.is_subscribed(&r.c, id))
+                .count();
+            self.check_subscriptions(new)?;
             for id in &ids {
                 match self.listen_doc(&r.c, id).await {
                     Ok(true) => started.push(*id),
@@ -855,6 +1002,13 @@ impl Agent {
     /// A query subscribe: listen to the collection first, then read, so no
     /// op is missed. A read that fails subscribes to nothing.
     async fn query_subscribe(&mut self, r: &QueryRequest) -> Result<QueryReply, ErrorObject> {
+        let max = self.inner.options.limits.max_queries;
+        if !self.queries.contains_key(&r.id) && self.queries.len() >= max {
+            return Err(ErrorObject::new(
+                ErrorCode::TooManyQueries,
+                format!("A connection may have {max} live queries at most; unsubscribe some first"),
+            ));
+        }
         let query = self.prepare_query(r).await?;
         if let Some(previous) = self.queries.remove(&r.id) {
             self.channels
@@ -1056,6 +1210,20 @@ impl Agent {
         }
     }
 
+    /// Refuses rebuilding a snapshot from more ops than allowed.
+    fn check_replay(&self, ops: u64) -> Result<(), ErrorObject> {
+        let max = self.inner.options.limits.max_replay_ops;
+        if ops > max as u64 {
+            return Err(ErrorObject::new(
+                ErrorCode::HistoryTooLong,
+                format!(
+                    "Rebuilding this snapshot would replay {ops} ops; this server replays {max} at most"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// A document as it was at a version or a time, rebuilt from its ops.
     async fn snapshot_at(
         &self,
@@ -1076,6 +1244,7 @@ impl Agent {
                 (current, SnapshotKind::ByVersion)
             }
             Point::Version(Some(v)) => {
+                self.check_replay(v)?;
                 let ops = self
                     .inner
                     .db
@@ -1089,6 +1258,7 @@ impl Agent {
                 if mtime.is_some_and(|mtime| mtime <= ts) {
                     (current, SnapshotKind::ByTimestamp)
                 } else {
+                    self.check_replay(current.v)?;
                     let ops = self.ops_since(c, d, 0).await?;
                     let until = ops
                         .iter()

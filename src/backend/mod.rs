@@ -28,6 +28,7 @@
 
 pub(crate) mod agent;
 pub mod db;
+mod limits;
 mod live_query;
 mod middleware;
 pub mod pubsub;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub use db::{Db, DbError, MemoryDb, QueryResults};
+pub use limits::{Limits, Rate};
 pub use middleware::{
     AgentInfo, ConnectContext, Middleware, OpContext, PresenceContext, QueryContext,
     ReadSnapshotsContext, ReceiveContext, ReplyContext, SnapshotKind,
@@ -69,6 +71,9 @@ pub struct BackendOptions {
     pub max_read_bytes: usize,
     /// Whether presence is relayed. Default: on.
     pub presence: bool,
+    /// What one connection may ask of the server, and how long the server
+    /// waits for it (see [`Limits`] for the defaults).
+    pub limits: Limits,
 }
 
 impl Default for BackendOptions {
@@ -78,6 +83,7 @@ impl Default for BackendOptions {
             max_message_bytes: 1 << 20,
             max_read_bytes: 8 << 20,
             presence: true,
+            limits: Limits::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::limits;
 use super::middleware::AgentInfo;
 use super::pubsub::{self, Message};
 use super::{Inner, Snapshot};
@@ -125,20 +126,26 @@ pub(crate) fn now_ms() -> f64 {
 /// `op.v` is the version the op was committed at.
 pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
     check_op(&req.op)?;
+    check_depth(&req.op, inner.options.limits.max_depth)?;
     for m in &inner.middleware {
         m.submit(req).await?;
     }
     {
         let mut slot = inner.doc_locks.lock(&req.collection, &req.id).await;
-        let mut kept = slot.take_if_for(&req.collection, &req.id);
+        let (mut kept, mut bytes) = slot.take_if_for(&req.collection, &req.id);
         let at_latest = req.at_latest;
         loop {
             let from_kept = load_and_transform(inner, req, kept.take()).await?;
+            if !from_kept {
+                bytes = None;
+            }
             req.channels = channels(&req.collection, &req.id);
             for m in &inner.middleware {
                 m.apply(req).await?;
             }
+            let before = bytes.take();
             apply(req)?;
+            bytes = check_size(req, before, inner.options.limits.max_snapshot_bytes)?;
             for m in &inner.middleware {
                 m.commit(req).await?;
             }
@@ -162,7 +169,7 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
                 } else {
                     req.snapshot.clone()
                 };
-                slot.keep(&req.collection, &req.id, snapshot);
+                slot.keep(&req.collection, &req.id, snapshot, bytes);
                 if !req.suppress_publish {
                     publish(inner, &req.channels, op).await;
                 }
@@ -191,6 +198,61 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
         m.after_write(req).await?;
     }
     Ok(())
+}
+
+/// Refuses an op that would nest its document deeper than `max` (checked
+/// before anything is loaded: the op alone tells).
+fn check_depth(op: &DocOp, max: usize) -> Result<(), ErrorObject> {
+    match &op.kind {
+        OpKind::Create(create) => match &create.data {
+            Some(data) if limits::depth(data) > max => Err(limits::too_deep(max)),
+            _ => Ok(()),
+        },
+        OpKind::Edit(edit) => edit
+            .iter()
+            .try_for_each(|c| limits::check_component_depth(c, max)),
+        OpKind::Delete => Ok(()),
+    }
+}
+
+/// Refuses an op that made its document larger than `max` bytes as JSON
+/// (the snapshot is applied, not committed: the caller drops it). Returns
+/// an estimate of the document's size, never below it, to start from
+/// next time; `before` is the previous estimate, if known. The document
+/// is measured only when the estimate comes near the limit.
+fn check_size(
+    req: &SubmitRequest<'_>,
+    before: Option<usize>,
+    max: usize,
+) -> Result<Option<usize>, ErrorObject> {
+    let measure =
+        |req: &SubmitRequest<'_>| req.snapshot.data.as_ref().map_or(0, limits::json_bytes);
+    let grows = match &req.op.kind {
+        OpKind::Create(_) => return check_measured(measure(req), max),
+        OpKind::Delete => return Ok(Some(0)),
+        OpKind::Edit(edit) => limits::growth(edit),
+    };
+    let Some(before) = before else {
+        return if grows == 0 {
+            Ok(None)
+        } else {
+            check_measured(measure(req), max)
+        };
+    };
+    match before.saturating_add(grows) {
+        estimate if estimate <= max => Ok(Some(estimate)),
+        _ => check_measured(measure(req), max),
+    }
+}
+
+fn check_measured(bytes: usize, max: usize) -> Result<Option<usize>, ErrorObject> {
+    if bytes > max {
+        return Err(ErrorObject::new(
+            ErrorCode::DocTooLarge,
+            format!("Document would be {bytes} bytes as JSON, over the server's limit of {max}"),
+        ));
+    }
+    Ok(Some(bytes))
 }
 
 /// ShareDB's `checkOp`: the op's form, before anything is loaded.
@@ -468,21 +530,37 @@ impl DocLocks {
 /// it committed, and which document that was.
 #[derive(Default)]
 pub(crate) struct Slot {
-    kept: Option<(String, String, Snapshot)>,
+    kept: Option<Kept>,
+}
+
+/// A committed snapshot, with an estimate of its size (see `check_size`).
+struct Kept {
+    collection: String,
+    id: String,
+    snapshot: Snapshot,
+    bytes: Option<usize>,
 }
 
 impl Slot {
-    /// Takes the kept snapshot if it is this document's (another
-    /// document's is dropped: this submit will keep its own).
-    fn take_if_for(&mut self, collection: &str, id: &str) -> Option<Snapshot> {
-        self.kept
-            .take()
-            .filter(|(c, d, _)| c == collection && d == id)
-            .map(|(_, _, snapshot)| snapshot)
+    /// Takes the kept snapshot (and its size estimate) if it is this
+    /// document's (another document's is dropped: this submit will keep
+    /// its own).
+    fn take_if_for(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
+        match self.kept.take() {
+            Some(kept) if kept.collection == collection && kept.id == id => {
+                (Some(kept.snapshot), kept.bytes)
+            }
+            _ => (None, None),
+        }
     }
 
-    fn keep(&mut self, collection: &str, id: &str, snapshot: Snapshot) {
-        self.kept = Some((collection.to_owned(), id.to_owned(), snapshot));
+    fn keep(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
+        self.kept = Some(Kept {
+            collection: collection.to_owned(),
+            id: id.to_owned(),
+            snapshot,
+            bytes,
+        });
     }
 }
 

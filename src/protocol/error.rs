@@ -60,6 +60,23 @@ pub enum ErrorCode {
     /// The database cannot run what was asked (a query operator it does
     /// not evaluate).
     DatabaseMethodNotImplemented,
+    /// An op would nest a document deeper than the server allows.
+    DocTooDeep,
+    /// An op would make a document larger than the server allows.
+    DocTooLarge,
+    /// A connection asked for more document subscriptions than allowed.
+    TooManySubscriptions,
+    /// A connection asked for more live queries than allowed.
+    TooManyQueries,
+    /// A connection asked for more presence channels than allowed.
+    TooManyPresenceChannels,
+    /// A connection sent ops or messages faster than allowed; retry later.
+    RateLimited,
+    /// A snapshot at a past version or time would replay more ops than
+    /// allowed.
+    HistoryTooLong,
+    /// The database or pub/sub did not answer in time.
+    Timeout,
     /// A database or other internal failure.
     Unknown,
     /// Any other code, kept as received.
@@ -96,6 +113,14 @@ impl ErrorCode {
             Self::TypeDoesNotSupportPresence => "ERR_TYPE_DOES_NOT_SUPPORT_PRESENCE",
             Self::PresenceTransformFailed => "ERR_PRESENCE_TRANSFORM_FAILED",
             Self::DatabaseMethodNotImplemented => "ERR_DATABASE_METHOD_NOT_IMPLEMENTED",
+            Self::DocTooDeep => "ERR_DOC_TOO_DEEP",
+            Self::DocTooLarge => "ERR_DOC_TOO_LARGE",
+            Self::TooManySubscriptions => "ERR_TOO_MANY_SUBSCRIPTIONS",
+            Self::TooManyQueries => "ERR_TOO_MANY_QUERIES",
+            Self::TooManyPresenceChannels => "ERR_TOO_MANY_PRESENCE_CHANNELS",
+            Self::RateLimited => "ERR_RATE_LIMITED",
+            Self::HistoryTooLong => "ERR_HISTORY_TOO_LONG",
+            Self::Timeout => "ERR_TIMEOUT",
             Self::Unknown => "ERR_UNKNOWN_ERROR",
             Self::Other(code) => code,
             Self::Numeric(code) => return Cow::Owned(code.to_string()),
@@ -104,7 +129,7 @@ impl ErrorCode {
 
     /// Parses a wire code; unknown codes become [`ErrorCode::Other`].
     pub fn parse(code: &str) -> Self {
-        const KNOWN: [ErrorCode; 23] = [
+        const KNOWN: [ErrorCode; 31] = [
             ErrorCode::MessageBadlyFormed,
             ErrorCode::OtOpBadlyFormed,
             ErrorCode::OtOpNotApplied,
@@ -127,6 +152,14 @@ impl ErrorCode {
             ErrorCode::TypeDoesNotSupportPresence,
             ErrorCode::PresenceTransformFailed,
             ErrorCode::DatabaseMethodNotImplemented,
+            ErrorCode::DocTooDeep,
+            ErrorCode::DocTooLarge,
+            ErrorCode::TooManySubscriptions,
+            ErrorCode::TooManyQueries,
+            ErrorCode::TooManyPresenceChannels,
+            ErrorCode::RateLimited,
+            ErrorCode::HistoryTooLong,
+            ErrorCode::Timeout,
             ErrorCode::Unknown,
         ];
         KNOWN

@@ -13,6 +13,7 @@ mod redis;
 mod registry;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -50,7 +51,41 @@ pub struct Delivery {
 }
 
 /// Where a subscriber receives its deliveries; one per connection.
-pub type Mailbox = mpsc::UnboundedSender<Delivery>;
+///
+/// It holds a bounded number of them: a subscriber that does not take them
+/// as fast as they come (a connection whose client stopped reading) makes
+/// it overflow, which it reports ([`Mailbox::overflowed`]) instead of
+/// growing without bound. What did not fit is dropped.
+#[derive(Clone, Debug)]
+pub struct Mailbox {
+    tx: mpsc::Sender<Delivery>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Mailbox {
+    /// A mailbox holding up to `capacity` deliveries, and its receiving end.
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Delivery>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let mailbox = Self {
+            tx,
+            overflowed: Arc::new(AtomicBool::new(false)),
+        };
+        (mailbox, rx)
+    }
+
+    /// Delivers, unless the mailbox is full (it then overflowed) or its
+    /// receiver is gone (a connection being torn down).
+    pub fn deliver(&self, delivery: Delivery) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(delivery) {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a delivery was dropped because the mailbox was full.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+}
 
 /// Why a pub/sub call failed.
 #[derive(Debug, thiserror::Error)]

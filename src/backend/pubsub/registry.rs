@@ -92,7 +92,7 @@ impl Registry {
             for (_, mailbox) in subs {
                 // A closed mailbox belongs to a connection being torn down;
                 // its subscriptions are about to be dropped.
-                let _ = mailbox.send(Delivery {
+                mailbox.deliver(Delivery {
                     channel: key.clone(),
                     message: message.clone(),
                 });
