@@ -14,6 +14,15 @@ pub(crate) fn new_id() -> String {
     id
 }
 
+/// A random number in `[0, 1)`, for jitter.
+pub(crate) fn unit() -> f64 {
+    let bytes = random_bytes();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes[..8]);
+    // 53 random bits: every double in [0, 1) this fine is as likely.
+    (u64::from_le_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 #[cfg(target_arch = "wasm32")]
 fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];

@@ -196,6 +196,7 @@ async fn a_dropped_connection_reconnects_by_itself_and_catches_up() {
     let options = ConnectionOptions {
         reconnect_min: Duration::from_millis(20),
         reconnect_max: Duration::from_millis(200),
+        ..ConnectionOptions::default()
     };
     let client = Connection::with_options(
         WebSocketConnector::new(format!("ws://{}/channel", proxy.addr)),

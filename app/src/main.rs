@@ -45,10 +45,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(ModelLayer::new(backend.clone()))
         .with_state(options);
 
-    // Realtime traffic is many small frames: send each at once (no Nagle).
+    // Realtime traffic: many small frames, each sent at once (no Nagle),
+    // and keepalive probes for clients gone without a word.
     let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY: {e}");
+        if let Err(e) = peloton::axum::tune_stream(stream) {
+            tracing::warn!("cannot set TCP_NODELAY and keepalive: {e}");
         }
     });
     tracing::info!("listening on http://{}", listener.local_addr()?);

@@ -21,9 +21,10 @@ pub const CHANNEL_PATH: &str = "/channel";
 
 /// A router with the `/channel` WebSocket route, to merge into an app's.
 ///
-/// Realtime traffic is many small frames: serve it with `TCP_NODELAY` on,
-/// as below, or Nagle's algorithm adds tens of milliseconds to some of
-/// them.
+/// Serve it on sockets set up by [`tune_stream`], as below: realtime
+/// traffic is many small frames, which Nagle's algorithm would delay by
+/// tens of milliseconds, and TCP keepalive lets the kernel notice a client
+/// that vanished without closing.
 ///
 /// ```no_run
 /// use peloton::backend::Backend;
@@ -34,7 +35,7 @@ pub const CHANNEL_PATH: &str = "/channel";
 /// let app = axum::Router::new().merge(peloton::axum::channel_route(Backend::new()));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000")
 ///     .await?
-///     .tap_io(|stream| { let _ = stream.set_nodelay(true); });
+///     .tap_io(|stream| { let _ = peloton::axum::tune_stream(stream); });
 /// axum::serve(listener, app).await
 /// # }
 /// ```
@@ -42,6 +43,20 @@ pub fn channel_route<S>(backend: Backend) -> Router<S> {
     Router::new()
         .route(CHANNEL_PATH, get(upgrade))
         .with_state(backend)
+}
+
+/// Sets a served TCP stream up for realtime traffic: `TCP_NODELAY` (each
+/// small frame leaves at once) and keepalive probes after a minute of
+/// silence, every 10 seconds, so a peer gone without a word (a phone that
+/// left coverage) is dropped by the kernel even when nothing is sent to it.
+/// The server's own WebSocket pings and idle timeout
+/// ([`Limits`](crate::backend::Limits)) catch the rest.
+pub fn tune_stream(stream: &tokio::net::TcpStream) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10));
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
 async fn upgrade(

@@ -5,5 +5,5 @@
 mod channel;
 mod model;
 
-pub use channel::{CHANNEL_PATH, channel_route};
+pub use channel::{CHANNEL_PATH, channel_route, tune_stream};
 pub use model::{ModelLayer, ModelService, RequestModel};

@@ -35,6 +35,7 @@ pub mod pubsub;
 pub mod query;
 mod snapshot;
 mod submit;
+mod timed;
 
 use std::sync::Arc;
 
@@ -145,8 +146,14 @@ impl BackendBuilder {
     pub fn build(self) -> Backend {
         Backend {
             inner: Arc::new(Inner {
-                db: self.db,
-                pubsub: self.pubsub,
+                db: Arc::new(timed::TimedDb {
+                    db: self.db,
+                    limit: self.options.limits.db_timeout,
+                }),
+                pubsub: Arc::new(timed::TimedPubSub {
+                    pubsub: self.pubsub,
+                    limit: self.options.limits.pubsub_timeout,
+                }),
                 middleware: self.middleware,
                 options: self.options,
                 doc_locks: submit::DocLocks::new(1024),

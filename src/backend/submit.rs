@@ -18,6 +18,7 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -130,74 +131,85 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
     for m in &inner.middleware {
         m.submit(req).await?;
     }
-    {
-        let mut slot = inner.doc_locks.lock(&req.collection, &req.id).await;
-        let (mut kept, mut bytes) = slot.take_if_for(&req.collection, &req.id);
-        let at_latest = req.at_latest;
-        loop {
-            let from_kept = load_and_transform(inner, req, kept.take()).await?;
-            if !from_kept {
-                bytes = None;
-            }
-            req.channels = channels(&req.collection, &req.id);
-            for m in &inner.middleware {
-                m.apply(req).await?;
-            }
-            let before = bytes.take();
-            apply(req)?;
-            bytes = check_size(req, before, inner.options.limits.max_snapshot_bytes)?;
-            for m in &inner.middleware {
-                m.commit(req).await?;
-            }
-            if matches!(req.op.kind, OpKind::Create(_)) {
-                req.snapshot.m.insert(
-                    "_create".into(),
-                    json!({"src": req.op.src, "seq": req.op.seq, "v": req.op.v}),
-                );
-            }
-            let op = Arc::new(req.op.clone());
-            let committed = inner
-                .db
-                .commit(&req.collection, &req.id, &op, &mut req.snapshot)
-                .await
-                .map_err(|e| e.to_client("commit"))?;
-            if committed {
-                // Without middleware nothing reads the request's snapshot
-                // again: it moves into the slot instead of being copied.
-                let snapshot = if inner.middleware.is_empty() {
-                    std::mem::replace(&mut req.snapshot, Snapshot::missing(""))
-                } else {
-                    req.snapshot.clone()
-                };
-                slot.keep(&req.collection, &req.id, snapshot, bytes);
-                if !req.suppress_publish {
-                    publish(inner, &req.channels, op).await;
-                }
-                break;
-            }
-            if from_kept {
-                // Another server wrote since: not a race this submit lost.
-                // Start again from the database, as if nothing was kept.
-                req.at_latest = at_latest;
-                continue;
-            }
-            req.retries += 1;
-            if req.max_retries.is_some_and(|max| req.retries > max) {
-                return Err(ErrorObject::new(
-                    ErrorCode::MaxSubmitRetriesExceeded,
-                    format!(
-                        "Op submit failed. Exceeded max submit retries of {}",
-                        req.retries - 1
-                    ),
-                ));
-            }
-            tracing::debug!(collection = %req.collection, id = %req.id, retries = req.retries, "commit race lost, retrying");
-        }
-    }
+    let lock = inner
+        .doc_locks
+        .lock(&req.collection, &req.id, inner.options.limits.db_timeout)
+        .await;
+    let held = held_with(lock.stripe);
+    HELD.scope(held, commit(inner, req, lock)).await?;
     for m in &inner.middleware {
         m.after_write(req).await?;
     }
     Ok(())
+}
+
+/// Steps 2 to 5, under the document's lock (if it was had).
+async fn commit(
+    inner: &Inner,
+    req: &mut SubmitRequest<'_>,
+    mut lock: DocLock<'_>,
+) -> Result<(), ErrorObject> {
+    let (mut kept, mut bytes) = lock.take_if_for(&req.collection, &req.id);
+    let at_latest = req.at_latest;
+    loop {
+        let from_kept = load_and_transform(inner, req, kept.take()).await?;
+        if !from_kept {
+            bytes = None;
+        }
+        req.channels = channels(&req.collection, &req.id);
+        for m in &inner.middleware {
+            m.apply(req).await?;
+        }
+        let before = bytes.take();
+        apply(req)?;
+        bytes = check_size(req, before, inner.options.limits.max_snapshot_bytes)?;
+        for m in &inner.middleware {
+            m.commit(req).await?;
+        }
+        if matches!(req.op.kind, OpKind::Create(_)) {
+            req.snapshot.m.insert(
+                "_create".into(),
+                json!({"src": req.op.src, "seq": req.op.seq, "v": req.op.v}),
+            );
+        }
+        let op = Arc::new(req.op.clone());
+        let committed = inner
+            .db
+            .commit(&req.collection, &req.id, &op, &mut req.snapshot)
+            .await
+            .map_err(|e| e.to_client("commit"))?;
+        if committed {
+            // Without middleware nothing reads the request's snapshot
+            // again: it moves into the slot instead of being copied.
+            let snapshot = if inner.middleware.is_empty() {
+                std::mem::replace(&mut req.snapshot, Snapshot::missing(""))
+            } else {
+                req.snapshot.clone()
+            };
+            lock.keep(&req.collection, &req.id, snapshot, bytes);
+            if !req.suppress_publish {
+                publish(inner, &req.channels, op).await;
+            }
+            return Ok(());
+        }
+        if from_kept {
+            // Another server wrote since: not a race this submit lost.
+            // Start again from the database, as if nothing was kept.
+            req.at_latest = at_latest;
+            continue;
+        }
+        req.retries += 1;
+        if req.max_retries.is_some_and(|max| req.retries > max) {
+            return Err(ErrorObject::new(
+                ErrorCode::MaxSubmitRetriesExceeded,
+                format!(
+                    "Op submit failed. Exceeded max submit retries of {}",
+                    req.retries - 1
+                ),
+            ));
+        }
+        tracing::debug!(collection = %req.collection, id = %req.id, retries = req.retries, "commit race lost, retrying");
+    }
 }
 
 /// Refuses an op that would nest its document deeper than `max` (checked
@@ -498,9 +510,50 @@ pub(crate) fn internal(during: &str, error: &dyn std::fmt::Display) -> ErrorObje
 /// collection and id: memory stays bounded however many documents there
 /// are (at most one kept snapshot per stripe), at the price of rare waits
 /// between unrelated documents.
+///
+/// The lock is an optimization, never needed for correctness (commits are
+/// version-checked), so it can never deadlock: a submit made from inside a
+/// hook of a submit holding the same stripe (in the same task) goes on
+/// without it, and a submit that waits longer than the database timeout
+/// (a hook of another task waiting for this one) goes on without it too.
+/// Either way the commit that comes second loses the version check and
+/// retries.
 pub(crate) struct DocLocks {
     stripes: Box<[tokio::sync::Mutex<Slot>]>,
     hasher: std::collections::hash_map::RandomState,
+}
+
+tokio::task_local! {
+    /// The stripes the submits of this task hold.
+    static HELD: Vec<usize>;
+}
+
+/// The stripes held by this task, and `stripe`.
+fn held_with(stripe: usize) -> Vec<usize> {
+    let mut held = HELD.try_with(Vec::clone).unwrap_or_default();
+    held.push(stripe);
+    held
+}
+
+/// A document's lock, if it was had (see [`DocLocks`]).
+pub(crate) struct DocLock<'a> {
+    stripe: usize,
+    guard: Option<tokio::sync::MutexGuard<'a, Slot>>,
+}
+
+impl DocLock<'_> {
+    fn take_if_for(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
+        match &mut self.guard {
+            Some(slot) => slot.take_if_for(collection, id),
+            None => (None, None),
+        }
+    }
+
+    fn keep(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
+        if let Some(slot) = &mut self.guard {
+            slot.keep(collection, id, snapshot, bytes);
+        }
+    }
 }
 
 impl DocLocks {
@@ -513,16 +566,34 @@ impl DocLocks {
         }
     }
 
-    pub(crate) async fn lock(
-        &self,
-        collection: &str,
-        id: &str,
-    ) -> tokio::sync::MutexGuard<'_, Slot> {
+    /// The lock of a document, waiting for it at most `wait`.
+    pub(crate) async fn lock(&self, collection: &str, id: &str, wait: Duration) -> DocLock<'_> {
         let mut h = self.hasher.build_hasher();
         collection.hash(&mut h);
         id.hash(&mut h);
-        let index = (h.finish() % self.stripes.len() as u64) as usize;
-        self.stripes[index].lock().await
+        let stripe = (h.finish() % self.stripes.len() as u64) as usize;
+        if HELD
+            .try_with(|held| held.contains(&stripe))
+            .unwrap_or(false)
+        {
+            // A hook of this very submit's task submits: it holds the lock.
+            return DocLock {
+                stripe,
+                guard: None,
+            };
+        }
+        let guard = match tokio::time::timeout(wait, self.stripes[stripe].lock()).await {
+            Ok(guard) => Some(guard),
+            Err(_) => {
+                tracing::warn!(
+                    collection,
+                    id,
+                    "waited {wait:?} for a document's lock: going on without it"
+                );
+                None
+            }
+        };
+        DocLock { stripe, guard }
     }
 }
 

@@ -31,20 +31,35 @@ pub enum ConnectionState {
     Closed,
 }
 
-/// How a connection reconnects.
+/// How a connection notices a dead server and reconnects.
+///
+/// Reconnects back off exponentially with full jitter: the wait before
+/// attempt `n` is random between zero and `min(reconnect_max,
+/// reconnect_min × 2ⁿ)`, so clients a server turned away do not come back
+/// all at once. The backoff starts over only after a handshake: a server
+/// that accepts sockets but refuses the connection is not retried faster.
 #[derive(Clone, Debug)]
 pub struct ConnectionOptions {
-    /// The first wait before reconnecting; doubled after each failure.
+    /// The first backoff ceiling; doubled after each failed attempt.
     pub reconnect_min: Duration,
-    /// The longest wait between reconnect attempts.
+    /// The largest backoff ceiling.
     pub reconnect_max: Duration,
+    /// After this long without a message from the server, the client
+    /// pings it (ShareDB's `pp`).
+    pub ping_interval: Duration,
+    /// After this long without a message (a pong counts), the server is
+    /// taken for dead: the connection is dropped and made again. It catches
+    /// a server or network that vanished without closing the socket.
+    pub ping_timeout: Duration,
 }
 
 impl Default for ConnectionOptions {
     fn default() -> Self {
         Self {
             reconnect_min: Duration::from_millis(100),
-            reconnect_max: Duration::from_secs(5),
+            reconnect_max: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            ping_timeout: Duration::from_secs(45),
         }
     }
 }
@@ -99,6 +114,8 @@ pub(crate) struct State {
     pub next_query_id: u64,
     pub presences: HashMap<String, PresenceState>,
     paused: bool,
+    /// How many handshakes completed (the backoff starts over after one).
+    handshakes: u64,
     nothing_pending: Vec<oneshot::Sender<()>>,
     /// Events produced under the lock, dispatched after it is released.
     pub events: Vec<ClientEvent>,
@@ -238,6 +255,7 @@ impl State {
             ServerMessage::Init(_) => {}
             ServerMessage::Handshake(hello) => {
                 self.id = Some(hello.id);
+                self.handshakes += 1;
                 self.set_conn(ConnectionState::Connected);
                 self.resume();
             }
@@ -324,6 +342,7 @@ impl Connection {
                 next_query_id: 1,
                 presences: HashMap::new(),
                 paused: false,
+                handshakes: 0,
                 nothing_pending: Vec::new(),
                 events: Vec::new(),
             }),
@@ -514,7 +533,7 @@ async fn drive(
     options: ConnectionOptions,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
-    let mut delay = options.reconnect_min;
+    let mut ceiling = options.reconnect_min;
     loop {
         if shared.is_closed() {
             return;
@@ -529,22 +548,13 @@ async fn drive(
             }
         }
         shared.with_state(|s| s.set_conn(ConnectionState::Connecting));
+        let handshakes = shared.lock().handshakes;
         match connector.connect().await {
             Ok(end) => {
-                delay = options.reconnect_min;
                 shared.attach(end.tx);
-                let mut rx = end.rx;
-                loop {
-                    match select(rx.next(), control.next()).await {
-                        Either::Left((Some(message), _)) => shared.handle(message),
-                        Either::Left((None, _)) => break,
-                        Either::Right((Some(Control::Reconnect), _)) => {}
-                        Either::Right((Some(Control::Disconnect), _)) => break,
-                        Either::Right((Some(Control::Close) | None, _)) => {
-                            shared.detach(ConnectionState::Closed);
-                            return;
-                        }
-                    }
+                if serve(&shared, end.rx, &mut control, &options).await == Served::Closed {
+                    shared.detach(ConnectionState::Closed);
+                    return;
                 }
                 shared.detach(ConnectionState::Disconnected);
             }
@@ -553,15 +563,80 @@ async fn drive(
                 shared.with_state(|s| s.set_conn(ConnectionState::Disconnected));
             }
         }
+        if shared.lock().handshakes > handshakes {
+            ceiling = options.reconnect_min;
+        }
         if shared.is_paused() {
             continue;
         }
-        let wait = std::pin::pin!(rt::sleep(delay));
+        let wait = ceiling.mul_f64(crate::random::unit());
+        let wait = std::pin::pin!(rt::sleep(wait));
         if let Either::Right((Some(Control::Close) | None, _)) = select(wait, control.next()).await
         {
             shared.detach(ConnectionState::Closed);
             return;
         }
-        delay = (delay * 2).min(options.reconnect_max);
+        ceiling = (ceiling * 2).min(options.reconnect_max);
+    }
+}
+
+/// How a session on one transport ended.
+#[derive(PartialEq)]
+enum Served {
+    /// The transport closed, was dropped, or went silent: reconnect.
+    Ended,
+    /// The connection was closed for good.
+    Closed,
+}
+
+/// Serves one transport: hands its messages to the connection, pings a
+/// quiet server, and gives up on one silent past the timeout.
+async fn serve(
+    shared: &Shared,
+    mut rx: mpsc::UnboundedReceiver<ServerMessage>,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+    options: &ConnectionOptions,
+) -> Served {
+    let millis = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut heard = rt::now_ms();
+    let mut pinged = false;
+    loop {
+        let quiet = rt::now_ms() - heard;
+        let until = if pinged {
+            options.ping_timeout
+        } else {
+            options.ping_interval
+        };
+        let timer = std::pin::pin!(rt::sleep(Duration::from_secs_f64(
+            (millis(until) - quiet).max(0.0) / 1000.0
+        )));
+        let incoming = select(rx.next(), control.next());
+        match select(incoming, timer).await {
+            Either::Left((Either::Left((Some(message), _)), _)) => {
+                heard = rt::now_ms();
+                pinged = false;
+                shared.handle(message);
+            }
+            Either::Left((Either::Left((None, _)), _)) => return Served::Ended,
+            Either::Left((Either::Right((control, _)), _)) => match control {
+                Some(Control::Reconnect) => {}
+                Some(Control::Disconnect) => return Served::Ended,
+                Some(Control::Close) | None => return Served::Closed,
+            },
+            Either::Right(_) => {
+                if rt::now_ms() - heard < millis(until) {
+                    continue;
+                }
+                if pinged {
+                    tracing::info!(
+                        "no message from the server for {:?}: reconnecting",
+                        options.ping_timeout
+                    );
+                    return Served::Ended;
+                }
+                shared.with_state(|s| s.send(ClientMessage::Ping));
+                pinged = true;
+            }
+        }
     }
 }

@@ -47,6 +47,10 @@ pub enum DbError {
     /// told why.
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// The database did not answer in time
+    /// ([`Limits::db_timeout`](crate::backend::Limits::db_timeout)).
+    #[error("the database did not answer within {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 impl DbError {
@@ -61,6 +65,10 @@ impl DbError {
                 ErrorObject::new(ErrorCode::Numeric(4102), self.to_string())
             }
             Self::Query(e) => ErrorObject::new(e.code(), e.to_string()),
+            Self::Timeout(_) => {
+                tracing::warn!("{during} failed: {self}");
+                ErrorObject::new(ErrorCode::Timeout, format!("{self} (during {during})"))
+            }
             Self::Backend(_) | Self::Corrupt(_) | Self::Invalid(_) => {
                 tracing::error!("{during} failed: {self}");
                 ErrorObject::unknown(format!("Internal error during {during}"))
