@@ -53,6 +53,43 @@ pub(crate) struct Agent {
     /// How fast this connection may send messages, and ops.
     requests: Bucket,
     ops: Bucket,
+    /// Whether the client id came from the client (a connection come back),
+    /// so its first op on each document may be one sent before.
+    resumed: bool,
+    /// Documents whose first op since the id was resumed was looked up.
+    looked_up: HashSet<(String, String)>,
+    /// The highest `seq` this connection committed under its own id.
+    last_seq: Option<u64>,
+}
+
+/// The client ids of this server's live connections: a handshake may not
+/// take one (it would then submit in that client's name).
+#[derive(Default)]
+pub(crate) struct LiveIds(Mutex<HashSet<String>>);
+
+impl LiveIds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(&self, id: &str) {
+        self.lock().insert(id.to_owned());
+    }
+
+    /// Moves a connection from `old` to `new`, unless `new` is in use.
+    fn claim(&self, new: &str, old: &str) -> bool {
+        let mut ids = self.lock();
+        if ids.contains(new) {
+            return false;
+        }
+        ids.remove(old);
+        ids.insert(new.to_owned());
+        true
+    }
+
+    fn release(&self, id: &str) {
+        self.lock().remove(id);
+    }
 }
 
 /// The pub/sub channels a connection listens to, each subscribed once
@@ -249,7 +286,11 @@ pub(crate) async fn run(
         own_presence: HashMap::new(),
         requests: Bucket::new(limits.requests),
         ops: Bucket::new(limits.ops),
+        resumed: false,
+        looked_up: HashSet::new(),
+        last_seq: None,
     };
+    agent.inner.live_ids.register(&agent.info.client_id);
     agent.send(ServerMessage::Init(Hello::new(
         agent.info.client_id.clone(),
     )));
@@ -467,8 +508,17 @@ impl Agent {
     ) -> Result<Option<ServerMessage>, ErrorObject> {
         Ok(Some(match message {
             ClientMessage::Handshake { id, .. } => {
-                if let Some(id) = id {
-                    self.info.client_id = id.clone();
+                // A client coming back keeps its id (the `src` of its ops),
+                // unless a live connection has it: then it gets a new one.
+                if let Some(id) = id.as_ref().filter(|id| **id != self.info.client_id) {
+                    if self.inner.live_ids.claim(id, &self.info.client_id) {
+                        self.info.client_id = id.clone();
+                        self.resumed = true;
+                    } else {
+                        tracing::info!(
+                            "a handshake claimed the id of a live connection: it keeps its own"
+                        );
+                    }
                 }
                 ServerMessage::Handshake(Hello::new(self.info.client_id.clone()))
             }
@@ -1165,16 +1215,29 @@ impl Agent {
         request: &crate::protocol::OpRequest,
     ) -> Result<ServerMessage, ErrorObject> {
         let inner = self.inner.clone();
+        let (looked_up, last_seq) = (self.looked_up_first(request), self.last_seq);
         let mut req = SubmitRequest::new(
             &self.info,
             request.clone(),
             inner.options.max_submit_retries,
         );
-        let result = submit::submit(&inner, &mut req).await;
+        // The client's op is acknowledged in the name it was sent in.
+        let src = req.op.src.clone();
+        let result = match at_most_once(&inner, &mut req, &self.info, looked_up, last_seq).await {
+            Ok(Some(v)) => {
+                req.op.v = v;
+                Ok(())
+            }
+            Ok(None) => submit::submit(&inner, &mut req).await,
+            Err(error) => Err(error),
+        };
+        if result.is_ok() && req.op.src.as_deref() == Some(self.info.client_id.as_str()) {
+            self.last_seq = self.last_seq.max(req.op.seq);
+        }
         let ack = ServerMessage::OpAck {
             c: req.collection.clone(),
             d: req.id.clone(),
-            src: req.op.src.clone(),
+            src,
             seq: req.op.seq,
             v: req.op.v,
         };
@@ -1208,6 +1271,15 @@ impl Agent {
             Err(error) if error.code == ErrorCode::OpAlreadySubmitted => Ok(ack),
             Err(error) => Err(error),
         }
+    }
+
+    /// Whether this op is the first on its document since the client id
+    /// was resumed (it may be one sent before the client came back).
+    fn looked_up_first(&mut self, request: &crate::protocol::OpRequest) -> bool {
+        self.resumed
+            && self
+                .looked_up
+                .insert((request.c.clone(), request.d.clone()))
     }
 
     /// Refuses rebuilding a snapshot from more ops than allowed.
@@ -1443,6 +1515,7 @@ impl Agent {
 
     /// The connection ends: tell presence subscribers this client is gone.
     async fn leave(&mut self) {
+        self.inner.live_ids.release(&self.info.client_id);
         let presences: Vec<Presence> = self.own_presence.drain().map(|(_, p)| p).collect();
         for mut presence in presences {
             presence.p = Value::Null;
@@ -1459,6 +1532,51 @@ impl Agent {
             }
         }
     }
+}
+
+/// Applies each op at most once, whatever its sender claims: an op that may
+/// have been committed already (one in another client's name, which is
+/// only ever a resend; the first on a document since a resumed id; a
+/// `seq` this connection used before) is looked up in the journal by its
+/// `src` and `seq`. Returns the version it was committed at, if it was.
+/// Otherwise an op in another name is applied in this connection's own,
+/// and a `seq` that went back is refused.
+async fn at_most_once(
+    inner: &Inner,
+    req: &mut SubmitRequest<'_>,
+    agent: &AgentInfo,
+    first_since_resumed: bool,
+    last_seq: Option<u64>,
+) -> Result<Option<u64>, ErrorObject> {
+    let (Some(src), Some(seq)) = (req.op.src.clone(), req.op.seq) else {
+        return Ok(None);
+    };
+    let own = src == agent.client_id;
+    let went_back = own && last_seq.is_some_and(|last| seq <= last);
+    if own && !went_back && !first_since_resumed {
+        return Ok(None);
+    }
+    let committed = inner
+        .db
+        .committed_op_version(&req.collection, &req.id, &src, seq)
+        .await
+        .map_err(|e| e.to_client("looking up a resent op"))?;
+    if committed.is_some() {
+        return Ok(committed);
+    }
+    if went_back {
+        return Err(ErrorObject::new(
+            ErrorCode::OtOpBadlyFormed,
+            format!(
+                "Op seq {seq} is not after {}: a connection's seq only moves forward",
+                last_seq.unwrap_or(0)
+            ),
+        ));
+    }
+    if !own {
+        req.op.src = Some(agent.client_id.clone());
+    }
+    Ok(None)
 }
 
 /// The echo of a query update error: `{a: "q", id}`.

@@ -104,6 +104,7 @@ pub(crate) struct Inner {
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
     pub(crate) options: BackendOptions,
     pub(crate) doc_locks: submit::DocLocks,
+    pub(crate) live_ids: agent::LiveIds,
     shutdown: watch::Sender<bool>,
 }
 
@@ -157,6 +158,7 @@ impl BackendBuilder {
                 middleware: self.middleware,
                 options: self.options,
                 doc_locks: submit::DocLocks::new(1024),
+                live_ids: agent::LiveIds::default(),
                 shutdown: watch::channel(false).0,
             }),
         }
