@@ -90,6 +90,10 @@ impl LiveIds {
     fn release(&self, id: &str) {
         self.lock().remove(id);
     }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 /// The pub/sub channels a connection listens to, each subscribed once

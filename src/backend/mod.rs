@@ -197,6 +197,12 @@ impl Backend {
         &self.inner.options
     }
 
+    /// How many client connections this server is serving (in-process and
+    /// WebSocket).
+    pub fn connection_count(&self) -> usize {
+        self.inner.live_ids.len()
+    }
+
     /// Opens an in-process connection: messages travel as values, never
     /// serialized. Server-side models connect this way.
     pub fn connect(&self) -> ClientEnd {

@@ -134,8 +134,8 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
     let lock = inner
         .doc_locks
         .lock(&req.collection, &req.id, inner.options.limits.db_timeout)
-        .await;
-    let held = held_with(lock.stripe);
+        .await?;
+    let held = held_with(lock.stripe, &req.collection, &req.id);
     HELD.scope(held, commit(inner, req, lock)).await?;
     for m in &inner.middleware {
         m.after_write(req).await?;
@@ -517,21 +517,23 @@ pub(crate) fn internal(during: &str, error: &dyn std::fmt::Display) -> ErrorObje
 /// without it, and a submit that waits longer than the database timeout
 /// (a hook of another task waiting for this one) goes on without it too.
 /// Either way the commit that comes second loses the version check and
-/// retries.
+/// retries. A hook that submits to the very document its submit is for is
+/// refused (`ERR_NESTED_SUBMIT`): the outer commit would lose every time,
+/// and run the hook again each time.
 pub(crate) struct DocLocks {
     stripes: Box<[tokio::sync::Mutex<Slot>]>,
     hasher: std::collections::hash_map::RandomState,
 }
 
 tokio::task_local! {
-    /// The stripes the submits of this task hold.
-    static HELD: Vec<usize>;
+    /// The stripes the submits of this task hold, with their documents.
+    static HELD: Vec<(usize, String, String)>;
 }
 
-/// The stripes held by this task, and `stripe`.
-fn held_with(stripe: usize) -> Vec<usize> {
+/// What this task holds, and `stripe` for `collection.id`.
+fn held_with(stripe: usize, collection: &str, id: &str) -> Vec<(usize, String, String)> {
     let mut held = HELD.try_with(Vec::clone).unwrap_or_default();
-    held.push(stripe);
+    held.push((stripe, collection.to_owned(), id.to_owned()));
     held
 }
 
@@ -567,20 +569,39 @@ impl DocLocks {
     }
 
     /// The lock of a document, waiting for it at most `wait`.
-    pub(crate) async fn lock(&self, collection: &str, id: &str, wait: Duration) -> DocLock<'_> {
+    pub(crate) async fn lock(
+        &self,
+        collection: &str,
+        id: &str,
+        wait: Duration,
+    ) -> Result<DocLock<'_>, ErrorObject> {
         let mut h = self.hasher.build_hasher();
         collection.hash(&mut h);
         id.hash(&mut h);
         let stripe = (h.finish() % self.stripes.len() as u64) as usize;
-        if HELD
-            .try_with(|held| held.contains(&stripe))
-            .unwrap_or(false)
-        {
-            // A hook of this very submit's task submits: it holds the lock.
-            return DocLock {
-                stripe,
-                guard: None,
-            };
+        let held = HELD.try_with(|held| {
+            let doc = held.iter().any(|(_, c, d)| c == collection && d == id);
+            (doc, held.iter().any(|(s, _, _)| *s == stripe))
+        });
+        match held.unwrap_or((false, false)) {
+            (true, _) => {
+                return Err(ErrorObject::new(
+                    ErrorCode::NestedSubmit,
+                    format!(
+                        "A hook of a submit to {collection}.{id} submitted to {collection}.{id}: \
+                         that submit could never commit; change the op in the hook instead"
+                    ),
+                ));
+            }
+            // A hook of this task's submit submits elsewhere: the lock it
+            // would wait for is its own.
+            (false, true) => {
+                return Ok(DocLock {
+                    stripe,
+                    guard: None,
+                });
+            }
+            (false, false) => {}
         }
         let guard = match tokio::time::timeout(wait, self.stripes[stripe].lock()).await {
             Ok(guard) => Some(guard),
@@ -593,7 +614,7 @@ impl DocLocks {
                 None
             }
         };
-        DocLock { stripe, guard }
+        Ok(DocLock { stripe, guard })
     }
 }
 

@@ -77,6 +77,8 @@ pub enum ErrorCode {
     HistoryTooLong,
     /// The database or pub/sub did not answer in time.
     Timeout,
+    /// A middleware hook submitted to the document its own submit is for.
+    NestedSubmit,
     /// A database or other internal failure.
     Unknown,
     /// Any other code, kept as received.
@@ -121,6 +123,7 @@ impl ErrorCode {
             Self::RateLimited => "ERR_RATE_LIMITED",
             Self::HistoryTooLong => "ERR_HISTORY_TOO_LONG",
             Self::Timeout => "ERR_TIMEOUT",
+            Self::NestedSubmit => "ERR_NESTED_SUBMIT",
             Self::Unknown => "ERR_UNKNOWN_ERROR",
             Self::Other(code) => code,
             Self::Numeric(code) => return Cow::Owned(code.to_string()),
@@ -129,7 +132,7 @@ impl ErrorCode {
 
     /// Parses a wire code; unknown codes become [`ErrorCode::Other`].
     pub fn parse(code: &str) -> Self {
-        const KNOWN: [ErrorCode; 31] = [
+        const KNOWN: [ErrorCode; 32] = [
             ErrorCode::MessageBadlyFormed,
             ErrorCode::OtOpBadlyFormed,
             ErrorCode::OtOpNotApplied,
@@ -160,6 +163,7 @@ impl ErrorCode {
             ErrorCode::RateLimited,
             ErrorCode::HistoryTooLong,
             ErrorCode::Timeout,
+            ErrorCode::NestedSubmit,
             ErrorCode::Unknown,
         ];
         KNOWN

@@ -42,6 +42,18 @@ impl RawSocket {
     /// Connects with extra headers on the upgrade request (for the
     /// `connect` middleware).
     pub async fn connect_with(addr: SocketAddr, headers: &[(&'static str, &str)]) -> Self {
+        let mut raw = Self::open_with(addr, headers).await;
+        raw.next(|m| m["a"] == "init").await;
+        raw
+    }
+
+    /// Connects without waiting for the server's greeting (which a refused
+    /// connection never gets).
+    pub async fn open(addr: SocketAddr) -> Self {
+        Self::open_with(addr, &[]).await
+    }
+
+    async fn open_with(addr: SocketAddr, headers: &[(&'static str, &str)]) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = channel_url(addr).into_client_request().unwrap();
         for (name, value) in headers {
@@ -54,13 +66,11 @@ impl RawSocket {
             tokio_tungstenite::connect_async_with_config(request, Some(config), false)
                 .await
                 .unwrap();
-        let mut raw = Self {
+        Self {
             socket,
             inbox: Vec::new(),
             transcript: Vec::new(),
-        };
-        raw.next(|m| m["a"] == "init").await;
-        raw
+        }
     }
 
     /// Every text frame received so far (taken or not), in order.
