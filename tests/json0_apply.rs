@@ -363,16 +363,6 @@ fn si_errors() {
         "offset 1 falls inside a surrogate pair",
     );
     refuses(
-        json!("ab"),
-        json!([{"p": [3], "si": "x"}]),
-        "offset 3 is past the end of the string (2 UTF-16 code units)",
-    );
-    refuses(
-        json!("😀"),
-        json!([{"p": [3], "si": "x"}]),
-        "past the end of the string (2 UTF-16",
-    );
-    refuses(
         json!([1]),
         json!([{"p": [0, 0], "si": "a"}]),
         "expected a string at the path, found a number",
@@ -381,6 +371,26 @@ fn si_errors() {
         json!({"x": ["s"]}),
         json!([{"p": ["x", 0], "si": "a"}]),
         "found a list",
+    );
+}
+
+#[test]
+fn inserts_past_the_end_append_as_in_ot_json0() {
+    applies(json!("ab"), json!([{"p": [3], "si": "x"}]), json!("abx"));
+    applies(json!("😀"), json!([{"p": [3], "si": "x"}]), json!("😀x"));
+    applies(
+        json!({"t": "ab"}),
+        json!([{"p": ["t"], "t": "text0", "o": [{"p": 9, "i": "!"}]}]),
+        json!({"t": "ab!"}),
+    );
+    // A later failure still undoes them, where they landed.
+    refuses(
+        json!({"t": "ab"}),
+        json!([
+            {"p": ["t", 5], "si": "xy"},
+            {"p": ["t"], "t": "text0", "o": [{"p": 9, "i": "Z"}, {"p": 0, "d": "q"}]}
+        ]),
+        "does not match",
     );
 }
 

@@ -17,9 +17,11 @@ use crate::ot::text0;
 /// Stricter than ot-json0, which lets JavaScript coerce: paths must exist,
 /// list indexes must be in range (`li` may append at the end), containers
 /// and values must have the right type, `sd` and text0 deletes must match
-/// the text, and string offsets (UTF-16 code units) must be in the string
-/// and not inside a surrogate pair. Like ot-json0, the values in `ld` and `od`
-/// are not compared with the document, and `oi` on an existing key replaces it.
+/// the text, and string offsets (UTF-16 code units) must not fall inside a
+/// surrogate pair. Like ot-json0, a string insert past the end appends
+/// (what a legacy `si` transformed past a text0 edit of the same string can
+/// come to), the values in `ld` and `od` are not compared with the
+/// document, and `oi` on an existing key replaces it.
 ///
 /// On error `doc` is unchanged.
 pub fn apply(doc: &mut Value, op: &Op) -> Result<(), Error> {
@@ -283,7 +285,10 @@ fn undo_one(doc: &mut Value, undo: Undo<'_>) -> Result<(), ApplyError> {
                     offset,
                     text,
                     inserted: true,
-                } => text0::delete_at(target, offset, text)?,
+                } => {
+                    let at = text0::inserted_at(target, offset, text);
+                    text0::delete_at(target, at, text)?
+                }
                 TextEdits::Legacy {
                     offset,
                     text,

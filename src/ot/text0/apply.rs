@@ -5,8 +5,9 @@ use crate::ot::utf16::{self, OffsetError};
 
 /// Applies `op` to `text`.
 ///
-/// On error `text` is left as it was: the components already applied are
-/// undone.
+/// As in ot-json0 (JavaScript's `slice`), an insert past the end of the
+/// string appends. A delete must name the text it deletes. On error `text`
+/// is left as it was: the components already applied are undone.
 pub fn apply(text: &mut String, op: &Op) -> Result<(), Error> {
     for (i, c) in op.0.iter().enumerate() {
         let result = match &c.action {
@@ -31,18 +32,29 @@ pub fn apply(text: &mut String, op: &Op) -> Result<(), Error> {
 pub(crate) fn revert(text: &mut String, applied: &[Component]) {
     for c in applied.iter().rev() {
         let undone = match &c.action {
-            Action::Insert(t) => delete_at(text, c.p, t),
+            Action::Insert(t) => delete_at(text, inserted_at(text, c.p, t), t),
             Action::Delete(t) => insert_at(text, c.p, t),
         };
         debug_assert!(undone.is_ok(), "undoing a text edit failed: {undone:?}");
     }
 }
 
-/// Inserts `insert` at UTF-16 offset `offset`.
+/// Inserts `insert` at UTF-16 offset `offset`, or at the end if the
+/// string is shorter (ot-json0's `slice` semantics).
 pub(crate) fn insert_at(text: &mut String, offset: usize, insert: &str) -> Result<(), EditError> {
-    let at = byte_offset(text, offset)?;
+    let at = match utf16::byte_offset(text, offset) {
+        Ok(at) => at,
+        Err(OffsetError::PastEnd { .. }) => text.len(),
+        Err(OffsetError::SplitsSurrogate) => return Err(EditError::SplitsSurrogate { offset }),
+    };
     text.insert_str(at, insert);
     Ok(())
+}
+
+/// Where an insert of `inserted` made at `offset` landed, given the text
+/// after it: at `offset`, or at the end if it was past it.
+pub(crate) fn inserted_at(text: &str, offset: usize, inserted: &str) -> usize {
+    offset.min(utf16::len(text).saturating_sub(utf16::len(inserted)))
 }
 
 /// Deletes `delete` at UTF-16 offset `offset`, checking that it is the text there.
