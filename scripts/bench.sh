@@ -112,6 +112,19 @@ ssr() {
   stop "$server_pid"
 }
 
+# hostile <scenario> <label> <args...>: what bad clients cost the others (peloton).
+hostile() {
+  local scenario=$1 label=$2 port=3313
+  shift 2
+  start peloton "$port" memory
+  local result
+  result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --scenario "$scenario" \
+    --pid "$server_pid" --seconds "$seconds" --json "$@")
+  echo "==> hostile $scenario ($label): $result" >&2
+  echo "{\"kind\":\"hostile\",\"server\":\"peloton\",\"scenario\":\"$scenario\",\"label\":\"$label\",\"result\":$result}" >>"$out/runs.jsonl"
+  stop "$server_pid"
+}
+
 # MongoDB + Redis rows: when asked for (starting the services), or when the
 # test services are already running (`cargo make services-start`).
 backings=(memory)
@@ -137,6 +150,11 @@ for _ in $(seq 1 "$rounds"); do
     idle peloton "$n"
   done
   ssr
+  hostile fanout none --clients 10000 --docs 100 --stalled 0
+  hostile fanout stalled --clients 10000 --docs 100 --stalled 1
+  hostile backlog stalled --clients 100
+  hostile flood none --clients 50 --docs 10 --flooders 0
+  hostile flood flooding --clients 50 --docs 10 --flooders 1
 done
 
 python3 scripts/bench_table.py "$out/runs.jsonl" "$clients" "$docs" "$seconds" "$rounds" | tee "$out/results.md"

@@ -67,6 +67,33 @@ for n in (1000, 10000):
     print(f"| memory per idle subscribed client, {n:,} clients | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
 p = median("ssr", "peloton", "rps")
 print(f"| SSR of a page with a 100-document query (wrk, 16 connections) | — (no SSR) | {fmt(p, ' req/s')} | — |")
+def hostile(scenario, label, key):
+    values = [r["result"][key] for r in runs if r["kind"] == "hostile" and r["scenario"] == scenario
+              and r["label"] == label and r["result"].get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+if any(r["kind"] == "hostile" for r in runs):
+    print("\nHostile clients (peloton, default limits; medians):\n")
+    print("| figure | well-behaved only | with hostile clients | ratio |")
+    print("|---|---:|---:|---:|")
+    a, b = hostile("fanout", "none", "fanout_p99_ms"), hostile("fanout", "stalled", "fanout_p99_ms")
+    print(f"| fan-out p99, 10,000 subscribers on 100 docs, 200 ops/s; 1% stop reading | {fmt(a, ' ms')} "
+          f"| {fmt(b, ' ms')} | {ratio(a, b, False) if a and b else '—'} |")
+    a, b = hostile("flood", "none", "ack_p99_ms"), hostile("flood", "flooding", "ack_p99_ms")
+    print(f"| ack p99 of 50 closed-loop clients; one more connection floods | {fmt(a, ' ms')} "
+          f"| {fmt(b, ' ms')} | {ratio(a, b, False) if a and b else '—'} |")
+    a, b = hostile("flood", "none", "ops_per_sec"), hostile("flood", "flooding", "ops_per_sec")
+    print(f"| committed ops/s of those 50 clients | {fmt(a)} | {fmt(b)} | {ratio(b, a, True) if a and b else '—'} |")
+    before = hostile("backlog", "stalled", "rss_before_kib")
+    peak = hostile("backlog", "stalled", "rss_peak_kib")
+    unbounded = hostile("backlog", "stalled", "unbounded_backlog_kib")
+    closed = hostile("backlog", "stalled", "stalled_closed_by_server")
+    print(f"\nServer memory while 100 subscribers of one document stop reading and 16 KiB ops arrive at "
+          f"100/s: RSS {fmt(before, ' KiB')} before, {fmt(peak, ' KiB')} at its highest; kept for every "
+          f"stalled client, the backlog would have been {fmt(unbounded, ' KiB')}. Stalled connections "
+          f"closed by the server: {fmt(closed)} of 100.")
+
 failed = [r for r in runs if r["kind"] == "load" and not r["result"].get("verified", True)]
 if failed:
     print("\nVERIFICATION FAILED in some runs:")

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 pub const USAGE: &str = "usage: loadgen --url WS_URL [--clients 50] [--docs 10] [--seconds 10] \
-[--warmup 2] [--collection NAME] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]";
+[--warmup 2] [--collection NAME] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]\n       loadgen --url WS_URL --scenario fanout|backlog|flood [--clients N] [--docs N] [--stalled PERCENT] \
+[--flooders N] [--pid SERVER_PID] [--seconds 10] [--json]";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -19,6 +20,12 @@ pub struct Args {
     pub pid: Option<u32>,
     /// Create this many list documents (for the SSR measurement) and exit.
     pub seed: Option<usize>,
+    /// A hostile-client scenario: `fanout`, `backlog` or `flood`.
+    pub scenario: Option<String>,
+    /// In `fanout`: the percentage of subscribers that never read.
+    pub stalled_percent: usize,
+    /// In `flood`: how many connections flood.
+    pub flooders: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +53,9 @@ impl Args {
             idle: None,
             pid: None,
             seed: None,
+            scenario: None,
+            stalled_percent: 0,
+            flooders: 0,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -64,6 +74,9 @@ impl Args {
                 "--idle" => parsed.idle = Some(number(value()?)? as usize),
                 "--pid" => parsed.pid = Some(number(value()?)? as u32),
                 "--seed" => parsed.seed = Some(number(value()?)? as usize),
+                "--scenario" => parsed.scenario = Some(value()?),
+                "--stalled" => parsed.stalled_percent = number(value()?)?.min(100) as usize,
+                "--flooders" => parsed.flooders = number(value()?)? as usize,
                 "--json" => parsed.json = true,
                 _ => return Err(ArgsError::Unknown(arg)),
             }

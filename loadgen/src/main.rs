@@ -13,10 +13,13 @@
 //! converged. With `--idle N` it opens N subscribed, idle clients and
 //! reports the server's memory per client (`--pid`: the server's process).
 //! With `--seed N` it creates N documents like the demo's lists (for
-//! measuring server-side rendering of a page that shows them).
+//! measuring server-side rendering of a page that shows them). With
+//! `--scenario` it measures what hostile clients cost the others (see
+//! `hostile`): subscribers that stop reading, and connections that flood.
 
 mod args;
 mod conn;
+mod hostile;
 mod idle;
 mod load;
 mod stats;
@@ -48,10 +51,16 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match (args.idle, args.seed) {
-            (Some(n), _) => idle::run(&args, n).await.map(|r| r.to_string()),
-            (None, Some(n)) => load::seed(&args, n).await,
-            (None, None) => load::run(&args).await.map(|r| r.to_string()),
+        match (args.idle, args.seed, args.scenario.as_deref()) {
+            (Some(n), _, _) => idle::run(&args, n).await.map(|r| r.to_string()),
+            (None, Some(n), _) => load::seed(&args, n).await,
+            (None, None, Some("fanout")) => hostile::fanout(&args).await.map(|r| r.to_string()),
+            (None, None, Some("backlog")) => hostile::backlog(&args).await.map(|r| r.to_string()),
+            (None, None, Some("flood")) => hostile::flood(&args).await.map(|r| r.to_string()),
+            (None, None, Some(other)) => Err(conn::ConnError::Socket(format!(
+                "unknown scenario {other:?}: fanout, backlog or flood"
+            ))),
+            (None, None, None) => load::run(&args).await.map(|r| r.to_string()),
         }
     });
     match result {

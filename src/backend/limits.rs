@@ -15,8 +15,8 @@
 //! | [`max_subscriptions`](Limits::max_subscriptions) | 10,000 documents | `ERR_TOO_MANY_SUBSCRIPTIONS` |
 //! | [`max_queries`](Limits::max_queries) | 1,000 live queries | `ERR_TOO_MANY_QUERIES` |
 //! | [`max_presence_channels`](Limits::max_presence_channels) | 1,000 | `ERR_TOO_MANY_PRESENCE_CHANNELS` |
-//! | [`ops`](Limits::ops) | 200 ops/s, bursts of 400 | `ERR_RATE_LIMITED` |
-//! | [`requests`](Limits::requests) | 2,000 messages/s, bursts of 4,000 | `ERR_RATE_LIMITED` |
+//! | [`ops`](Limits::ops) | 1,000 ops/s, bursts of 2,000 | `ERR_RATE_LIMITED` |
+//! | [`requests`](Limits::requests) | 5,000 messages/s, bursts of 10,000 | `ERR_RATE_LIMITED` |
 //! | [`max_replay_ops`](Limits::max_replay_ops) | 100,000 ops | `ERR_HISTORY_TOO_LONG` |
 //! | [`max_outbound_messages`](Limits::max_outbound_messages) | 10,000 | closed: 1013, "too slow" |
 //! | [`write_timeout`](Limits::write_timeout) | 10 s | closed: 1013, "too slow" |
@@ -94,8 +94,10 @@ impl Default for Limits {
             max_subscriptions: 10_000,
             max_queries: 1_000,
             max_presence_channels: 1_000,
-            ops: Rate::per_second(200),
-            requests: Rate::per_second(2_000),
+            // A person types a few ops a second; a service syncing data, a
+            // few hundred (the load bench's clients: ~550).
+            ops: Rate::per_second(1_000),
+            requests: Rate::per_second(5_000),
             max_replay_ops: 100_000,
             max_outbound_messages: 10_000,
             write_timeout: Duration::from_secs(10),
