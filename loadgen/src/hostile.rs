@@ -206,9 +206,7 @@ pub async fn backlog(args: &Args) -> Result<Report, ConnError> {
         local.spawn_local(async move {
             while Instant::now() < end {
                 let now = rss_kib(pid);
-                let mut peak = peak.borrow_mut();
-                *peak = (*peak).max(now);
-                drop(peak);
+                peak.replace_with(|peak| (*peak).max(now));
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });
