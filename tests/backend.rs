@@ -10,6 +10,8 @@ mod channels;
 mod hooks;
 #[path = "backend/pipeline.rs"]
 mod pipeline;
+#[path = "backend/side_channels.rs"]
+mod side_channels;
 #[path = "backend/wire.rs"]
 mod wire;
 
@@ -448,18 +450,21 @@ async fn presence_is_relayed_and_departures_announced() {
     bob_here.subscribe().await.unwrap();
     // Bob asked on subscribing; Ann answered.
     until("bob sees ann", || {
-        bob_here.others().get("ann") == Some(&json!({"name": "Ann"}))
+        util::by_local_id(&bob_here.others(), "ann") == Some(json!({"name": "Ann"}))
     })
     .await;
     bob_here.submit("bob", json!({"name": "Bob"}));
-    until("ann sees bob", || ann_here.others().contains_key("bob")).await;
+    until("ann sees bob", || {
+        util::by_local_id(&ann_here.others(), "bob").is_some()
+    })
+    .await;
     assert!(
-        !ann_here.others().contains_key("ann"),
+        util::by_local_id(&ann_here.others(), "ann").is_none(),
         "a client does not see itself"
     );
     bob.close();
     until("ann sees bob leave", || {
-        !ann_here.others().contains_key("bob")
+        util::by_local_id(&ann_here.others(), "bob").is_none()
     })
     .await;
     ann_here.leave("ann");

@@ -142,11 +142,17 @@ async fn a_connection_closes_when_its_last_handle_is_dropped() {
     let presence = leaver.presence("room");
     presence.subscribe().await.unwrap();
     presence.submit("p1", json!({"name": "Ann"}));
-    until("Ann is there", || room.others().contains_key("p1")).await;
+    until("Ann is there", || {
+        util::by_local_id(&room.others(), "p1").is_some()
+    })
+    .await;
 
     drop(presence);
     drop(leaver);
-    until("Ann is gone", || !room.others().contains_key("p1")).await;
+    until("Ann is gone", || {
+        util::by_local_id(&room.others(), "p1").is_none()
+    })
+    .await;
 }
 
 /// A TCP proxy whose connections the test can cut, as a restarting server

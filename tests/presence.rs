@@ -153,7 +153,7 @@ fn a_presence_follows_its_list_item() {
 async fn until_seen(presence: &DocPresence, id: &str, expected: Option<Value>) {
     let what = format!("{id} to be {expected:?}");
     util::until_within(&what, Duration::from_secs(5), || {
-        presence.others().get(id).cloned() == expected
+        util::by_local_id(&presence.others(), id) == expected
     })
     .await;
 }

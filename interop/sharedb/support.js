@@ -54,3 +54,12 @@ export async function rawSocket() {
   ws.messages = messages;
   return ws;
 }
+
+// Someone's presence by the id their client gave it: the server relays it
+// under an id scoped to their connection (`<len>:<client id>:<id>`), so
+// nobody can replace another's. `presences` is a Map or a plain object.
+export function byLocalId(presences, id) {
+  const entries = presences instanceof Map ? [...presences] : Object.entries(presences);
+  const found = entries.find(([key]) => key.endsWith(`:${id}`));
+  return found ? found[1] : undefined;
+}

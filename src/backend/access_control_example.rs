@@ -1,11 +1,10 @@
 use async_trait::async_trait;
-use peloton::backend::{
-    AgentInfo, Backend, ConnectContext, Middleware, OpContext, PresenceContext,
-    ReadSnapshotsContext, SubmitRequest,
-};
+use peloton::backend::{AgentInfo, Backend, CollectionAccess, ConnectContext, Middleware, SubmitRequest};
 use peloton::protocol::{ErrorCode, ErrorObject};
 
-/// The signed-in user, as the login layer put it in a header.
+/// The signed-in user. The login layer in front of the server (a reverse
+/// proxy, an auth middleware) must set the `x-user` header itself and drop
+/// any `x-user` a client sent: whoever can set it is that user.
 #[derive(Clone)]
 pub struct User(pub String);
 
@@ -39,6 +38,30 @@ impl Middleware for PrivateDocs {
         Ok(())
     }
 
+    // Reads, of every kind (snapshots, ops, versions, queries, presence):
+    // decided from who is asking and the names, before anything stored
+    // is looked at.
+    async fn authorize_collection(&self, _: &AgentInfo, collection: &str) -> CollectionAccess {
+        if collection == "private" {
+            CollectionAccess::PerDocument
+        } else {
+            CollectionAccess::All
+        }
+    }
+
+    async fn authorize_doc(
+        &self,
+        agent: &AgentInfo,
+        collection: &str,
+        id: &str,
+    ) -> Result<(), ErrorObject> {
+        if allowed(agent, collection, id) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
     // Writes.
     async fn submit(&self, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
         if allowed(req.agent, &req.collection, &req.id) {
@@ -48,33 +71,6 @@ impl Middleware for PrivateDocs {
                 ErrorCode::OpSubmitRejected,
                 "This document is private to its owner: sign in as them to edit it",
             ))
-        }
-    }
-
-    // Reads of snapshots.
-    async fn read_snapshots(&self, ctx: &mut ReadSnapshotsContext<'_>) -> Result<(), ErrorObject> {
-        for i in 0..ctx.snapshots.len() {
-            if !allowed(ctx.agent, ctx.collection, &ctx.snapshots[i].id) {
-                ctx.reject(i, forbidden());
-            }
-        }
-        Ok(())
-    }
-
-    // Reads of ops: catching up from a version, and live ones.
-    async fn op(&self, ctx: &mut OpContext<'_>) -> Result<(), ErrorObject> {
-        if allowed(ctx.agent, ctx.collection, ctx.id) {
-            Ok(())
-        } else {
-            Err(forbidden())
-        }
-    }
-
-    // Presence (cursors) on a private document's channel, `private.<user>`.
-    async fn send_presence(&self, ctx: &mut PresenceContext<'_>) -> Result<(), ErrorObject> {
-        match ctx.presence.ch.strip_prefix("private.") {
-            Some(id) if !allowed(ctx.agent, "private", id) => Err(forbidden()),
-            _ => Ok(()),
         }
     }
 }

@@ -15,6 +15,7 @@ use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
+use super::access::{self, Reading};
 use super::limits::Bucket;
 use super::live_query::{LiveQuery, Update};
 use super::middleware::{
@@ -47,6 +48,9 @@ pub(crate) struct Agent {
     queries: HashMap<u64, LiveQuery>,
     /// Presence channels subscribed to (without the `$presence.` prefix).
     presence_channels: HashSet<String>,
+    /// Presence channels the client asked for but may not follow: answered
+    /// as empty ones.
+    unread_channels: HashSet<String>,
     /// This client's latest presence per (channel, presence id), to announce
     /// its departure when the connection ends.
     own_presence: HashMap<(String, String), Presence>,
@@ -287,6 +291,7 @@ pub(crate) async fn run(
         docs: HashMap::new(),
         queries: HashMap::new(),
         presence_channels: HashSet::new(),
+        unread_channels: HashSet::new(),
         own_presence: HashMap::new(),
         requests: Bucket::new(limits.requests),
         ops: Bucket::new(limits.ops),
@@ -596,8 +601,19 @@ impl Agent {
                 if !self.inner.options.presence {
                     return Ok(None);
                 }
+                access::presence(&self.inner, &self.info, &presence.ch, true).await?;
+                if let (Some(c), Some(d)) = (&presence.c, &presence.d) {
+                    self.may_read(c, d).await?;
+                }
                 let mut presence = presence.clone();
                 presence.src = Some(self.info.client_id.clone());
+                for m in &self.inner.middleware {
+                    let mut ctx = PresenceContext {
+                        agent: &self.info,
+                        presence: &mut presence,
+                    };
+                    m.receive_presence(&mut ctx).await?;
+                }
                 self.catch_up_presence(&mut presence).await?;
                 self.broadcast_presence(&presence).await?;
                 ServerMessage::Presence(presence)
@@ -606,9 +622,11 @@ impl Agent {
                 if !self.inner.options.presence {
                     return Ok(None);
                 }
-                if !self.presence_channels.contains(ch) {
+                let followed =
+                    self.presence_channels.contains(ch) || self.unread_channels.contains(ch);
+                if !followed {
                     let max = self.inner.options.limits.max_presence_channels;
-                    if self.presence_channels.len() >= max {
+                    if self.presence_channels.len() + self.unread_channels.len() >= max {
                         return Err(ErrorObject::new(
                             ErrorCode::TooManyPresenceChannels,
                             format!(
@@ -616,9 +634,18 @@ impl Agent {
                             ),
                         ));
                     }
-                    self.retain(&pubsub::presence_channel(ch)).await?;
-                    self.presence_channels.insert(ch.clone());
-                    self.request_presence(ch).await?;
+                    // A channel it may not follow is answered as an empty
+                    // one: acknowledged, and silent.
+                    if access::presence(&self.inner, &self.info, ch, false)
+                        .await
+                        .is_ok()
+                    {
+                        self.retain(&pubsub::presence_channel(ch)).await?;
+                        self.presence_channels.insert(ch.clone());
+                        self.request_presence(ch).await?;
+                    } else {
+                        self.unread_channels.insert(ch.clone());
+                    }
                 }
                 ServerMessage::PresenceSubscribe {
                     ch: ch.clone(),
@@ -626,6 +653,7 @@ impl Agent {
                 }
             }
             ClientMessage::PresenceUnsubscribe { ch, seq } => {
+                self.unread_channels.remove(ch);
                 if self.presence_channels.remove(ch) {
                     self.channels.release(&pubsub::presence_channel(ch));
                 }
@@ -635,7 +663,12 @@ impl Agent {
                 }
             }
             ClientMessage::PresenceRequest { ch } => {
-                self.request_presence(ch).await?;
+                if access::presence(&self.inner, &self.info, ch, false)
+                    .await
+                    .is_ok()
+                {
+                    self.request_presence(ch).await?;
+                }
                 ServerMessage::PresenceRequest { ch: ch.clone() }
             }
         }))
@@ -781,11 +814,18 @@ impl Agent {
         }
     }
 
+    /// Whether this connection may read `c.d` (the read policy, asked
+    /// before anything stored is looked at).
+    async fn may_read(&self, c: &str, d: &str) -> Result<(), ErrorObject> {
+        access::doc(&self.inner, &self.info, c, d).await
+    }
+
     /// A fetch: the snapshot, or with a version the ops since.
     async fn fetch(
         &self,
         r: &DocRequest,
     ) -> Result<Option<crate::protocol::Snapshot>, ErrorObject> {
+        self.may_read(&r.c, &r.d).await?;
         let read = self.read_doc(&r.c, &r.d, r.v).await?;
         self.send_ops(read.ops);
         Ok(read.data)
@@ -839,6 +879,7 @@ impl Agent {
         &mut self,
         r: &DocRequest,
     ) -> Result<Option<crate::protocol::Snapshot>, ErrorObject> {
+        self.may_read(&r.c, &r.d).await?;
         self.check_subscriptions(usize::from(!self.is_subscribed(&r.c, &r.d)))?;
         let started = self.listen_doc(&r.c, &r.d).await?;
         match self.read_doc(&r.c, &r.d, r.v).await {
@@ -866,6 +907,21 @@ impl Agent {
                 .into_iter()
                 .filter(|id| seen.insert(*id))
                 .collect();
+        // The read policy first: by id, a refused document gets its error
+        // in the reply; by version (catching up), the request is refused.
+        let mut refused = HashMap::new();
+        for id in &ids {
+            if let Err(error) = self.may_read(&r.c, id).await {
+                if matches!(r.b, Bulk::Versions(_)) {
+                    return Err(error);
+                }
+                refused.insert(*id, error);
+            }
+        }
+        let ids: Vec<&str> = ids
+            .into_iter()
+            .filter(|id| !refused.contains_key(id))
+            .collect();
         let mut started = Vec::new();
         let mut result = Ok(());
         if subscribe {
@@ -886,7 +942,7 @@ impl Agent {
             }
         }
         let read = match result {
-            Ok(()) => self.read_bulk(&r.c, &r.b, &ids).await,
+            Ok(()) => self.read_bulk(&r.c, &r.b, &ids, refused).await,
             Err(error) => Err(error),
         };
         let read = match read {
@@ -914,9 +970,15 @@ impl Agent {
     }
 
     /// Reads documents for a bulk request; nothing is sent yet.
-    async fn read_bulk(&self, c: &str, b: &Bulk, ids: &[&str]) -> Result<BulkRead, ErrorObject> {
+    async fn read_bulk(
+        &self,
+        c: &str,
+        b: &Bulk,
+        ids: &[&str],
+        mut refused: HashMap<&str, ErrorObject>,
+    ) -> Result<BulkRead, ErrorObject> {
         match b {
-            Bulk::Ids(_) => {
+            Bulk::Ids(requested) => {
                 let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
                 let mut map = self
                     .inner
@@ -942,6 +1004,18 @@ impl Agent {
                 for (index, error) in rejected {
                     if let Some(item) = items.get_mut(index) {
                         item.1 = Err(error);
+                    }
+                }
+                // Refused documents in the order asked, never read.
+                if !refused.is_empty() {
+                    let mut read: HashMap<String, _> = items.into_iter().collect();
+                    items = Vec::with_capacity(requested.len());
+                    for id in requested {
+                        if let Some(error) = refused.remove(id.as_str()) {
+                            items.push((id.clone(), Err(error)));
+                        } else if let Some(item) = read.remove(id) {
+                            items.push((id.clone(), item));
+                        }
                     }
                 }
                 let read = items
@@ -1027,7 +1101,8 @@ impl Agent {
 
     async fn query_fetch(&self, r: &QueryRequest) -> Result<QueryReply, ErrorObject> {
         let query = self.prepare_query(r).await?;
-        let (_, data, extra) = self.run_query(&r.c, &query).await?;
+        let reading = self.query_reading(&r.c, &query).await?;
+        let (_, data, extra) = self.run_query(&r.c, &query, reading).await?;
         Ok(QueryReply {
             id: r.id,
             data: QueryData::Results(data),
@@ -1041,16 +1116,55 @@ impl Agent {
         &self,
         collection: &str,
         query: &Query,
+        reading: Reading,
     ) -> Result<(Vec<String>, Vec<QueryResult>, Option<Value>), ErrorObject> {
-        let results = self
-            .inner
-            .db
-            .query(collection, query)
-            .await
-            .map_err(|e| e.to_client("query"))?;
-        let ids = results.snapshots.iter().map(|s| s.id.clone()).collect();
-        let data = self.results(collection, results.snapshots).await?;
-        Ok((ids, data, results.extra))
+        let (snapshots, extra) = match reading {
+            Reading::All => {
+                let results = self
+                    .inner
+                    .db
+                    .query(collection, query)
+                    .await
+                    .map_err(|e| e.to_client("query"))?;
+                (results.snapshots, results.extra)
+            }
+            // Only what the connection may read, then paged: the others
+            // take no place and count for nothing.
+            Reading::PerDocument => {
+                let results = self
+                    .inner
+                    .db
+                    .query(collection, &query.unpaged())
+                    .await
+                    .map_err(|e| e.to_client("query"))?;
+                let mut readable = Vec::with_capacity(results.snapshots.len());
+                for snapshot in results.snapshots {
+                    if access::doc_in(&self.inner, &self.info, collection, &snapshot.id).await {
+                        readable.push(snapshot);
+                    }
+                }
+                query.page(readable)
+            }
+        };
+        let ids = snapshots.iter().map(|s| s.id.clone()).collect();
+        let data = self.results(collection, snapshots).await?;
+        Ok((ids, data, extra))
+    }
+
+    /// How this connection reads a queried collection; an error if the
+    /// query cannot run as it may read it.
+    async fn query_reading(&self, collection: &str, query: &Query) -> Result<Reading, ErrorObject> {
+        let reading = access::collection(&self.inner, &self.info, collection).await?;
+        if reading == Reading::PerDocument && query.has_result_options() {
+            return Err(ErrorObject::new(
+                ErrorCode::SnapshotReadsRejected,
+                format!(
+                    "This connection reads {collection} document by document: a query of it may \
+                     filter, sort, skip, limit and $count, but not use other options"
+                ),
+            ));
+        }
+        Ok(reading)
     }
 
     /// A query subscribe: listen to the collection first, then read, so no
@@ -1064,6 +1178,7 @@ impl Agent {
             ));
         }
         let query = self.prepare_query(r).await?;
+        let reading = self.query_reading(&r.c, &query).await?;
         if let Some(previous) = self.queries.remove(&r.id) {
             self.channels
                 .release(&pubsub::collection_channel(&previous.collection));
@@ -1071,8 +1186,8 @@ impl Agent {
         let channel = pubsub::collection_channel(&r.c);
         self.retain(&channel).await?;
         let start = match &r.results {
-            None => self.first_results(r, query).await,
-            Some(known) => self.resume_query(r, query, known).await,
+            None => self.first_results(r, query, reading).await,
+            Some(known) => self.resume_query(r, query, reading, known).await,
         };
         match start {
             Ok(start) => {
@@ -1095,12 +1210,14 @@ impl Agent {
         &self,
         r: &QueryRequest,
         query: Query,
+        reading: Reading,
     ) -> Result<QueryStart, ErrorObject> {
-        let (ids, data, extra) = self.run_query(&r.c, &query).await?;
+        let (ids, data, extra) = self.run_query(&r.c, &query, reading).await?;
         Ok(QueryStart {
             live: LiveQuery {
                 collection: r.c.clone(),
                 query,
+                reading,
                 ids,
                 extra: extra.clone(),
             },
@@ -1120,11 +1237,19 @@ impl Agent {
         &self,
         r: &QueryRequest,
         query: Query,
+        reading: Reading,
         known: &[(String, Option<u64>)],
     ) -> Result<QueryStart, ErrorObject> {
         let mut before = Vec::new();
         let mut to_fetch = Vec::new();
         for (id, v) in known {
+            // A result the client claims but may not read is not caught
+            // up: the poll below takes it out, whatever it holds.
+            if reading == Reading::PerDocument
+                && !access::doc_in(&self.inner, &self.info, &r.c, id).await
+            {
+                continue;
+            }
             match v {
                 Some(v) => {
                     let doc = self.read_doc(&r.c, id, Some(*v)).await?;
@@ -1160,10 +1285,11 @@ impl Agent {
         let mut live = LiveQuery {
             collection: r.c.clone(),
             query,
+            reading,
             ids: known.iter().map(|(id, _)| id.clone()).collect(),
             extra: None,
         };
-        let update = live.poll(&self.inner).await?;
+        let update = live.poll(&self.inner, &self.info).await?;
         before.extend(self.update_messages(r.id, &r.c, update).await?);
         Ok(QueryStart {
             live,
@@ -1218,6 +1344,8 @@ impl Agent {
         &mut self,
         request: &crate::protocol::OpRequest,
     ) -> Result<ServerMessage, ErrorObject> {
+        // Writing needs reading: the reply tells versions.
+        self.may_read(&request.c, &request.d).await?;
         let inner = self.inner.clone();
         let (looked_up, last_seq) = (self.looked_up_first(request), self.last_seq);
         let mut req = SubmitRequest::new(
@@ -1307,6 +1435,7 @@ impl Agent {
         d: &str,
         point: Point,
     ) -> Result<crate::protocol::Snapshot, ErrorObject> {
+        self.may_read(c, d).await?;
         let current = self.load(c, d).await?;
         let (snapshot, kind) = match point {
             Point::Version(None) | Point::Time(None) => (current, SnapshotKind::Current),
@@ -1375,18 +1504,22 @@ impl Agent {
         Ok(())
     }
 
+    /// Relays this client's presence to the channel, under an id scoped to
+    /// the connection (see [`scoped_presence_id`]).
     async fn broadcast_presence(&mut self, presence: &Presence) -> Result<(), ErrorObject> {
         let key = (presence.ch.clone(), presence.id.clone());
+        let mut relayed = presence.clone();
+        relayed.id = scoped_presence_id(&self.info.client_id, &presence.id);
         if presence.p.is_null() {
             self.own_presence.remove(&key);
         } else {
-            self.own_presence.insert(key, presence.clone());
+            self.own_presence.insert(key, relayed.clone());
         }
         self.inner
             .pubsub
             .publish(
                 &[pubsub::presence_channel(&presence.ch)],
-                Message::Presence(Arc::new(presence.clone())),
+                Message::Presence(Arc::new(relayed)),
             )
             .await
             .map_err(|e| internal("presence", &e))
@@ -1497,7 +1630,7 @@ impl Agent {
                 continue;
             };
             let was_result = query.ids.contains(&op.d);
-            match query.update(&inner, &op).await {
+            match query.update(&inner, &self.info, &op).await {
                 Ok(update) => {
                     forward |= was_result;
                     match self.update_messages(id, &op.c, update).await {
@@ -1581,6 +1714,13 @@ async fn at_most_once(
         req.op.src = Some(agent.client_id.clone());
     }
     Ok(None)
+}
+
+/// The id a presence is relayed under: the client's own, prefixed with
+/// the connection's id (and its length, so no two connections can make
+/// the same one), so no connection can replace another's presence.
+pub(crate) fn scoped_presence_id(client_id: &str, id: &str) -> String {
+    format!("{}:{client_id}:{id}", client_id.len())
 }
 
 /// The echo of a query update error: `{a: "q", id}`.

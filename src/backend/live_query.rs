@@ -7,9 +7,16 @@
 //! whether it matches (no sort, skip, limit or count), the document is
 //! matched in memory. Otherwise the query is polled again and the new id
 //! list diffed against the old one.
+//!
+//! In a collection the connection reads document by document (see
+//! `access`), the query runs without its paging, the results it may not
+//! read are dropped, and then it is paged: documents it may not read take
+//! no place in its results, its positions or its counts.
 
 use serde_json::Value;
 
+use super::access::{self, Reading};
+use super::middleware::AgentInfo;
 use super::query::Query;
 use super::{Inner, Snapshot};
 use crate::ot::diff::{self, ArrayDiff};
@@ -19,7 +26,10 @@ use crate::protocol::{DocOp, ErrorObject, OpKind};
 #[derive(Debug)]
 pub(crate) struct LiveQuery {
     pub collection: String,
+    /// The query as the client asked it.
     pub query: Query,
+    /// How the connection reads the collection.
+    pub reading: Reading,
     /// The current results, in order.
     pub ids: Vec<String>,
     pub extra: Option<Value>,
@@ -35,16 +45,49 @@ pub(crate) struct Update {
 }
 
 impl LiveQuery {
-    /// Brings the results up to date after `op`.
-    pub async fn update(&mut self, inner: &Inner, op: &DocOp) -> Result<Update, ErrorObject> {
+    /// Brings the results up to date after `op`. An op on a document the
+    /// connection may not read changes nothing it sees.
+    pub async fn update(
+        &mut self,
+        inner: &Inner,
+        agent: &AgentInfo,
+        op: &DocOp,
+    ) -> Result<Update, ErrorObject> {
         if self.query.skip_poll(&op.kind) {
+            return Ok(Update::default());
+        }
+        if self.reading == Reading::PerDocument
+            && !access::doc_in(inner, agent, &self.collection, &op.d).await
+        {
             return Ok(Update::default());
         }
         if self.query.can_poll_doc() {
             self.update_doc(inner, op).await
         } else {
-            self.poll(inner).await
+            self.poll(inner, agent).await
         }
+    }
+
+    /// The query's results now: ids in order, and the extra.
+    pub async fn results(
+        &self,
+        inner: &Inner,
+        agent: &AgentInfo,
+    ) -> Result<(Vec<String>, Option<Value>), ErrorObject> {
+        if self.reading == Reading::All {
+            return inner
+                .db
+                .query_ids(&self.collection, &self.query)
+                .await
+                .map_err(|e| e.to_client("query poll"));
+        }
+        let (ids, _) = inner
+            .db
+            .query_ids(&self.collection, &self.query.unpaged())
+            .await
+            .map_err(|e| e.to_client("query poll"))?;
+        let ids = access::readable(inner, agent, &self.collection, ids).await;
+        Ok(self.query.page(ids))
     }
 
     async fn update_doc(&mut self, inner: &Inner, op: &DocOp) -> Result<Update, ErrorObject> {
@@ -85,12 +128,8 @@ impl LiveQuery {
     }
 
     /// Runs the query again and diffs the results.
-    pub async fn poll(&mut self, inner: &Inner) -> Result<Update, ErrorObject> {
-        let (ids, extra) = inner
-            .db
-            .query_ids(&self.collection, &self.query)
-            .await
-            .map_err(|e| e.to_client("query poll"))?;
+    pub async fn poll(&mut self, inner: &Inner, agent: &AgentInfo) -> Result<Update, ErrorObject> {
+        let (ids, extra) = self.results(inner, agent).await?;
         let mut update = Update::default();
         if extra != self.extra {
             self.extra = extra.clone();

@@ -12,19 +12,41 @@
 //! from the HTTP request that opened it; later hooks read it back from
 //! [`AgentInfo::custom`].
 //!
-//! A client reads a document in two ways: as a snapshot (a fetch or
-//! subscribe without a version, bulk requests with ids, query results,
-//! snapshots by version or time), which passes [`Middleware::read_snapshots`],
-//! or as ops (a fetch or subscribe from a version, bulk requests with
-//! versions, a query resumed with its results, ops of subscribed documents
-//! and query results, the ops a late submit was transformed past), each of
-//! which passes [`Middleware::op`]. Read access control needs both hooks;
-//! writes need [`Middleware::submit`]. A request whose read is rejected
-//! creates no subscription and sends nothing of the document.
+//! Who may read what is the read policy: [`Middleware::authorize_collection`]
+//! (all of a collection, none, or document by document) and
+//! [`Middleware::authorize_doc`]. They answer from the connection and the
+//! names only, and the backend asks them first, for every kind of read,
+//! so nothing a connection receives depends on a document it may not
+//! read: no snapshot, op, version, error, query result, position in
+//! results or count, and no presence on the document's channel.
+//! Concretely:
 //!
-//! Presence (cursors, selections) passes [`Middleware::send_presence`] on
-//! its way to each subscriber; presence a client sends passes
-//! [`Middleware::receive`], like every message.
+//! - fetches and subscribes, with or without a version, bulk ones,
+//!   snapshots at a version or time, and submits (their replies tell
+//!   versions) are refused with the hook's error before anything is
+//!   loaded; a bulk request by ids reports the error for that document;
+//! - queries of a collection read document by document run without their
+//!   `$skip`, `$limit` and `$count`, drop what the connection may not read,
+//!   then page and count what is left: others' documents take no place in
+//!   the results, their order or their counts; live queries ignore ops on
+//!   them. (Other query options, such as `$distinct`, are refused there.)
+//! - presence: [`Middleware::authorize_presence`] (by default, a channel
+//!   named `collection.id` is that document's) decides who may follow and
+//!   publish on a channel; a channel one may not follow is answered like an
+//!   empty one, and publishing on it is refused. Presence is relayed under
+//!   ids scoped to the sending connection, so nobody can replace another's.
+//!
+//! Writes need [`Middleware::submit`]. [`Middleware::read_snapshots`] and
+//! [`Middleware::op`] still see (and may change or reject) what is sent,
+//! but they decide after the document is loaded: a rejection there tells
+//! the client something about the document, so keep access control in the
+//! `authorize_*` hooks and use these for redaction.
+//!
+//! The guarantee is about one server's answers: decisions change no
+//! existing subscription (a document unsubscribed when access is revoked
+//! is not), and timing is not made uniform (a refused read may answer
+//! faster than an allowed one; it answers the same whatever the document
+//! holds).
 //!
 //! The example below is tested as is (`tests/backend/access_control.rs`)
 //! by connecting as the wrong user and trying every kind of read.
@@ -187,6 +209,18 @@ pub struct PresenceContext<'a> {
     pub presence: &'a mut Presence,
 }
 
+/// How a connection may read a collection, as
+/// [`Middleware::authorize_collection`] decides.
+#[derive(Clone, Debug)]
+pub enum CollectionAccess {
+    /// Every document of it.
+    All,
+    /// Each document as [`Middleware::authorize_doc`] says.
+    PerDocument,
+    /// None of it: every read of it gets this error.
+    Refused(ErrorObject),
+}
+
 /// Hooks into the backend, ShareDB's middleware actions. Every hook has a
 /// default that does nothing; return an error to reject.
 #[async_trait]
@@ -266,6 +300,61 @@ pub trait Middleware: Send + Sync + 'static {
 
     /// A reply is about to be sent (not errors, not ops of other clients).
     async fn reply(&self, ctx: &mut ReplyContext<'_>) -> Result<(), ErrorObject> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Whether a connection may read `collection`: all of it, none of it,
+    /// or document by document ([`Middleware::authorize_doc`]). Decided
+    /// from the connection and the name only, never from what is stored,
+    /// so the answer tells the client nothing about the documents. The
+    /// read policy: see [access control](self#access-control). Default:
+    /// all of it.
+    async fn authorize_collection(&self, agent: &AgentInfo, collection: &str) -> CollectionAccess {
+        let _ = (agent, collection);
+        CollectionAccess::All
+    }
+
+    /// Whether a connection may read `collection.id`, in a collection
+    /// [`Middleware::authorize_collection`] gave
+    /// [`CollectionAccess::PerDocument`] for. Decided from the connection
+    /// and the names only, like it. Default: yes.
+    async fn authorize_doc(
+        &self,
+        agent: &AgentInfo,
+        collection: &str,
+        id: &str,
+    ) -> Result<(), ErrorObject> {
+        let _ = (agent, collection, id);
+        Ok(())
+    }
+
+    /// Whether a connection may follow a presence channel (`publish`:
+    /// false) or publish on it (true). A channel it may not follow is
+    /// answered as an empty one; publishing is refused with the error.
+    /// Default: a channel named like a document, `collection.id` (a
+    /// document's presence, as ShareDB names it), as that document (the
+    /// two hooks above); any other channel, yes.
+    async fn authorize_presence(
+        &self,
+        agent: &AgentInfo,
+        channel: &str,
+        publish: bool,
+    ) -> Result<(), ErrorObject> {
+        let _ = publish;
+        let Some((collection, id)) = channel.split_once('.') else {
+            return Ok(());
+        };
+        match self.authorize_collection(agent, collection).await {
+            CollectionAccess::All => Ok(()),
+            CollectionAccess::PerDocument => self.authorize_doc(agent, collection, id).await,
+            CollectionAccess::Refused(error) => Err(error),
+        }
+    }
+
+    /// This connection's presence is about to be relayed (ShareDB's
+    /// `receivePresence`): change it, or refuse it with an error.
+    async fn receive_presence(&self, ctx: &mut PresenceContext<'_>) -> Result<(), ErrorObject> {
         let _ = ctx;
         Ok(())
     }

@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+mod access;
 pub(crate) mod agent;
 pub mod db;
 mod limits;
@@ -44,8 +45,8 @@ use tokio::sync::watch;
 pub use db::{Db, DbError, MemoryDb, QueryResults};
 pub use limits::{Limits, Rate};
 pub use middleware::{
-    AgentInfo, ConnectContext, Middleware, OpContext, PresenceContext, QueryContext,
-    ReadSnapshotsContext, ReceiveContext, ReplyContext, SnapshotKind,
+    AgentInfo, CollectionAccess, ConnectContext, Middleware, OpContext, PresenceContext,
+    QueryContext, ReadSnapshotsContext, ReceiveContext, ReplyContext, SnapshotKind,
 };
 pub use pubsub::{MemoryPubSub, PubSub, PubSubError};
 pub use snapshot::Snapshot;

@@ -487,7 +487,9 @@ impl Presence {
         })
     }
 
-    /// The presence of everyone else on the channel, by presence id.
+    /// The presence of everyone else on the channel, by presence id: the
+    /// id the other client gave, scoped by the server to its connection
+    /// (`<length>:<client id>:<id>`), so no client can replace another's.
     pub fn others(&self) -> HashMap<String, Value> {
         self.connection.shared.with_state(|s| {
             s.presence_mut(&self.channel)
@@ -534,7 +536,10 @@ impl std::fmt::Debug for Presence {
 /// // Ann's caret after "hello".
 /// ann.doc_presence("notes", "n1").submit("ann", json!({"p": ["text"], "s": 5, "e": 5}));
 /// # for _ in 0..100 { if !seen.others().is_empty() { break } tokio::task::yield_now().await; }
-/// assert_eq!(seen.others()["ann"]["s"], 5);
+/// // Keyed by an id the server scoped to Ann's connection.
+/// let (id, caret) = seen.others().into_iter().next().unwrap();
+/// assert!(id.ends_with(":ann"));
+/// assert_eq!(caret["s"], 5);
 /// # Ok(()) }
 /// # #[cfg(not(feature = "ssr"))]
 /// # fn main() {}

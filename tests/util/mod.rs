@@ -168,6 +168,16 @@ impl RawSocket {
     }
 }
 
+/// Someone's presence by the id their client gave it: the server relays
+/// it under an id scoped to their connection (`<len>:<client id>:<id>`).
+pub fn by_local_id(others: &std::collections::HashMap<String, Value>, id: &str) -> Option<Value> {
+    let suffix = format!(":{id}");
+    others
+        .iter()
+        .find(|(key, _)| key.ends_with(&suffix))
+        .map(|(_, v)| v.clone())
+}
+
 /// Waits until `check` holds (polling), or panics after 5 s.
 pub async fn until(what: &str, check: impl FnMut() -> bool) {
     until_within(what, Duration::from_secs(5), check).await;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { connect, call, collection, until, rawSocket } from '../support.js';
+import { connect, call, collection, until, rawSocket, byLocalId } from '../support.js';
 
 const require = createRequire(import.meta.url);
 require('../../../js/json0-presence.js').install(require('ot-json0').type);
@@ -30,21 +30,21 @@ test("another client's caret follows the edits made before it", async () => {
   await call(mine, 'subscribe');
   const caret = mine.create('ann');
   await call(caret, 'submit', { p: ['text'], s: 5, e: 5, name: 'Ann' });
-  await until(() => seen.remotePresences.ann?.s === 5, "Ann's caret");
-  assert.deepEqual(seen.remotePresences.ann, { p: ['text'], s: 5, e: 5, name: 'Ann' });
+  await until(() => byLocalId(seen.remotePresences, 'ann')?.s === 5, "Ann's caret");
+  assert.deepEqual(byLocalId(seen.remotePresences, 'ann'), { p: ['text'], s: 5, e: 5, name: 'Ann' });
 
   // Ann types at her caret: her own text pushes it.
   await call(docA, 'submitOp', [{ p: ['text'], t: 'text0', o: [{ p: 5, i: ',' }] }]);
-  await until(() => seen.remotePresences.ann?.s === 6, 'the caret pushed by her typing');
+  await until(() => byLocalId(seen.remotePresences, 'ann')?.s === 6, 'the caret pushed by her typing');
   // Someone else inserts before it: it moves with the text it was at.
   const docB = b.get(c, 'n');
   await call(docB, 'submitOp', [{ p: ['text', 0], si: '>> ' }]);
   await until(() => caret.value?.s === 9, 'her own copy to move too');
-  await until(() => seen.remotePresences.ann?.s === 9, 'the caret moved by the insert');
+  await until(() => byLocalId(seen.remotePresences, 'ann')?.s === 9, 'the caret moved by the insert');
   assert.equal(docB.data.text.slice(0, 9), '>> hello,');
 
   await call(caret, 'submit', null);
-  await until(() => !('ann' in seen.remotePresences), 'Ann to leave');
+  await until(() => byLocalId(seen.remotePresences, 'ann') === undefined, 'Ann to leave');
   a.close(); b.close();
 });
 
@@ -65,8 +65,8 @@ test('a presence made at an older version is moved by the server before it is re
   const ack = await raw.next((m) => m.a === 'p' && m.id === 'late', 'the reply');
   assert.equal(ack.v, 2);
   assert.deepEqual(ack.p, { p: ['text'], s: 8, e: 14 });
-  await until(() => seen.remotePresences.late?.s === 8, 'the moved presence');
-  assert.deepEqual(seen.remotePresences.late, { p: ['text'], s: 8, e: 14 });
+  await until(() => byLocalId(seen.remotePresences, 'late')?.s === 8, 'the moved presence');
+  assert.deepEqual(byLocalId(seen.remotePresences, 'late'), { p: ['text'], s: 8, e: 14 });
 
   // A type the server cannot move presence for is refused.
   raw.send(JSON.stringify({

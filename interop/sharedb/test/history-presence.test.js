@@ -1,7 +1,7 @@
 // Snapshots of the past (by version and by time) and presence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, call, collection, until } from '../support.js';
+import { connect, call, collection, until, byLocalId } from '../support.js';
 
 test('snapshots by version and by timestamp', async () => {
   const c = collection('history');
@@ -41,7 +41,7 @@ test('presence is relayed to the other subscribers of a channel', async () => {
   await call(presenceA, 'subscribe');
   const mine = presenceA.create('cursor-a');
   await call(mine, 'submit', { name: 'Ann', index: 3 });
-  await until(() => seenByB.get('cursor-a')?.index === 3, 'b to see a');
+  await until(() => byLocalId(seenByB, 'cursor-a')?.index === 3, 'b to see a');
 
   // A late subscriber asks for everyone's presence and gets it.
   const c = await connect();
@@ -49,10 +49,10 @@ test('presence is relayed to the other subscribers of a channel', async () => {
   const presenceC = c.getPresence(channel);
   presenceC.on('receive', (id, value) => seenByC.set(id, value));
   await call(presenceC, 'subscribe');
-  await until(() => seenByC.get('cursor-a')?.name === 'Ann', 'c to get a on request');
+  await until(() => byLocalId(seenByC, 'cursor-a')?.name === 'Ann', 'c to get a on request');
 
   // Leaving (here: disconnecting) is relayed as null.
   a.close();
-  await until(() => seenByB.has('cursor-a') && seenByB.get('cursor-a') === null, 'b to see a leave');
+  await until(() => byLocalId(seenByB, 'cursor-a') === null, 'b to see a leave');
   b.close(); c.close();
 });

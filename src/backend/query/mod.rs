@@ -297,6 +297,45 @@ impl Query {
         self.count
     }
 
+    /// Whether the query has options that change what it returns beyond
+    /// sorting and paging (`$distinct`, `$aggregate`, `$explain`, ...).
+    pub fn has_result_options(&self) -> bool {
+        self.result_options().next().is_some()
+    }
+
+    /// Whether the query skips, limits or counts.
+    pub fn is_paged(&self) -> bool {
+        self.skip.is_some() || self.limit.is_some() || self.count
+    }
+
+    /// The query without `$skip`, `$limit` and `$count`: what to run when
+    /// results are filtered before they are paged.
+    pub fn unpaged(&self) -> Query {
+        Query {
+            skip: None,
+            limit: None,
+            count: false,
+            ..self.clone()
+        }
+    }
+
+    /// Pages results already matched and sorted: skip, limit; or count
+    /// (then the items are dropped and the count is the extra).
+    pub fn page<T>(&self, items: Vec<T>) -> (Vec<T>, Option<Value>) {
+        let skip = self
+            .skip
+            .map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX));
+        let limit = self
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let page = items.into_iter().skip(skip).take(limit);
+        if self.count {
+            (Vec::new(), Some(Value::from(page.count())))
+        } else {
+            (page.collect(), None)
+        }
+    }
+
     /// Whether a document matches the filter; `_id` refers to its id. A
     /// query that is not [portable](Self::is_portable) matches nothing
     /// here: only its database can decide it.
