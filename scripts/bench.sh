@@ -5,6 +5,7 @@
 #   BENCH_ROUNDS=3 BENCH_SECONDS=10 scripts/bench.sh
 #   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them);
 #   they are also added when the test services are already running.
+#   BENCH_ONLY=load or BENCH_ONLY=hostile runs only those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -118,8 +119,12 @@ hostile() {
   shift 2
   start peloton "$port" memory
   local result
-  result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --scenario "$scenario" \
-    --pid "$server_pid" --seconds "$seconds" --json "$@")
+  if ! result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --scenario "$scenario" \
+    --pid "$server_pid" --seconds "$seconds" --json "$@"); then
+    echo "==> hostile $scenario ($label): the run failed; no row" >&2
+    stop "$server_pid"
+    return 0
+  fi
   echo "==> hostile $scenario ($label): $result" >&2
   echo "{\"kind\":\"hostile\",\"server\":\"peloton\",\"scenario\":\"$scenario\",\"label\":\"$label\",\"result\":$result}" >>"$out/runs.jsonl"
   stop "$server_pid"
@@ -138,23 +143,30 @@ elif [ "${PELOTON_BENCH_SERVICES:-}" = 1 ]; then
   echo "MongoDB or Redis did not answer: no MongoDB + Redis rows" >&2
 fi
 
-for backing in "${backings[@]}"; do
+only="${BENCH_ONLY:-all}"
+if [ "$only" != hostile ]; then
+  for backing in "${backings[@]}"; do
+    for _ in $(seq 1 "$rounds"); do
+      load sharedb "$backing"
+      load peloton "$backing"
+    done
+  done
   for _ in $(seq 1 "$rounds"); do
-    load sharedb "$backing"
-    load peloton "$backing"
+    for n in 1000 10000; do
+      idle sharedb "$n"
+      idle peloton "$n"
+    done
+    ssr
   done
-done
-for _ in $(seq 1 "$rounds"); do
-  for n in 1000 10000; do
-    idle sharedb "$n"
-    idle peloton "$n"
+fi
+if [ "$only" != load ]; then
+  for _ in $(seq 1 "$rounds"); do
+    hostile fanout none --clients 10000 --docs 100 --stalled 0
+    hostile fanout stalled --clients 10000 --docs 100 --stalled 1
+    hostile backlog stalled --clients 100
+    hostile flood none --clients 50 --docs 10 --flooders 0
+    hostile flood flooding --clients 50 --docs 10 --flooders 1
   done
-  ssr
-  hostile fanout none --clients 10000 --docs 100 --stalled 0
-  hostile fanout stalled --clients 10000 --docs 100 --stalled 1
-  hostile backlog stalled --clients 100
-  hostile flood none --clients 50 --docs 10 --flooders 0
-  hostile flood flooding --clients 50 --docs 10 --flooders 1
-done
+fi
 
 python3 scripts/bench_table.py "$out/runs.jsonl" "$clients" "$docs" "$seconds" "$rounds" | tee "$out/results.md"
