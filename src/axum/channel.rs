@@ -167,14 +167,22 @@ impl AgentIo for SocketIo {
         if !matches!(sent.await, Ok(Ok(()))) {
             return;
         }
-        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        let deadline = tokio::time::Instant::now() + CLOSE_LINGER;
+        let answered = tokio::time::timeout_at(deadline, async {
             while let Some(Ok(frame)) = self.stream.next().await {
                 if matches!(frame, Message::Close(_)) {
-                    break;
+                    return true;
                 }
             }
+            false
         })
         .await;
+        // A stream that cannot be read (a message too big, left unread)
+        // gives no answer: linger all the same, or the kernel resets the
+        // connection over the unread data and the frame is lost.
+        if answered != Ok(true) {
+            tokio::time::sleep_until(deadline).await;
+        }
     }
 }
 

@@ -330,7 +330,8 @@ pub(crate) async fn run(
                 Incoming::Gone(close) => break close,
             },
             Some(delivery) = inbox.recv() => agent.deliver(delivery).await,
-            _ = ticker.tick() => {
+            // An in-process client cannot vanish unseen: no pings.
+            _ = ticker.tick(), if !in_process => {
                 let idle = io.idle_for();
                 if idle >= limits.idle_timeout {
                     break Some((

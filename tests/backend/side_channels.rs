@@ -136,10 +136,19 @@ async fn ann_acts(ann: &mut RawSocket, world: World, later: bool, seq: &mut u64)
     }
 }
 
-/// Bob's transcript in a world, with the connection ids written out.
+/// Bob's transcript in a world, with the connection ids written out. Also
+/// checks that ann's document and presence came through bob's probes as
+/// she made them.
 async fn transcript(world: World) -> Vec<String> {
-    let addr = serve(example::backend()).await;
+    let backend = example::backend();
+    let addr = serve(backend.clone()).await;
     let mut ann = as_user(addr, "ann").await;
+    // Ann's other tab watches her presence.
+    let mut ann_tab = as_user(addr, "ann").await;
+    ann_tab
+        .send(json!({"a": "ps", "ch": "private.ann", "seq": 1}))
+        .await;
+    ann_tab.next(|m| m["a"] == "ps").await;
     let mut ann_seq = 0;
     ann_acts(&mut ann, world, false, &mut ann_seq).await;
     let mut bob = as_user(addr, "bob").await;
@@ -178,6 +187,28 @@ async fn transcript(world: World) -> Vec<String> {
     bob.next(|m| m["a"] == "op" && m["seq"] == 101).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     bob.sync().await;
+    ann_tab.sync().await;
+
+    // Ann's document is as she left it, and all the presence her other tab
+    // saw is hers.
+    let stored = backend.db().get_snapshot("private", "ann").await.unwrap();
+    let expected = match world {
+        World::Absent => None,
+        World::New => Some(json!({"text": SECRET})),
+        World::Edited => Some(json!({"text": "again"})),
+    };
+    assert_eq!(stored.data, expected, "{world:?}: ann's document");
+    let ann_id = bob_id(&ann);
+    for frame in ann_tab.transcript() {
+        let message: Value = serde_json::from_str(frame).unwrap();
+        if message["a"] == "p" {
+            assert_eq!(
+                message["src"],
+                json!(ann_id),
+                "{world:?}: not ann's presence: {frame}"
+            );
+        }
+    }
     let id = bob_id(&bob);
     bob.transcript()
         .iter()
@@ -185,6 +216,7 @@ async fn transcript(world: World) -> Vec<String> {
         .collect()
 }
 
+/// The connection id a socket's handshake gave.
 fn bob_id(bob: &RawSocket) -> String {
     bob.transcript()
         .iter()
