@@ -29,9 +29,9 @@
 mod access;
 pub(crate) mod agent;
 pub mod db;
-mod limits;
+pub mod limits;
 mod live_query;
-mod middleware;
+pub mod middleware;
 pub mod pubsub;
 pub mod query;
 mod snapshot;
