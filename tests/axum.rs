@@ -149,3 +149,50 @@ async fn without_the_layer_the_extractor_says_what_is_missing() {
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body(response).await.contains("ModelLayer"));
 }
+
+#[tokio::test]
+async fn the_channel_can_live_under_a_prefix() {
+    let backend = backend_with_note("hi").await;
+    let app = peloton::axum::channel_route_at("/app/channel", backend);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = Connection::new(peloton::client::transport::WebSocketConnector::new(
+        format!("ws://{addr}/app/channel"),
+    ));
+    let note = client.get("notes", "n");
+    note.fetch().await.unwrap();
+    assert_eq!(note.data(), Some(json!({"text": "hi"})));
+}
+
+/// Opens connections that never come up.
+struct NeverConnects;
+
+impl peloton::protocol::Connector for NeverConnects {
+    fn connect(&self) -> peloton::protocol::ConnectFuture {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_bundle_waits_for_pending_requests_as_long_as_the_model_says() {
+    let options = ModelOptions {
+        fetch_only: true,
+        bundle_wait: Duration::from_millis(100),
+        ..ModelOptions::default()
+    };
+    let model = Model::with_options(Connection::new(NeverConnects), options);
+    let loading = model.clone();
+    tokio::spawn(async move {
+        let _ = loading.subscribe(["notes.n"]).await;
+    });
+    tokio::task::yield_now().await;
+    let started = std::time::Instant::now();
+    let bundle = model.bundle().await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    assert!(bundle.docs.is_empty());
+}

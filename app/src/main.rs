@@ -8,10 +8,10 @@ use axum::serve::{Listener, ListenerExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use peloton::axum::ModelLayer;
+use peloton::axum::provide_request_model;
 use peloton::backend::db::MongoDb;
 use peloton::backend::pubsub::RedisPubSub;
 use peloton::backend::{Backend, redact_password};
-use peloton::leptos::provide_request_model;
 use tracing_subscriber::EnvFilter;
 
 /// A realtime server allocates many small, short-lived buffers from many

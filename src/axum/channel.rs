@@ -15,8 +15,9 @@ use crate::backend::Backend;
 use crate::backend::agent::{AgentIo, Incoming};
 use crate::protocol::{ClientMessage, ErrorObject, Rejected, ServerMessage};
 
-/// Where clients connect: browsers, the npm `sharedb` client, peloton's own
-/// WebSocket client.
+/// Where clients connect by default: browsers, the npm `sharedb` client,
+/// peloton's own WebSocket client (see [`channel_route_at`] for another
+/// path).
 pub const CHANNEL_PATH: &str = "/channel";
 
 /// A router with the `/channel` WebSocket route, to merge into an app's.
@@ -40,9 +41,17 @@ pub const CHANNEL_PATH: &str = "/channel";
 /// # }
 /// ```
 pub fn channel_route<S>(backend: Backend) -> Router<S> {
-    Router::new()
-        .route(CHANNEL_PATH, get(upgrade))
-        .with_state(backend)
+    channel_route_at(CHANNEL_PATH, backend)
+}
+
+/// The WebSocket route at another path, for an app served under a prefix
+/// (`/app/channel`); the browser side must use the same path
+/// (`peloton::leptos::HydrateOptions::channel`).
+///
+/// # Panics
+/// If `path` is not a valid axum route path (it must start with `/`).
+pub fn channel_route_at<S>(path: &str, backend: Backend) -> Router<S> {
+    Router::new().route(path, get(upgrade)).with_state(backend)
 }
 
 /// Sets a served TCP stream up for realtime traffic: `TCP_NODELAY` (each

@@ -5,5 +5,5 @@
 mod channel;
 mod model;
 
-pub use channel::{CHANNEL_PATH, channel_route, tune_stream};
-pub use model::{ModelLayer, ModelService, RequestModel};
+pub use channel::{CHANNEL_PATH, channel_route, channel_route_at, tune_stream};
+pub use model::{ModelLayer, ModelService, RequestModel, provide_request_model};

@@ -243,6 +243,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Model {
     }
 }
 
+/// Provides the request's model (from [`ModelLayer`]) to the page's
+/// components, as `peloton::leptos` reads it: pass it to
+/// `leptos_routes_with_context` (and to `file_and_error_handler_with_context`,
+/// so error pages have it too). The model is made when a component first
+/// asks for it, so responses that never do (static files) cost nothing.
+pub fn provide_request_model() {
+    use ::leptos::prelude::{provide_context, use_context};
+    // Without the request's parts this is no page render (leptos_axum's
+    // file handler serving a static file): nothing to provide.
+    let Some(parts) = use_context::<http::request::Parts>() else {
+        return;
+    };
+    match parts.extensions.get::<RequestModel>() {
+        Some(model) => {
+            let model = model.clone();
+            provide_context(crate::leptos::LazyModel::new(move || model.get()));
+        }
+        None => tracing::error!("no request model: add peloton::axum::ModelLayer to the router"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

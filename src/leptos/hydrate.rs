@@ -9,18 +9,60 @@ use crate::client::Connection;
 use crate::client::transport::WebSocketConnector;
 use crate::model::{BUNDLE_ELEMENT_ID, Bundle, Model, ModelOptions};
 
+/// How the browser side starts: where the server's WebSocket is, and the
+/// page model's options.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HydrateOptions {
+    /// The WebSocket's path on the page's host (`/channel`, or
+    /// `/app/channel` for an app served under `/app`), or a whole
+    /// `ws://` / `wss://` URL. It must match the server's
+    /// `peloton::axum::channel_route_at`. Default: `/channel`.
+    pub channel: String,
+    /// The page model's options.
+    pub model: ModelOptions,
+}
+
+impl Default for HydrateOptions {
+    fn default() -> Self {
+        Self {
+            channel: "/channel".to_owned(),
+            model: ModelOptions::default(),
+        }
+    }
+}
+
+impl HydrateOptions {
+    /// The default options with the WebSocket at `channel` (a path or a URL).
+    pub fn channel(channel: impl Into<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Hydrates the server-rendered page with the app `app`, after rebuilding
 /// the page's model from its bundle (so the first render is the server's)
 /// on a WebSocket to `/channel`: what the server loaded is subscribed from
 /// the versions it rendered, so only what changed since is sent. The
 /// connection reconnects by itself, and goes offline and back with the
-/// browser.
+/// browser. [`hydrate_body_with`] takes another path.
 pub fn hydrate_body<F, N>(app: F)
 where
     F: FnOnce() -> N + 'static,
     N: IntoView,
 {
-    let model = page_model();
+    hydrate_body_with(app, HydrateOptions::default());
+}
+
+/// [`hydrate_body`] with options: the WebSocket's path, the model's options.
+pub fn hydrate_body_with<F, N>(app: F, options: HydrateOptions)
+where
+    F: FnOnce() -> N + 'static,
+    N: IntoView,
+{
+    let model = page_model(&options);
     follow_network(&model);
     ::leptos::mount::hydrate_body(move || {
         provide_model(model);
@@ -29,13 +71,13 @@ where
 }
 
 /// The model of the page: its bundle on a new connection.
-fn page_model() -> Model {
+fn page_model(options: &HydrateOptions) -> Model {
     let bundle = read_bundle().unwrap_or_else(|e| {
         ::leptos::logging::warn!("peloton: no usable bundle in the page ({e}); starting empty");
         Bundle::default()
     });
-    let connection = Connection::new(WebSocketConnector::new(channel_url()));
-    Model::from_bundle(Some(connection), bundle, ModelOptions::default())
+    let connection = Connection::new(WebSocketConnector::new(channel_url(&options.channel)));
+    Model::from_bundle(Some(connection), bundle, options.model.clone())
 }
 
 fn read_bundle() -> Result<Bundle, String> {
@@ -46,12 +88,20 @@ fn read_bundle() -> Result<Bundle, String> {
     serde_json::from_str(&json).map_err(|e| e.to_string())
 }
 
-/// `ws(s)://<this host>/channel`.
-fn channel_url() -> String {
+/// `ws(s)://<this host><path>`, or `channel` itself if it is a URL.
+fn channel_url(channel: &str) -> String {
+    if channel.starts_with("ws://") || channel.starts_with("wss://") {
+        return channel.to_owned();
+    }
     let location = window().location();
     let secure = location.protocol().is_ok_and(|p| p == "https:");
     let host = location.host().unwrap_or_default();
-    format!("{}://{host}/channel", if secure { "wss" } else { "ws" })
+    let path = if channel.starts_with('/') {
+        channel.to_owned()
+    } else {
+        format!("/{channel}")
+    };
+    format!("{}://{host}{path}", if secure { "wss" } else { "ws" })
 }
 
 /// Goes offline when the browser does (a dead network does not always

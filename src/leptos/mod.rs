@@ -42,7 +42,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 #[cfg(feature = "hydrate")]
-pub use hydrate::hydrate_body;
+pub use hydrate::{HydrateOptions, hydrate_body, hydrate_body_with};
 pub use presence::{
     DocPresenceView, RemoteCaret, RemoteCarets, RemoteCaretsProps, use_doc_presence, use_presence,
 };
@@ -57,6 +57,25 @@ pub fn provide_model(model: Model) {
     provide_context(model);
 }
 
+/// A page's model that is made when a component first asks for it: what a
+/// server integration puts in context (`peloton::axum::provide_request_model`
+/// does), so responses that never ask, such as static files, cost nothing.
+#[derive(Clone)]
+pub struct LazyModel(std::sync::Arc<dyn Fn() -> Model + Send + Sync>);
+
+impl LazyModel {
+    /// A model made by `make`, when first asked for.
+    pub fn new(make: impl Fn() -> Model + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(make))
+    }
+}
+
+impl std::fmt::Debug for LazyModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyModel").finish_non_exhaustive()
+    }
+}
+
 /// The model of the current page, if there is one (there is none while
 /// Leptos lists an app's routes at startup, for example). On the server
 /// the request's model is made on first use.
@@ -64,42 +83,20 @@ pub fn try_use_model() -> Option<Model> {
     if let Some(model) = use_context::<Model>() {
         return Some(model);
     }
-    #[cfg(feature = "ssr")]
-    if let Some(request) = use_context::<crate::axum::RequestModel>() {
-        return Some(request.get());
-    }
-    None
+    use_context::<LazyModel>().map(|lazy| (lazy.0)())
 }
 
 /// The model of the current page.
 ///
 /// # Panics
 /// If no model was provided: on the server, add `peloton::axum::ModelLayer`
-/// and [`provide_request_model`] as Leptos context; in the browser, start
-/// with `hydrate_body` (feature `hydrate`).
+/// and `peloton::axum::provide_request_model` as Leptos context; in the
+/// browser, start with `hydrate_body` (feature `hydrate`).
 pub fn use_model() -> Model {
     try_use_model().expect(
-        "no peloton model in context: on the server use ModelLayer + provide_request_model, \
-         in the browser peloton::leptos::hydrate_body",
+        "no peloton model in context: on the server use peloton::axum::ModelLayer and \
+         provide_request_model, in the browser peloton::leptos::hydrate_body",
     )
-}
-
-/// Provides the request's model (from [`ModelLayer`](crate::axum::ModelLayer))
-/// as context; pass it to `leptos_routes_with_context` (and to
-/// `file_and_error_handler_with_context`, so error pages have it too). The
-/// model is made when a component first asks for it, so responses that
-/// never do (static files) cost nothing.
-#[cfg(feature = "ssr")]
-pub fn provide_request_model() {
-    // Without the request's parts this is no page render (leptos_axum's
-    // file handler serving a static file): nothing to provide.
-    let Some(parts) = use_context::<http::request::Parts>() else {
-        return;
-    };
-    match parts.extensions.get::<crate::axum::RequestModel>() {
-        Some(model) => provide_context(model.clone()),
-        None => tracing::error!("no request model: add peloton::axum::ModelLayer to the router"),
-    }
 }
 
 /// Signals of model paths.

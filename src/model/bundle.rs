@@ -62,12 +62,14 @@ pub struct BundledQuery {
 impl Model {
     /// The model's state, once nothing is pending on the connection (so
     /// the bundle holds the server's versions), or as it is after
-    /// [`BUNDLE_WAIT`] if something still is (then with a warning: the
-    /// browser catches up from the versions it gets).
+    /// [`ModelOptions::bundle_wait`](super::ModelOptions::bundle_wait) if
+    /// something still is (then with a warning: the browser catches up from
+    /// the versions it gets).
     pub async fn bundle(&self) -> Bundle {
-        if !self.when_nothing_pending_within(BUNDLE_WAIT).await {
+        let wait = self.options().bundle_wait;
+        if !self.when_nothing_pending_within(wait).await {
             tracing::warn!(
-                "bundling a model with requests still pending after {BUNDLE_WAIT:?}; \
+                "bundling a model with requests still pending after {wait:?}; \
                  the page may show data older than the server's"
             );
         }

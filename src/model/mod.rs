@@ -298,6 +298,9 @@ pub struct ModelOptions {
     /// caret) within this long of the previous keystroke is one undo step.
     /// Default: 1 s.
     pub undo_merge_window: Duration,
+    /// How long [`Model::bundle`] waits for pending requests before it
+    /// bundles what it has. Default: [`BUNDLE_WAIT`] (10 s).
+    pub bundle_wait: Duration,
 }
 
 impl Default for ModelOptions {
@@ -311,6 +314,7 @@ impl Default for ModelOptions {
             },
             undo_limit: 100,
             undo_merge_window: Duration::from_secs(1),
+            bundle_wait: BUNDLE_WAIT,
         }
     }
 }
