@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use db::{Db, DbError, MemoryDb, QueryResults};
+pub use db::{BoxError, Db, DbError, MemoryDb, QueryResults};
 pub use limits::{Limits, Rate};
 pub use middleware::{
     AgentInfo, CollectionAccess, ConnectContext, Middleware, OpContext, PresenceContext,

@@ -111,7 +111,12 @@ impl TimedPubSub {
     ) -> Result<T, PubSubError> {
         tokio::time::timeout(self.limit, call)
             .await
-            .unwrap_or_else(|_| Err(PubSubError(format!("no answer within {:?}", self.limit))))
+            .unwrap_or_else(|_| {
+                Err(PubSubError::new(format!(
+                    "no answer within {:?}",
+                    self.limit
+                )))
+            })
     }
 }
 

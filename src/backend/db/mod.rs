@@ -24,12 +24,21 @@ use super::Snapshot;
 use super::query::{Query, QueryError};
 use crate::protocol::{DocOp, ErrorCode, ErrorObject};
 
+/// An error from below (a database driver, a network), kept as the source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The database could not be reached or refused the request.
-    #[error("database error: {0}")]
-    Backend(String),
+    #[error("database error: {context}: {source}")]
+    Backend {
+        /// What was being done (`"MongoDB find"`).
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
     /// What is stored cannot be read back (a corrupt or foreign record).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -54,6 +63,14 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// A driver's error, with what was being done.
+    pub fn backend(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
     /// The error as the client sees it: the request's own mistakes (a
     /// reserved collection, a refused query) with their codes and reasons,
     /// anything else as a brief internal error (details are logged, never
@@ -69,7 +86,7 @@ impl DbError {
                 tracing::warn!("{during} failed: {self}");
                 ErrorObject::new(ErrorCode::Timeout, format!("{self} (during {during})"))
             }
-            Self::Backend(_) | Self::Corrupt(_) | Self::Invalid(_) => {
+            Self::Backend { .. } | Self::Corrupt(_) | Self::Invalid(_) => {
                 tracing::error!("{during} failed: {self}");
                 ErrorObject::unknown(format!("Internal error during {during}"))
             }
@@ -176,4 +193,26 @@ pub trait Db: Send + Sync + 'static {
 
     /// Releases connections. The default does nothing.
     async fn close(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn errors_keep_their_sources() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let db = DbError::backend("MongoDB find", io);
+        assert_eq!(db.to_string(), "database error: MongoDB find: refused");
+        assert_eq!(db.source().unwrap().to_string(), "refused");
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let pubsub = crate::backend::PubSubError::with_source("Redis publish", io);
+        assert_eq!(pubsub.source().unwrap().to_string(), "reset");
+        assert!(
+            crate::backend::PubSubError::new("closed")
+                .source()
+                .is_none()
+        );
+    }
 }

@@ -161,7 +161,7 @@ fn query_error(during: &'static str, e: mongodb::error::Error) -> DbError {
 }
 
 fn backend_error(during: &str) -> impl Fn(mongodb::error::Error) -> DbError + '_ {
-    move |e| DbError::Backend(format!("MongoDB {during}: {e}"))
+    move |e| DbError::backend(format!("MongoDB {during}"), e)
 }
 
 impl MongoDb {

@@ -87,10 +87,41 @@ impl Mailbox {
     }
 }
 
-/// Why a pub/sub call failed.
+/// Why a pub/sub call failed: what went wrong, and the error from below
+/// (a Redis driver's), if there was one.
 #[derive(Debug, thiserror::Error)]
-#[error("pub/sub error: {0}")]
-pub struct PubSubError(pub String);
+#[error("pub/sub error: {message}")]
+pub struct PubSubError {
+    message: String,
+    #[source]
+    source: Option<crate::backend::db::BoxError>,
+}
+
+impl PubSubError {
+    /// An error that says `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error that says `message`, caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<crate::backend::db::BoxError>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 /// Delivers messages published on channels to every subscriber, on every
 /// server that shares it.

@@ -68,7 +68,7 @@ impl std::fmt::Debug for RedisPubSub {
 }
 
 fn closed() -> PubSubError {
-    PubSubError("the Redis pub/sub is closed".into())
+    PubSubError::new("the Redis pub/sub is closed")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -78,7 +78,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn redis_error(during: &str) -> impl Fn(redis::RedisError) -> PubSubError + '_ {
-    move |e| PubSubError(format!("Redis {during}: {e}"))
+    move |e| PubSubError::with_source(format!("Redis {during}: {e}"), e)
 }
 
 impl RedisPubSub {
@@ -96,7 +96,7 @@ impl RedisPubSub {
     ) -> Result<Self, PubSubError> {
         let client = redis::Client::open(url).map_err(|e| {
             let url = crate::backend::redact_password(url);
-            PubSubError(format!("Redis URL {url:?}: {e}"))
+            PubSubError::with_source(format!("Redis URL {url:?}: {e}"), e)
         })?;
         let publisher = ConnectionManager::new(client.clone())
             .await
