@@ -97,9 +97,10 @@ async fn an_html_page_carries_the_bundle_of_its_fetch_only_model() {
     let bundle: Bundle = serde_json::from_str(json).unwrap();
     assert_eq!(bundle.counts, [("notes".into(), "n".into(), 1, 0)]);
     assert_eq!(bundle.docs["notes"]["n"].v, 1);
-    let options = ModelOptions {
-        fetch_only: true,
-        ..ModelOptions::default()
+    let options = {
+        let mut options = ModelOptions::default();
+        options.fetch_only = true;
+        options
     };
     let again = Model::from_bundle(Some(Connection::new(backend.clone())), bundle, options);
     assert_eq!(
@@ -176,10 +177,11 @@ impl peloton::protocol::Connector for NeverConnects {
 
 #[tokio::test]
 async fn a_bundle_waits_for_pending_requests_as_long_as_the_model_says() {
-    let options = ModelOptions {
-        fetch_only: true,
-        bundle_wait: Duration::from_millis(100),
-        ..ModelOptions::default()
+    let options = {
+        let mut options = ModelOptions::default();
+        options.fetch_only = true;
+        options.bundle_wait = Duration::from_millis(100);
+        options
     };
     let model = Model::with_options(Connection::new(NeverConnects), options);
     let loading = model.clone();

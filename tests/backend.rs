@@ -328,9 +328,10 @@ async fn edits_made_offline_are_delivered_once_after_reconnecting() {
 #[tokio::test]
 async fn bad_input_gets_errors_and_changes_nothing() {
     let backend = Backend::builder()
-        .options(BackendOptions {
-            max_message_bytes: 4096,
-            ..Default::default()
+        .options({
+            let mut options = BackendOptions::default();
+            options.max_message_bytes = 4096;
+            options
         })
         .build();
     let addr = serve(backend.clone()).await;

@@ -199,10 +199,11 @@ async fn a_dropped_connection_reconnects_by_itself_and_catches_up() {
     let backend = Backend::new();
     let addr = serve(backend.clone()).await;
     let proxy = Proxy::start(addr).await;
-    let options = ConnectionOptions {
-        reconnect_min: Duration::from_millis(20),
-        reconnect_max: Duration::from_millis(200),
-        ..ConnectionOptions::default()
+    let options = {
+        let mut options = ConnectionOptions::default();
+        options.reconnect_min = Duration::from_millis(20);
+        options.reconnect_max = Duration::from_millis(200);
+        options
     };
     let client = Connection::with_options(
         WebSocketConnector::new(format!("ws://{}/channel", proxy.addr)),

@@ -25,9 +25,10 @@ use util::{RawSocket, serve, until_within};
 
 fn backend_with(limits: Limits) -> Backend {
     Backend::builder()
-        .options(BackendOptions {
-            limits,
-            ..BackendOptions::default()
+        .options({
+            let mut options = BackendOptions::default();
+            options.limits = limits;
+            options
         })
         .build()
 }
@@ -370,11 +371,13 @@ async fn half_open_connections_are_noticed_on_both_sides() {
     let backend = backend_with(limits);
     let addr = serve(backend.clone()).await;
     let proxy = Proxy::to(addr).await;
-    let options = ConnectionOptions {
-        ping_interval: Duration::from_millis(200),
-        ping_timeout: Duration::from_millis(800),
-        reconnect_min: Duration::from_secs(60),
-        reconnect_max: Duration::from_secs(60),
+    let options = {
+        let mut options = ConnectionOptions::default();
+        options.ping_interval = Duration::from_millis(200);
+        options.ping_timeout = Duration::from_millis(800);
+        options.reconnect_min = Duration::from_secs(60);
+        options.reconnect_max = Duration::from_secs(60);
+        options
     };
     let client = Connection::with_options(
         WebSocketConnector::new(format!("ws://{}/channel", proxy.addr)),
@@ -440,10 +443,11 @@ async fn a_refused_client_backs_off_and_hears_why() {
     // A client keeps trying, but further and further apart: the backoff
     // starts over only after a handshake, which never comes.
     attempts.store(0, Ordering::SeqCst);
-    let options = ConnectionOptions {
-        reconnect_min: Duration::from_millis(50),
-        reconnect_max: Duration::from_secs(5),
-        ..ConnectionOptions::default()
+    let options = {
+        let mut options = ConnectionOptions::default();
+        options.reconnect_min = Duration::from_millis(50);
+        options.reconnect_max = Duration::from_secs(5);
+        options
     };
     let client =
         Connection::with_options(WebSocketConnector::new(util::channel_url(addr)), options);
@@ -679,9 +683,10 @@ async fn a_slow_database_call_times_out_and_holds_up_nothing_else() {
     limits.db_timeout = Duration::from_millis(300);
     let backend = Backend::builder()
         .db(SlowDoc(peloton::backend::MemoryDb::new()))
-        .options(BackendOptions {
-            limits,
-            ..BackendOptions::default()
+        .options({
+            let mut options = BackendOptions::default();
+            options.limits = limits;
+            options
         })
         .build();
     let addr = serve(backend.clone()).await;

@@ -46,13 +46,11 @@ fn pair() -> (Backend, Model, Model) {
 
 /// A model on `backend` that unloads after `delay_ms`.
 fn with_unload_delay(backend: &Backend, delay_ms: u64) -> Model {
-    Model::with_options(
-        Connection::new(backend.clone()),
-        ModelOptions {
-            unload_delay: Duration::from_millis(delay_ms),
-            ..ModelOptions::default()
-        },
-    )
+    Model::with_options(Connection::new(backend.clone()), {
+        let mut options = ModelOptions::default();
+        options.unload_delay = Duration::from_millis(delay_ms);
+        options
+    })
 }
 
 #[tokio::test]
@@ -447,13 +445,11 @@ async fn fetch_only_models_fetch_and_bundle_what_they_subscribed() {
     writer.create("lists.l", json!({"title": "L"})).unwrap();
     writer.when_nothing_pending().await;
 
-    let server = Model::with_options(
-        Connection::new(backend.clone()),
-        ModelOptions {
-            fetch_only: true,
-            ..Default::default()
-        },
-    );
+    let server = Model::with_options(Connection::new(backend.clone()), {
+        let mut options = ModelOptions::default();
+        options.fetch_only = true;
+        options
+    });
     let open = server.query("todos", json!({"done": false}));
     server.subscribe([&open]).await.unwrap();
     server.subscribe(["lists.l"]).await.unwrap();
@@ -859,14 +855,11 @@ async fn bundles_of_equal_models_are_equal_whatever_the_load_order() {
     assert_eq!(forward, backward);
     assert_eq!(forward.queries.len(), 3);
     assert!(forward.queries.iter().all(|q| q.ids.len() == 1));
-    let again = Model::from_bundle(
-        Some(Connection::new(backend)),
-        forward.clone(),
-        ModelOptions {
-            fetch_only: true,
-            ..ModelOptions::default()
-        },
-    );
+    let again = Model::from_bundle(Some(Connection::new(backend)), forward.clone(), {
+        let mut options = ModelOptions::default();
+        options.fetch_only = true;
+        options
+    });
     assert_eq!(again.bundle_now(), forward);
 }
 

@@ -614,9 +614,10 @@ async fn a_failed_snapshot_write_leaves_no_op_behind() {
 #[tokio::test]
 async fn op_indexes_are_retried_after_a_failure() {
     with_mongo_database("indexes", |url| async move {
-        let options = MongoDbOptions {
-            index_retry_delay: Duration::ZERO,
-            ..MongoDbOptions::default()
+        let options = {
+            let mut options = MongoDbOptions::default();
+            options.index_retry_delay = Duration::ZERO;
+            options
         };
         let db = mongo(&url).await.with_options(options);
         let ops = db.database().collection::<Document>("o_things");

@@ -30,9 +30,9 @@
 //! let mut limits = Limits::default();
 //! limits.ops = Rate::per_second(50);
 //! limits.idle_timeout = Duration::from_secs(120);
-//! let backend = Backend::builder()
-//!     .options(BackendOptions { limits, ..BackendOptions::default() })
-//!     .build();
+//! let mut options = BackendOptions::default();
+//! options.limits = limits;
+//! let backend = Backend::builder().options(options).build();
 //! # drop(backend);
 //! ```
 

@@ -56,6 +56,7 @@ use crate::protocol::{self, ClientEnd, ErrorCode, ErrorObject, OpKind, OpRequest
 
 /// Settings of a [`Backend`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct BackendOptions {
     /// How often a submit retries after losing a commit race to another
     /// server; `None` (the default) retries until it wins.

@@ -39,6 +39,7 @@ pub enum ConnectionState {
 /// all at once. The backoff starts over only after a handshake: a server
 /// that accepts sockets but refuses the connection is not retried faster.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ConnectionOptions {
     /// The first backoff ceiling; doubled after each failed attempt.
     pub reconnect_min: Duration,

@@ -208,7 +208,8 @@
 //!     .create("notes.n1", json!({"text": "hi"}))?
 //!     .acked()
 //!     .await?;
-//! let options = ModelOptions { fetch_only: true, ..ModelOptions::default() };
+//! let mut options = ModelOptions::default();
+//! options.fetch_only = true;
 //! let page = Model::with_options(Connection::new(backend), options);
 //! page.subscribe(["notes.n1"]).await?;
 //! let doc = page.connection().unwrap().get("notes", "n1");
@@ -283,6 +284,7 @@ pub const MAX_PADDING: usize = 10_000;
 
 /// How a model behaves.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ModelOptions {
     /// `subscribe` fetches instead (counted as a subscribe), as models made
     /// for server rendering do: the browser subscribes for real.

@@ -180,9 +180,10 @@ async fn losing_more_races_than_allowed_fails_and_stores_nothing() {
     let db = TestDb::default();
     let backend = Backend::builder()
         .db(db.clone())
-        .options(BackendOptions {
-            max_submit_retries: Some(2),
-            ..Default::default()
+        .options({
+            let mut options = BackendOptions::default();
+            options.max_submit_retries = Some(2);
+            options
         })
         .build();
     // Created by another server: this one has no snapshot of its own
@@ -230,9 +231,10 @@ async fn losing_more_races_than_allowed_fails_and_stores_nothing() {
 #[tokio::test]
 async fn a_snapshot_kept_from_the_last_commit_is_checked_against_other_servers() {
     let db = TestDb::default();
-    let options = BackendOptions {
-        max_submit_retries: Some(0),
-        ..Default::default()
+    let options = {
+        let mut options = BackendOptions::default();
+        options.max_submit_retries = Some(0);
+        options
     };
     let server = |db: &TestDb| {
         Backend::builder()

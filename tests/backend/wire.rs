@@ -254,10 +254,11 @@ async fn null_ops_and_string_protocols_are_read_as_sharedb_reads_them() {
 #[tokio::test]
 async fn oversized_messages_get_errors_the_sender_can_match_then_a_close() {
     let backend = Backend::builder()
-        .options(BackendOptions {
-            max_message_bytes: 4096,
-            max_read_bytes: 64 << 10,
-            ..Default::default()
+        .options({
+            let mut options = BackendOptions::default();
+            options.max_message_bytes = 4096;
+            options.max_read_bytes = 64 << 10;
+            options
         })
         .build();
     backend

@@ -78,6 +78,7 @@ pub struct MongoDb {
 
 /// Settings of a [`MongoDb`]; the defaults are sharedb-mongo's.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct MongoDbOptions {
     /// Runs queries that execute JavaScript on the database server:
     /// `$where` and `$mapReduce` (sharedb-mongo's `allowJSQueries`).
