@@ -12,8 +12,9 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 
 use crate::backend::Backend;
-use crate::backend::agent::{AgentIo, Incoming};
-use crate::protocol::{ClientMessage, ErrorObject, Rejected, ServerMessage};
+use crate::protocol::{
+    ClientMessage, ErrorObject, Incoming, Rejected, ServerMessage, ServerTransport,
+};
 
 /// Where clients connect by default: browsers, the npm `sharedb` client,
 /// peloton's own WebSocket client (see [`channel_route_at`] for another
@@ -91,7 +92,7 @@ async fn upgrade(
                 last_seen: Instant::now(),
             };
             // The agent owns the socket: no task between them.
-            backend.agent(io, Some(request), false)
+            backend.serve_in_place(io, Some(request))
         })
 }
 
@@ -104,7 +105,7 @@ struct SocketIo {
     last_seen: Instant,
 }
 
-impl AgentIo for SocketIo {
+impl ServerTransport for SocketIo {
     async fn recv(&mut self) -> Incoming {
         loop {
             let Some(frame) = self.stream.next().await else {

@@ -27,7 +27,7 @@
 //! ```
 
 mod access;
-pub(crate) mod agent;
+mod agent;
 pub mod db;
 pub mod limits;
 mod live_query;
@@ -52,7 +52,9 @@ pub use pubsub::{MemoryPubSub, PubSub, PubSubError};
 pub use snapshot::Snapshot;
 pub use submit::SubmitRequest;
 
-use crate::protocol::{self, ClientEnd, ErrorCode, ErrorObject, OpKind, OpRequest, ServerEnd};
+use crate::protocol::{
+    self, ClientEnd, ErrorCode, ErrorObject, OpKind, OpRequest, ServerEnd, ServerTransport,
+};
 
 /// Settings of a [`Backend`].
 #[derive(Clone, Debug)]
@@ -219,41 +221,44 @@ impl Backend {
         client
     }
 
-    /// Serves a connection that arrived some other way (the `/channel`
-    /// WebSocket) until either side closes it.
-    pub fn serve(&self, end: ServerEnd, request: Option<http::request::Parts>) {
-        self.spawn_agent(end, request, false);
+    /// Serves a connection that arrived some other way, in a new task,
+    /// until either side closes it. `transport` is a [`ServerEnd`] or any
+    /// other [`ServerTransport`]; `request` is what the `connect`
+    /// middleware sees (the HTTP upgrade request, if there was one).
+    pub fn serve(&self, transport: impl ServerTransport, request: Option<http::request::Parts>) {
+        tokio::spawn(self.agent(transport, request, false));
+    }
+
+    /// The future that serves a connection until either side closes it,
+    /// to run in the caller's own task (as `peloton::axum`'s `/channel`
+    /// route does, so replies go from the agent to the socket with no task
+    /// in between). A closed backend ends it at once.
+    pub fn serve_in_place<T: ServerTransport>(
+        &self,
+        transport: T,
+        request: Option<http::request::Parts>,
+    ) -> impl std::future::Future<Output = ()> + Send + use<T> {
+        self.agent(transport, request, false)
     }
 
     fn spawn_agent(&self, end: ServerEnd, request: Option<http::request::Parts>, in_process: bool) {
-        self.spawn_agent_on(end, request, in_process);
+        tokio::spawn(self.agent(end, request, in_process));
     }
 
-    /// Serves a connection whose messages come and go through `io`, in a
-    /// new task.
-    pub(crate) fn spawn_agent_on(
+    fn agent<T: ServerTransport>(
         &self,
-        io: impl agent::AgentIo,
+        transport: T,
         request: Option<http::request::Parts>,
         in_process: bool,
-    ) {
-        tokio::spawn(self.agent(io, request, in_process));
-    }
-
-    /// The future that serves a connection through `io` until it closes.
-    pub(crate) fn agent<I: agent::AgentIo>(
-        &self,
-        io: I,
-        request: Option<http::request::Parts>,
-        in_process: bool,
-    ) -> impl std::future::Future<Output = ()> + Send + use<I> {
+    ) -> impl std::future::Future<Output = ()> + Send + use<T> {
         let inner = self.inner.clone();
         let shutdown = self.inner.shutdown.subscribe();
         let closed = *shutdown.borrow();
         async move {
-            // A closed backend ends new connections at once (dropping `io`).
+            // A closed backend ends new connections at once (dropping the
+            // transport).
             if !closed {
-                agent::run(inner, io, request, in_process, shutdown).await;
+                agent::run(inner, transport, request, in_process, shutdown).await;
             }
         }
     }

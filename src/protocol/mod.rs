@@ -35,7 +35,9 @@ pub use server_message::{
     BulkReply, Hello, QueryData, QueryDiff, QueryReply, QueryResult, ServerMessage, SnapshotReply,
 };
 pub use snapshot::{CreateData, DocOp, OpKind, OpMeta, Snapshot, is_json0, normalize_type};
-pub use transport::{ClientEnd, ConnectFuture, Connector, ServerEnd, TransportError};
+pub use transport::{
+    ClientEnd, ConnectFuture, Connector, Incoming, ServerEnd, ServerTransport, TransportError,
+};
 pub use wire::Bulk;
 
 /// The protocol's major version: ShareDB's 1.

@@ -6,21 +6,20 @@
 //! client, or a delivery from pub/sub. Replies to one connection therefore
 //! go out in request order, and ops reach it in commit order.
 //!
-//! This module owns the loop (writes, timeouts, pings, closes), the
-//! connection's state and the dispatch of requests; each concern is a
-//! submodule of `impl Agent` blocks: [`io`] (the transport), [`channels`]
-//! (pub/sub listening), [`docs`], [`bulk`], [`queries`], [`ops`]
-//! (submits), [`history`] (snapshots of the past), [`presence`] and
-//! [`delivery`] (what pub/sub brings). Every read goes through the read
-//! policy (`access`) first; nothing here stores data (that is the submit
-//! pipeline's) or knows HTTP (that is `peloton::axum`'s).
+//! This module owns the loop (writes, timeouts, pings, closes) over a
+//! [`ServerTransport`], the connection's state and the dispatch of
+//! requests; each concern is a submodule of `impl Agent` blocks:
+//! [`channels`] (pub/sub listening), [`docs`], [`bulk`], [`queries`],
+//! [`ops`] (submits), [`history`] (snapshots of the past), [`presence`]
+//! and [`delivery`] (what pub/sub brings). Every read goes through the
+//! read policy (`access`) first; nothing here stores data (that is the
+//! submit pipeline's) or knows HTTP (that is `peloton::axum`'s).
 
 mod bulk;
 mod channels;
 mod delivery;
 mod docs;
 mod history;
-mod io;
 mod ops;
 mod presence;
 mod queries;
@@ -37,11 +36,11 @@ use super::limits::Bucket;
 use super::live_query::LiveQuery;
 use super::middleware::{AgentInfo, ConnectContext, ReceiveContext, ReplyContext};
 use super::pubsub::{self, Delivery, Mailbox, Message};
+use crate::protocol::transport::close_code;
 use crate::protocol::{
-    BulkReply, ClientMessage, DocOp, ErrorObject, Hello, Presence, ServerMessage, SnapshotReply,
+    BulkReply, ClientMessage, DocOp, ErrorObject, Hello, Incoming, Presence, ServerMessage,
+    ServerTransport, SnapshotReply,
 };
-
-pub(crate) use io::{AgentIo, Incoming, close_code};
 
 use channels::Channels;
 use history::Point;
@@ -125,7 +124,7 @@ const COALESCE_PASSES: usize = 4;
 /// or the backend shuts down.
 pub(crate) async fn run(
     inner: Arc<Inner>,
-    mut io: impl AgentIo,
+    mut io: impl ServerTransport,
     request: Option<http::request::Parts>,
     in_process: bool,
     mut shutdown: watch::Receiver<bool>,
@@ -255,7 +254,7 @@ enum Drained {
 /// Handles up to [`BATCH`] events that are ready now, without waiting.
 async fn drain(
     agent: &mut Agent,
-    io: &mut impl AgentIo,
+    io: &mut impl ServerTransport,
     inbox: &mut mpsc::Receiver<Delivery>,
 ) -> Drained {
     let mut found = Drained::Nothing;
