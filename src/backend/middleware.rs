@@ -119,6 +119,7 @@ pub struct ReplyContext<'a> {
 
 /// Why snapshots are being read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SnapshotKind {
     /// The latest snapshots (fetch, subscribe, query results).
     Current,
@@ -212,6 +213,7 @@ pub struct PresenceContext<'a> {
 /// How a connection may read a collection, as
 /// [`Middleware::authorize_collection`] decides.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum CollectionAccess {
     /// Every document of it.
     All,

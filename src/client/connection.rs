@@ -17,7 +17,8 @@ use super::query::{Query, QueryState};
 use super::{ClientError, ClientEvent, rt};
 use crate::protocol::{ClientMessage, Connector, ErrorObject, ServerMessage};
 
-/// Where a connection stands.
+/// Where a connection stands. The set is closed (views match on it), so it
+/// is not `#[non_exhaustive]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnectionState {
     /// Opening a connection, or waiting for the server's handshake.

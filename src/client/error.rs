@@ -4,6 +4,7 @@ use crate::protocol::ErrorObject;
 
 /// Why a client request or op failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The server refused it, with ShareDB's code and message.
     #[error("server error {}: {}", .0.code, .0.message)]

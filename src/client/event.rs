@@ -12,6 +12,7 @@ use crate::ot::json0;
 /// clients, the server, a rollback): local edits are known to whoever made
 /// them.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// One component of a remote op was applied. Remote ops are applied one
     /// component at a time, and an event follows each.

@@ -4,6 +4,7 @@ use crate::client::ClientError;
 
 /// Why a model operation failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelError {
     /// Mutations need at least `collection.id`.
     #[error("cannot mutate {0:?}: a path needs at least a collection and a document id")]

@@ -36,6 +36,7 @@ pub enum EventType {
 
 /// What happened.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum EventKind {
     /// The value at the path is now `value` (`None`: deleted); it was
     /// `previous`.

@@ -17,6 +17,7 @@ use crate::ot::json0;
 /// JSON with serde. The wire names (`"a": "s"` for subscribe, …) are
 /// ShareDB's.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClientMessage {
     /// `hs`: the handshake; `id` is the client's previous id, reused as its
     /// `src` after a reconnect.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// adapters answer with numbers instead (sharedb-mongo's `4103` for a
 /// refused `$where`): those travel as JSON numbers, [`ErrorCode::Numeric`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// A request is not a well-formed message, or its action is unknown.
     MessageBadlyFormed,

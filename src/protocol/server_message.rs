@@ -15,6 +15,7 @@ use crate::ot::json0;
 
 /// A message from the server: a reply, an op, a query update, presence.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ServerMessage {
     /// `init`: sent by the server as soon as a client connects (legacy
     /// clients read their id from it; current ones answer with `hs`).

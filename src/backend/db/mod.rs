@@ -29,6 +29,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     /// The database could not be reached or refused the request.
     #[error("database error: {context}: {source}")]

@@ -27,6 +27,7 @@ use crate::protocol::{DocOp, Presence};
 
 /// A message on a channel.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Message {
     /// A committed op.
     Op(Arc<DocOp>),

@@ -83,6 +83,7 @@ const TUNING_OPTIONS: [&str; 7] = [
 
 /// Why a query expression cannot run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum QueryError {
     /// The expression is not a JSON object (or null).
     #[error("a query must be a JSON object, not {0}")]

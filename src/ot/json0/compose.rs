@@ -64,6 +64,7 @@ pub fn normalize_value(value: Value) -> Result<Op, NormalizeError> {
 
 /// Why [`normalize_value`] failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NormalizeError {
     /// The value is not a json0 op, even loosely.
     #[error("not a json0 op: {0}")]

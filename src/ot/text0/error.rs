@@ -2,6 +2,7 @@
 
 /// Why one text edit does not fit the string it is applied to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EditError {
     /// The offset is beyond the end of the string.
     #[error("offset {offset} is past the end of the string ({len} UTF-16 code units)")]
@@ -32,6 +33,7 @@ pub enum EditError {
 
 /// A text0 op that cannot be applied, transformed or composed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Component `component` of the op does not fit the string.
     #[error("text component {component}: {reason}")]
