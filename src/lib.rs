@@ -25,6 +25,8 @@ pub mod client;
 pub mod model;
 pub mod ot;
 pub mod protocol;
+
+mod list_diff;
 mod random;
 
 #[cfg(feature = "ssr")]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mongodb::bson::doc;
 use peloton::backend::db::MongoDb;
-use peloton::backend::query::{Query, QueryError};
+use peloton::backend::query::{ParsedQuery, QueryError};
 use peloton::backend::{Db, DbError, MemoryDb, Snapshot};
 use peloton::ot::json0::{Component, Op};
 use peloton::protocol::{CreateData, DocOp, OpKind, OpMeta};
@@ -338,7 +338,7 @@ async fn run(
     db: &dyn Subject,
     expression: &Value,
 ) -> Result<(Vec<String>, Option<Value>), DbError> {
-    let query = Query::parse(expression).unwrap_or_else(|e| panic!("{expression}: {e}"));
+    let query = ParsedQuery::parse(expression).unwrap_or_else(|e| panic!("{expression}: {e}"));
     let results = db.query("food", &query).await?;
     let ids = results
         .snapshots

@@ -671,7 +671,7 @@ impl peloton::backend::Db for SlowDoc {
     async fn query(
         &self,
         collection: &str,
-        query: &peloton::backend::query::Query,
+        query: &peloton::backend::query::ParsedQuery,
     ) -> Result<peloton::backend::QueryResults, peloton::backend::DbError> {
         self.0.query(collection, query).await
     }

@@ -8,7 +8,7 @@
 //! connection may not read cannot shape what it is sent (an error, a
 //! version, a query's results, positions or counts, presence).
 
-use super::Inner;
+use super::Shared;
 use super::middleware::{AgentInfo, CollectionAccess};
 use crate::protocol::ErrorObject;
 
@@ -23,12 +23,12 @@ pub(crate) enum Reading {
 
 /// How `agent` may read `collection`; an error if not at all.
 pub(crate) async fn collection(
-    inner: &Inner,
+    shared: &Shared,
     agent: &AgentInfo,
     collection: &str,
 ) -> Result<Reading, ErrorObject> {
     let mut reading = Reading::All;
-    for m in &inner.middleware {
+    for m in &shared.middleware {
         match m.authorize_collection(agent, collection).await {
             CollectionAccess::All => {}
             CollectionAccess::PerDocument => reading = Reading::PerDocument,
@@ -40,13 +40,13 @@ pub(crate) async fn collection(
 
 /// Whether `agent` may read `collection.id`.
 pub(crate) async fn doc(
-    inner: &Inner,
+    shared: &Shared,
     agent: &AgentInfo,
     collection: &str,
     id: &str,
 ) -> Result<(), ErrorObject> {
-    if self::collection(inner, agent, collection).await? == Reading::PerDocument {
-        for m in &inner.middleware {
+    if self::collection(shared, agent, collection).await? == Reading::PerDocument {
+        for m in &shared.middleware {
             m.authorize_doc(agent, collection, id).await?;
         }
     }
@@ -55,8 +55,8 @@ pub(crate) async fn doc(
 
 /// Whether `agent` may read the document `id` of a collection it reads
 /// [`Reading::PerDocument`].
-pub(crate) async fn doc_in(inner: &Inner, agent: &AgentInfo, collection: &str, id: &str) -> bool {
-    for m in &inner.middleware {
+pub(crate) async fn doc_in(shared: &Shared, agent: &AgentInfo, collection: &str, id: &str) -> bool {
+    for m in &shared.middleware {
         if m.authorize_doc(agent, collection, id).await.is_err() {
             return false;
         }
@@ -66,14 +66,14 @@ pub(crate) async fn doc_in(inner: &Inner, agent: &AgentInfo, collection: &str, i
 
 /// Keeps the ids `agent` may read, in order.
 pub(crate) async fn readable(
-    inner: &Inner,
+    shared: &Shared,
     agent: &AgentInfo,
     collection: &str,
     ids: Vec<String>,
 ) -> Vec<String> {
     let mut kept = Vec::with_capacity(ids.len());
     for id in ids {
-        if doc_in(inner, agent, collection, &id).await {
+        if doc_in(shared, agent, collection, &id).await {
             kept.push(id);
         }
     }
@@ -83,12 +83,12 @@ pub(crate) async fn readable(
 /// Whether `agent` may follow (or, `publish`, publish on) a presence
 /// channel.
 pub(crate) async fn presence(
-    inner: &Inner,
+    shared: &Shared,
     agent: &AgentInfo,
     channel: &str,
     publish: bool,
 ) -> Result<(), ErrorObject> {
-    for m in &inner.middleware {
+    for m in &shared.middleware {
         m.authorize_presence(agent, channel, publish).await?;
     }
     Ok(())

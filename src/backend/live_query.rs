@@ -17,9 +17,9 @@ use serde_json::Value;
 
 use super::access::{self, Reading};
 use super::middleware::AgentInfo;
-use super::query::Query;
-use super::{Inner, Snapshot};
-use crate::ot::diff::{self, ArrayDiff};
+use super::query::ParsedQuery;
+use super::{Shared, Snapshot};
+use crate::list_diff::{self, ArrayDiff};
 use crate::protocol::{DocOp, ErrorObject, OpKind};
 
 /// One subscribed query of a connection.
@@ -27,7 +27,7 @@ use crate::protocol::{DocOp, ErrorObject, OpKind};
 pub(crate) struct LiveQuery {
     pub collection: String,
     /// The query as the client asked it.
-    pub query: Query,
+    pub query: ParsedQuery,
     /// How the connection reads the collection.
     pub reading: Reading,
     /// The current results, in order.
@@ -49,7 +49,7 @@ impl LiveQuery {
     /// connection may not read changes nothing it sees.
     pub async fn update(
         &mut self,
-        inner: &Inner,
+        shared: &Shared,
         agent: &AgentInfo,
         op: &DocOp,
     ) -> Result<Update, ErrorObject> {
@@ -57,46 +57,46 @@ impl LiveQuery {
             return Ok(Update::default());
         }
         if self.reading == Reading::PerDocument
-            && !access::doc_in(inner, agent, &self.collection, &op.d).await
+            && !access::doc_in(shared, agent, &self.collection, &op.d).await
         {
             return Ok(Update::default());
         }
         if self.query.can_poll_doc() {
-            self.update_doc(inner, op).await
+            self.update_doc(shared, op).await
         } else {
-            self.poll(inner, agent).await
+            self.poll(shared, agent).await
         }
     }
 
     /// The query's results now: ids in order, and the extra.
     pub async fn results(
         &self,
-        inner: &Inner,
+        shared: &Shared,
         agent: &AgentInfo,
     ) -> Result<(Vec<String>, Option<Value>), ErrorObject> {
         if self.reading == Reading::All {
-            return inner
+            return shared
                 .db
                 .query_ids(&self.collection, &self.query)
                 .await
                 .map_err(|e| e.to_client("query poll"));
         }
-        let (ids, _) = inner
+        let (ids, _) = shared
             .db
             .query_ids(&self.collection, &self.query.unpaged())
             .await
             .map_err(|e| e.to_client("query poll"))?;
-        let ids = access::readable(inner, agent, &self.collection, ids).await;
+        let ids = access::readable(shared, agent, &self.collection, ids).await;
         Ok(self.query.page(ids))
     }
 
-    async fn update_doc(&mut self, inner: &Inner, op: &DocOp) -> Result<Update, ErrorObject> {
+    async fn update_doc(&mut self, shared: &Shared, op: &DocOp) -> Result<Update, ErrorObject> {
         let position = self.ids.iter().position(|id| *id == op.d);
         let snapshot = if matches!(op.kind, OpKind::Delete) {
             None
         } else {
             Some(
-                inner
+                shared
                     .db
                     .get_snapshot(&self.collection, &op.d)
                     .await
@@ -128,14 +128,18 @@ impl LiveQuery {
     }
 
     /// Runs the query again and diffs the results.
-    pub async fn poll(&mut self, inner: &Inner, agent: &AgentInfo) -> Result<Update, ErrorObject> {
-        let (ids, extra) = self.results(inner, agent).await?;
+    pub async fn poll(
+        &mut self,
+        shared: &Shared,
+        agent: &AgentInfo,
+    ) -> Result<Update, ErrorObject> {
+        let (ids, extra) = self.results(shared, agent).await?;
         let mut update = Update::default();
         if extra != self.extra {
             self.extra = extra.clone();
             update.extra = Some(extra);
         }
-        let steps = diff::diff(&self.ids, &ids, |a, b| a == b);
+        let steps = list_diff::diff(&self.ids, &ids, |a, b| a == b);
         if steps.is_empty() {
             return Ok(update);
         }
@@ -150,7 +154,7 @@ impl LiveQuery {
         let mut snapshots = if inserted.is_empty() {
             Default::default()
         } else {
-            inner
+            shared
                 .db
                 .get_snapshot_bulk(&self.collection, &inserted)
                 .await

@@ -62,7 +62,7 @@ use serde_json::Value;
 
 use super::Snapshot;
 use super::submit::SubmitRequest;
-use crate::protocol::{ClientMessage, DocOp, ErrorObject, Presence, ServerMessage};
+use crate::protocol::{ClientMessage, DocOp, ErrorObject, PresenceUpdate, ServerMessage};
 
 /// What the backend knows about a connection (ShareDB's agent).
 #[derive(Debug)]
@@ -207,7 +207,7 @@ pub struct PresenceContext<'a> {
     /// The receiving connection.
     pub agent: &'a AgentInfo,
     /// The presence; middleware may change what this connection receives.
-    pub presence: &'a mut Presence,
+    pub presence: &'a mut PresenceUpdate,
 }
 
 /// How a connection may read a collection, as

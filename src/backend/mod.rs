@@ -98,11 +98,11 @@ impl Default for BackendOptions {
 /// Cheap to clone (an `Arc` inside); clones share everything.
 #[derive(Clone)]
 pub struct Backend {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
 }
 
 /// What the agents and the submit pipeline share.
-pub(crate) struct Inner {
+pub(crate) struct Shared {
     pub(crate) db: Arc<dyn Db>,
     pub(crate) pubsub: Arc<dyn PubSub>,
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
@@ -150,7 +150,7 @@ impl BackendBuilder {
     /// The backend.
     pub fn build(self) -> Backend {
         Backend {
-            inner: Arc::new(Inner {
+            shared: Arc::new(Shared {
                 db: Arc::new(timed::TimedDb {
                     db: self.db,
                     limit: self.options.limits.db_timeout,
@@ -193,18 +193,18 @@ impl Backend {
 
     /// The database.
     pub fn db(&self) -> &Arc<dyn Db> {
-        &self.inner.db
+        &self.shared.db
     }
 
     /// The options.
     pub fn options(&self) -> &BackendOptions {
-        &self.inner.options
+        &self.shared.options
     }
 
     /// How many client connections this server is serving (in-process and
     /// WebSocket).
     pub fn connection_count(&self) -> usize {
-        self.inner.live_ids.len()
+        self.shared.live_ids.len()
     }
 
     /// Opens an in-process connection: messages travel as values, never
@@ -251,14 +251,14 @@ impl Backend {
         request: Option<http::request::Parts>,
         in_process: bool,
     ) -> impl std::future::Future<Output = ()> + Send + use<T> {
-        let inner = self.inner.clone();
-        let shutdown = self.inner.shutdown.subscribe();
+        let shared = self.shared.clone();
+        let shutdown = self.shared.shutdown.subscribe();
         let closed = *shutdown.borrow();
         async move {
             // A closed backend ends new connections at once (dropping the
             // transport).
             if !closed {
-                agent::run(inner, transport, request, in_process, shutdown).await;
+                agent::run(shared, transport, request, in_process, shutdown).await;
             }
         }
     }
@@ -282,14 +282,14 @@ impl Backend {
             kind,
             x: None,
         };
-        let mut req = SubmitRequest::new(&agent, request, self.inner.options.max_submit_retries);
-        submit::submit(&self.inner, &mut req).await?;
+        let mut req = SubmitRequest::new(&agent, request, self.shared.options.max_submit_retries);
+        submit::submit(&self.shared, &mut req).await?;
         Ok(req.op.v)
     }
 
     /// The latest snapshot of a document, from server code (no middleware).
     pub async fn fetch(&self, collection: &str, id: &str) -> Result<Snapshot, ErrorObject> {
-        self.inner
+        self.shared
             .db
             .get_snapshot(collection, id)
             .await
@@ -298,9 +298,9 @@ impl Backend {
 
     /// Closes every connection, then the pub/sub and the database.
     pub async fn close(&self) {
-        let _ = self.inner.shutdown.send(true);
-        self.inner.pubsub.close().await;
-        self.inner.db.close().await;
+        let _ = self.shared.shutdown.send(true);
+        self.shared.pubsub.close().await;
+        self.shared.db.close().await;
     }
 }
 
@@ -338,8 +338,8 @@ pub fn redact_password(url: &str) -> String {
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backend")
-            .field("options", &self.inner.options)
-            .field("middleware", &self.inner.middleware.len())
+            .field("options", &self.shared.options)
+            .field("middleware", &self.shared.middleware.len())
             .finish_non_exhaustive()
     }
 }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use super::limits;
 use super::middleware::AgentInfo;
 use super::pubsub::{self, Message};
-use super::{Inner, Snapshot};
+use super::{Shared, Snapshot};
 use crate::ot::json0;
 use crate::protocol::{
     DocOp, ErrorCode, ErrorObject, OpKind, OpMeta, OpRequest, is_json0, is_safe_key,
@@ -125,19 +125,22 @@ pub(crate) fn now_ms() -> f64 {
 
 /// Runs the whole pipeline. On `ERR_OP_ALREADY_SUBMITTED` the request's
 /// `op.v` is the version the op was committed at.
-pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+pub(crate) async fn submit(
+    shared: &Shared,
+    req: &mut SubmitRequest<'_>,
+) -> Result<(), ErrorObject> {
     check_op(&req.op)?;
-    check_depth(&req.op, inner.options.limits.max_depth)?;
-    for m in &inner.middleware {
+    check_depth(&req.op, shared.options.limits.max_depth)?;
+    for m in &shared.middleware {
         m.submit(req).await?;
     }
-    let lock = inner
+    let lock = shared
         .doc_locks
-        .lock(&req.collection, &req.id, inner.options.limits.db_timeout)
+        .lock(&req.collection, &req.id, shared.options.limits.db_timeout)
         .await?;
     let held = held_with(lock.stripe, &req.collection, &req.id);
-    HELD.scope(held, commit(inner, req, lock)).await?;
-    for m in &inner.middleware {
+    HELD.scope(held, commit(shared, req, lock)).await?;
+    for m in &shared.middleware {
         m.after_write(req).await?;
     }
     Ok(())
@@ -145,25 +148,25 @@ pub(crate) async fn submit(inner: &Inner, req: &mut SubmitRequest<'_>) -> Result
 
 /// Steps 2 to 5, under the document's lock (if it was had).
 async fn commit(
-    inner: &Inner,
+    shared: &Shared,
     req: &mut SubmitRequest<'_>,
     mut lock: DocLock<'_>,
 ) -> Result<(), ErrorObject> {
-    let (mut kept, mut bytes) = lock.take_if_for(&req.collection, &req.id);
+    let (mut cached, mut bytes) = lock.take_cached(&req.collection, &req.id);
     let at_latest = req.at_latest;
     loop {
-        let from_kept = load_and_transform(inner, req, kept.take()).await?;
-        if !from_kept {
+        let from_cache = load_and_transform(shared, req, cached.take()).await?;
+        if !from_cache {
             bytes = None;
         }
         req.channels = channels(&req.collection, &req.id);
-        for m in &inner.middleware {
+        for m in &shared.middleware {
             m.apply(req).await?;
         }
         let before = bytes.take();
         apply(req)?;
-        bytes = check_size(req, before, inner.options.limits.max_snapshot_bytes)?;
-        for m in &inner.middleware {
+        bytes = check_size(req, before, shared.options.limits.max_snapshot_bytes)?;
+        for m in &shared.middleware {
             m.commit(req).await?;
         }
         if matches!(req.op.kind, OpKind::Create(_)) {
@@ -173,28 +176,28 @@ async fn commit(
             );
         }
         let op = Arc::new(req.op.clone());
-        let committed = inner
+        let committed = shared
             .db
             .commit(&req.collection, &req.id, &op, &mut req.snapshot)
             .await
             .map_err(|e| e.to_client("commit"))?;
         if committed {
             // Without middleware nothing reads the request's snapshot
-            // again: it moves into the slot instead of being copied.
-            let snapshot = if inner.middleware.is_empty() {
+            // again: it moves into the stripe instead of being copied.
+            let snapshot = if shared.middleware.is_empty() {
                 std::mem::replace(&mut req.snapshot, Snapshot::missing(""))
             } else {
                 req.snapshot.clone()
             };
-            lock.keep(&req.collection, &req.id, snapshot, bytes);
+            lock.cache(&req.collection, &req.id, snapshot, bytes);
             if !req.suppress_publish {
-                publish(inner, &req.channels, op).await;
+                publish(shared, &req.channels, op).await;
             }
             return Ok(());
         }
-        if from_kept {
+        if from_cache {
             // Another server wrote since: not a race this submit lost.
-            // Start again from the database, as if nothing was kept.
+            // Start again from the database, as if nothing was cached.
             req.at_latest = at_latest;
             continue;
         }
@@ -300,31 +303,31 @@ fn check_op(op: &DocOp) -> Result<(), ErrorObject> {
     Ok(())
 }
 
-async fn publish(inner: &Inner, channels: &[String], op: Arc<DocOp>) {
+async fn publish(shared: &Shared, channels: &[String], op: Arc<DocOp>) {
     // The op is committed: a pub/sub failure must not fail the submit.
     // Subscribers that miss it catch up on their next op or fetch.
-    if let Err(e) = inner.pubsub.publish(channels, Message::Op(op)).await {
+    if let Err(e) = shared.pubsub.publish(channels, Message::Op(op)).await {
         tracing::error!("publishing a committed op failed: {e}");
     }
 }
 
-/// Loads the snapshot (the one kept from the last commit, unless the op is
+/// Loads the snapshot (the one cached from the last commit, unless the op is
 /// newer than it) and brings the op up to its version. Returns whether the
-/// kept snapshot was used.
+/// cached snapshot was used.
 async fn load_and_transform(
-    inner: &Inner,
+    shared: &Shared,
     req: &mut SubmitRequest<'_>,
-    kept: Option<Snapshot>,
+    cached: Option<Snapshot>,
 ) -> Result<bool, ErrorObject> {
-    let db = &inner.db;
-    // The database decides for an op newer than the kept snapshot (made
+    let db = &shared.db;
+    // The database decides for an op newer than the cached snapshot (made
     // on another server's commit) and for a create (whether the document
     // exists is the database's to say).
-    let kept = kept.filter(|s| {
+    let cached = cached.filter(|s| {
         !matches!(req.op.kind, OpKind::Create(_)) && (req.at_latest || req.op.v <= s.v)
     });
-    let from_kept = kept.is_some();
-    let mut snapshot = match kept {
+    let from_cache = cached.is_some();
+    let mut snapshot = match cached {
         Some(snapshot) => snapshot,
         None => db
             .get_snapshot(&req.collection, &req.id)
@@ -368,7 +371,7 @@ async fn load_and_transform(
         ));
     }
     if req.op.v == snapshot_v {
-        return Ok(from_kept);
+        return Ok(from_cache);
     }
     let ops = db
         .get_ops(&req.collection, &req.id, req.op.v, Some(snapshot_v))
@@ -389,7 +392,7 @@ async fn load_and_transform(
         transform(&mut req.op, &applied)?;
         req.transformed_against.push(applied);
     }
-    Ok(from_kept)
+    Ok(from_cache)
 }
 
 /// The version a create with the request's src and seq was committed at,
@@ -508,7 +511,7 @@ pub(crate) fn internal(during: &str, error: &dyn std::fmt::Display) -> ErrorObje
 ///
 /// A fixed set of async mutexes, picked by hashing the document's
 /// collection and id: memory stays bounded however many documents there
-/// are (at most one kept snapshot per stripe), at the price of rare waits
+/// are (at most one cached snapshot per stripe), at the price of rare waits
 /// between unrelated documents.
 ///
 /// The lock is an optimization, never needed for correctness (commits are
@@ -521,7 +524,7 @@ pub(crate) fn internal(during: &str, error: &dyn std::fmt::Display) -> ErrorObje
 /// refused (`ERR_NESTED_SUBMIT`): the outer commit would lose every time,
 /// and run the hook again each time.
 pub(crate) struct DocLocks {
-    stripes: Box<[tokio::sync::Mutex<Slot>]>,
+    stripes: Box<[tokio::sync::Mutex<Stripe>]>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -540,20 +543,20 @@ fn held_with(stripe: usize, collection: &str, id: &str) -> Vec<(usize, String, S
 /// A document's lock, if it was had (see [`DocLocks`]).
 pub(crate) struct DocLock<'a> {
     stripe: usize,
-    guard: Option<tokio::sync::MutexGuard<'a, Slot>>,
+    guard: Option<tokio::sync::MutexGuard<'a, Stripe>>,
 }
 
 impl DocLock<'_> {
-    fn take_if_for(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
+    fn take_cached(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
         match &mut self.guard {
-            Some(slot) => slot.take_if_for(collection, id),
+            Some(stripe) => stripe.take_cached(collection, id),
             None => (None, None),
         }
     }
 
-    fn keep(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
-        if let Some(slot) = &mut self.guard {
-            slot.keep(collection, id, snapshot, bytes);
+    fn cache(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
+        if let Some(stripe) = &mut self.guard {
+            stripe.cache(collection, id, snapshot, bytes);
         }
     }
 }
@@ -562,7 +565,7 @@ impl DocLocks {
     pub(crate) fn new(stripes: usize) -> Self {
         Self {
             stripes: (0..stripes.max(1))
-                .map(|_| tokio::sync::Mutex::new(Slot::default()))
+                .map(|_| tokio::sync::Mutex::new(Stripe::default()))
                 .collect(),
             hasher: std::collections::hash_map::RandomState::new(),
         }
@@ -621,33 +624,33 @@ impl DocLocks {
 /// What a [`DocLocks`] stripe keeps: the snapshot the last submit through
 /// it committed, and which document that was.
 #[derive(Default)]
-pub(crate) struct Slot {
-    kept: Option<Kept>,
+pub(crate) struct Stripe {
+    last_commit: Option<LastCommit>,
 }
 
 /// A committed snapshot, with an estimate of its size (see `check_size`).
-struct Kept {
+struct LastCommit {
     collection: String,
     id: String,
     snapshot: Snapshot,
     bytes: Option<usize>,
 }
 
-impl Slot {
-    /// Takes the kept snapshot (and its size estimate) if it is this
+impl Stripe {
+    /// Takes the cached snapshot (and its size estimate) if it is this
     /// document's (another document's is dropped: this submit will keep
     /// its own).
-    fn take_if_for(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
-        match self.kept.take() {
-            Some(kept) if kept.collection == collection && kept.id == id => {
-                (Some(kept.snapshot), kept.bytes)
+    fn take_cached(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
+        match self.last_commit.take() {
+            Some(cached) if cached.collection == collection && cached.id == id => {
+                (Some(cached.snapshot), cached.bytes)
             }
             _ => (None, None),
         }
     }
 
-    fn keep(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
-        self.kept = Some(Kept {
+    fn cache(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
+        self.last_commit = Some(LastCommit {
             collection: collection.to_owned(),
             id: id.to_owned(),
             snapshot,

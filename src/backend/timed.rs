@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::Snapshot;
 use super::db::{Db, DbError, QueryResults};
 use super::pubsub::{Mailbox, Message, PubSub, PubSubError, Subscription};
-use super::query::Query;
+use super::query::ParsedQuery;
 use crate::protocol::DocOp;
 
 /// A [`Db`] whose calls time out.
@@ -81,14 +81,14 @@ impl Db for TimedDb {
             .await
     }
 
-    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
+    async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError> {
         self.within(self.db.query(collection, query)).await
     }
 
     async fn query_ids(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
     ) -> Result<(Vec<String>, Option<Value>), DbError> {
         self.within(self.db.query_ids(collection, query)).await
     }

@@ -64,7 +64,7 @@ pub(crate) struct PresenceState {
     /// For a document's presence: the document (collection, id).
     doc: Option<(String, String)>,
     /// Others' presence made at a version the document has not reached.
-    early: HashMap<String, protocol::Presence>,
+    early: HashMap<String, protocol::PresenceUpdate>,
 }
 
 /// An op a document applied, kept to move late presence past it.
@@ -114,7 +114,7 @@ impl State {
             }
             None => (None, None, None, None),
         };
-        self.send(ClientMessage::Presence(protocol::Presence {
+        self.send(ClientMessage::Presence(protocol::PresenceUpdate {
             ch: channel.to_owned(),
             id: id.to_owned(),
             p: own.value.clone(),
@@ -201,7 +201,7 @@ impl State {
         }
     }
 
-    pub fn on_presence(&mut self, message: protocol::Presence) {
+    pub fn on_presence(&mut self, message: protocol::PresenceUpdate) {
         if message.src.is_some() && message.src == self.id {
             return;
         }
@@ -226,7 +226,7 @@ impl State {
     /// Someone's presence in a document: moved to what this client has
     /// (the versions it applied since, then its own unacknowledged edits),
     /// or kept until the document reaches the version it was made at.
-    fn on_doc_presence(&mut self, c: &str, d: &str, mut message: protocol::Presence) {
+    fn on_doc_presence(&mut self, c: &str, d: &str, mut message: protocol::PresenceUpdate) {
         let key = (c.to_owned(), d.to_owned());
         let Some(doc) = self.docs.get(&key) else {
             return self.set_other(message);
@@ -262,7 +262,7 @@ impl State {
 
     /// Records (or, for `null`, removes) someone's presence and tells the
     /// listeners.
-    fn set_other(&mut self, message: protocol::Presence) {
+    fn set_other(&mut self, message: protocol::PresenceUpdate) {
         let Some(presence) = self.presences.get_mut(&message.ch) else {
             return;
         };
@@ -371,7 +371,12 @@ impl State {
     }
 }
 
-fn presence_early(state: &mut State, c: &str, d: &str, id: &str) -> Option<protocol::Presence> {
+fn presence_early(
+    state: &mut State,
+    c: &str,
+    d: &str,
+    id: &str,
+) -> Option<protocol::PresenceUpdate> {
     state.doc_presence(c, d)?.early.remove(id)
 }
 

@@ -120,7 +120,7 @@ impl ModelSignals for Model {
         // loaded or replaced).
         let listener = {
             let (model, owned, value) = (self.clone(), path.to_owned(), value.clone());
-            self.on_around(path, move |_| {
+            self.on_value_change(path, move |_| {
                 let now = model.get::<T>(&owned);
                 if value.with_untracked(|current| *current != now) {
                     value.set(now);

@@ -115,10 +115,11 @@ impl RemoteCaret {
 /// everyone else is. Cheap to clone.
 #[derive(Clone)]
 pub struct DocPresenceView {
-    inner: Arc<Inner>,
+    state: Arc<ViewState>,
 }
 
-struct Inner {
+/// What the clones of a [`DocPresenceView`] share.
+struct ViewState {
     doc: Model,
     /// (collection, id)
     key: (String, String),
@@ -152,7 +153,7 @@ pub fn use_doc_presence(doc: &Model, me: Value) -> DocPresenceView {
     let connection = live_connection(doc);
     let presence = connection.as_ref().map(|c| c.doc_presence(collection, id));
     let view = DocPresenceView {
-        inner: Arc::new(Inner {
+        state: Arc::new(ViewState {
             doc: doc.clone(),
             key: (collection.clone(), id.clone()),
             presence: presence.clone(),
@@ -165,7 +166,7 @@ pub fn use_doc_presence(doc: &Model, me: Value) -> DocPresenceView {
     if let (Some(connection), Some(presence)) = (connection, presence) {
         let handle = follow_others(&connection, &presence, others);
         subscribe(&presence);
-        let (handle, id) = (Mutex::new(Some(handle)), view.inner.id.clone());
+        let (handle, id) = (Mutex::new(Some(handle)), view.state.id.clone());
         on_cleanup(move || {
             presence.leave(&id);
             drop(handle.lock().ok().and_then(|mut h| h.take()));
@@ -177,14 +178,14 @@ pub fn use_doc_presence(doc: &Model, me: Value) -> DocPresenceView {
 impl DocPresenceView {
     /// Everyone else's presence in the document, by presence id.
     pub fn others(&self) -> Signal<BTreeMap<String, Value>> {
-        self.inner.others.clone().into()
+        self.state.others.clone().into()
     }
 
     /// Others' carets and selections in the string at `path` (relative to
     /// the document), moved by every edit as it arrives.
     pub fn carets(&self, path: &str) -> Signal<Vec<RemoteCaret>> {
         let path = json0_path(path);
-        let others = self.inner.others.clone();
+        let others = self.state.others.clone();
         Signal::derive(move || {
             others.with(|all| {
                 all.iter()
@@ -207,7 +208,7 @@ impl DocPresenceView {
     /// document): who is editing an item. `path` is read reactively, so it
     /// may follow an item's index.
     pub fn at(&self, path: impl Fn() -> String + Send + Sync + 'static) -> Signal<Vec<Value>> {
-        let others = self.inner.others.clone();
+        let others = self.state.others.clone();
         Signal::derive(move || {
             let within = json0_path(&path());
             others.with(|all| {
@@ -222,48 +223,48 @@ impl DocPresenceView {
     /// The string at `path` (relative to the document) as a signal, for
     /// [`RemoteCarets`].
     pub fn text(&self, path: &str) -> Signal<String> {
-        let text = super::ModelSignals::signal::<String>(&self.inner.doc, path);
+        let text = super::ModelSignals::signal::<String>(&self.state.doc, path);
         Signal::derive(move || text.get().unwrap_or_default())
     }
 
     /// Shares that this user is at the absolute model path `segments`
     /// (with a selection in the string there, if given).
     pub(crate) fn share_caret(&self, segments: &[String], selection: Option<(usize, usize)>) {
-        let Some(presence) = &self.inner.presence else {
+        let Some(presence) = &self.state.presence else {
             return;
         };
-        let (collection, id) = &self.inner.key;
+        let (collection, id) = &self.state.key;
         let [c, d, rest @ ..] = segments else {
             return;
         };
         if c != collection || d != id {
             return;
         }
-        *lock(&self.inner.generation) += 1;
-        let mut value = self.inner.me.clone();
+        *lock(&self.state.generation) += 1;
+        let mut value = self.state.me.clone();
         Caret {
             path: crate::model::path::to_json0(rest),
             selection,
         }
         .write_into(&mut value);
-        presence.submit(&self.inner.id, Value::Object(value));
+        presence.submit(&self.state.id, Value::Object(value));
     }
 
     /// Withdraws this user's presence shortly, unless a field shares it
     /// again first (focus moving from one field to the next).
     pub(crate) fn leave_soon(&self) {
         let generation = {
-            let mut g = lock(&self.inner.generation);
+            let mut g = lock(&self.state.generation);
             *g += 1;
             *g
         };
-        let inner = self.inner.clone();
+        let state = self.state.clone();
         crate::client::rt::spawn(async move {
             crate::client::rt::sleep(std::time::Duration::from_millis(150)).await;
-            if *lock(&inner.generation) == generation
-                && let Some(presence) = &inner.presence
+            if *lock(&state.generation) == generation
+                && let Some(presence) = &state.presence
             {
-                presence.leave(&inner.id);
+                presence.leave(&state.id);
             }
         });
     }
@@ -272,7 +273,7 @@ impl DocPresenceView {
 impl std::fmt::Debug for DocPresenceView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DocPresenceView")
-            .field("doc", &self.inner.key)
+            .field("doc", &self.state.key)
             .finish_non_exhaustive()
     }
 }

@@ -329,7 +329,9 @@ impl Binding {
     fn listen(&self) {
         let path = self.path();
         let b = self.clone();
-        let id = self.model.on_around(&path, move |event| b.on_event(event));
+        let id = self
+            .model
+            .on_value_change(&path, move |event| b.on_event(event));
         let previous = self.state().listener.replace(id);
         if let Some(previous) = previous {
             self.model.remove_listener(previous);

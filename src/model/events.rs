@@ -66,7 +66,7 @@ pub enum EventKind {
         from: usize,
         /// Where they are now.
         to: usize,
-        /// How many.
+        /// LoadKind many.
         how_many: usize,
     },
     /// The document at the path was loaded.
@@ -272,7 +272,7 @@ impl Events {
     /// A listener of every event at `segments`, below them, or at one of
     /// their parents (not the root): what a value read from `segments`
     /// may have changed with.
-    pub fn add_around(
+    pub fn add_value_listener(
         &self,
         segments: &[String],
         callback: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,

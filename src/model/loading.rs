@@ -47,9 +47,9 @@ impl From<&ModelQuery> for Loadable {
     }
 }
 
-/// How an item was loaded.
+/// LoadKind an item was loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum How {
+pub(crate) enum LoadKind {
     Subscribe,
     Fetch,
     /// Created by this model: held until the next `unload()`.
@@ -70,11 +70,11 @@ impl Counts {
         self.subscribed > 0 || self.fetched > 0 || self.created
     }
 
-    pub fn bump(&mut self, how: How, up: bool) {
+    pub fn bump(&mut self, how: LoadKind, up: bool) {
         let n = match how {
-            How::Subscribe => &mut self.subscribed,
-            How::Fetch => &mut self.fetched,
-            How::Create => {
+            LoadKind::Subscribe => &mut self.subscribed,
+            LoadKind::Fetch => &mut self.fetched,
+            LoadKind::Create => {
                 self.created = up;
                 return;
             }
@@ -88,7 +88,7 @@ impl Counts {
 pub(crate) struct Loads {
     pub docs: HashMap<(String, String), Counts>,
     /// Loads since the last `unload()`, to undo there.
-    pub(crate) since_unload: Vec<(Item, How)>,
+    pub(crate) since_unload: Vec<(Item, LoadKind)>,
 }
 
 impl Loads {
@@ -100,7 +100,7 @@ impl Loads {
         if !counts.created {
             counts.created = true;
             let item = Item::Doc(collection.to_owned(), id.to_owned());
-            self.since_unload.push((item, How::Create));
+            self.since_unload.push((item, LoadKind::Create));
         }
     }
 }
@@ -143,7 +143,7 @@ impl Model {
         &self,
         items: impl IntoIterator<Item = L>,
     ) -> Result<(), ModelError> {
-        self.load(items, How::Subscribe).await
+        self.load(items, LoadKind::Subscribe).await
     }
 
     /// Loads the items once.
@@ -151,7 +151,7 @@ impl Model {
         &self,
         items: impl IntoIterator<Item = L>,
     ) -> Result<(), ModelError> {
-        self.load(items, How::Fetch).await
+        self.load(items, LoadKind::Fetch).await
     }
 
     /// Undoes one `subscribe` of each item.
@@ -159,8 +159,11 @@ impl Model {
         &self,
         items: impl IntoIterator<Item = L>,
     ) -> Result<(), ModelError> {
-        self.unload_items(items.into_iter().map(Into::into).collect(), How::Subscribe)
-            .await
+        self.unload_items(
+            items.into_iter().map(Into::into).collect(),
+            LoadKind::Subscribe,
+        )
+        .await
     }
 
     /// Undoes one `fetch` of each item.
@@ -168,7 +171,7 @@ impl Model {
         &self,
         items: impl IntoIterator<Item = L>,
     ) -> Result<(), ModelError> {
-        self.unload_items(items.into_iter().map(Into::into).collect(), How::Fetch)
+        self.unload_items(items.into_iter().map(Into::into).collect(), LoadKind::Fetch)
             .await
     }
 
@@ -184,7 +187,7 @@ impl Model {
     async fn load<L: Into<Loadable>>(
         &self,
         items: impl IntoIterator<Item = L>,
-        how: How,
+        how: LoadKind,
     ) -> Result<(), ModelError> {
         let mut work = Vec::new();
         for loadable in items.into_iter().map(Into::into) {
@@ -196,7 +199,7 @@ impl Model {
         Ok(())
     }
 
-    async fn load_one(&self, item: Item, how: How) -> Result<(), ModelError> {
+    async fn load_one(&self, item: Item, how: LoadKind) -> Result<(), ModelError> {
         match item {
             Item::Local => Ok(()),
             Item::Query {
@@ -219,7 +222,7 @@ impl Model {
                     *counts
                 };
                 let doc = connection.get(&collection, &id);
-                let subscribe = how == How::Subscribe && !self.options().fetch_only;
+                let subscribe = how == LoadKind::Subscribe && !self.options().fetch_only;
                 if subscribe {
                     // The client answers at once when already subscribed.
                     doc.subscribe().await?;
@@ -231,7 +234,7 @@ impl Model {
         }
     }
 
-    async fn unload_items(&self, items: Vec<Loadable>, how: How) -> Result<(), ModelError> {
+    async fn unload_items(&self, items: Vec<Loadable>, how: LoadKind) -> Result<(), ModelError> {
         for loadable in items {
             let item = self.item(&loadable)?;
             self.unload_item(item, how).await?;
@@ -239,7 +242,7 @@ impl Model {
         Ok(())
     }
 
-    async fn unload_item(&self, item: Item, how: How) -> Result<(), ModelError> {
+    async fn unload_item(&self, item: Item, how: LoadKind) -> Result<(), ModelError> {
         match item {
             Item::Local => {}
             Item::Query {

@@ -268,7 +268,7 @@ pub use bundle::{BUNDLE_ELEMENT_ID, BUNDLE_WAIT, Bundle, BundledQuery};
 pub use error::ModelError;
 pub use events::{EventKind, EventType, ModelEvent};
 pub use loading::Loadable;
-pub use mutators::Write;
+pub use mutators::Mutation;
 pub use query::ModelQuery;
 pub use refs::RefOptions;
 pub use undo::UndoState;
@@ -277,30 +277,30 @@ use crate::client::{Connection, ListenerHandle};
 use events::Events;
 use path::Segments;
 
-/// How far past the end of a list a write may go: the gap is filled with
+/// LoadKind far past the end of a list a write may go: the gap is filled with
 /// nulls (JSON has no holes), and an index from a typo or a hostile client
 /// must not allocate without bound.
 pub const MAX_PADDING: usize = 10_000;
 
-/// How a model behaves.
+/// LoadKind a model behaves.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ModelOptions {
     /// `subscribe` fetches instead (counted as a subscribe), as models made
     /// for server rendering do: the browser subscribes for real.
     pub fetch_only: bool,
-    /// How long after the last unsubscribe a document is really unloaded;
+    /// LoadKind long after the last unsubscribe a document is really unloaded;
     /// a resubscribe within it costs nothing. Default: 0 on the server,
     /// 1 s in the browser.
     pub unload_delay: Duration,
-    /// How many undo steps the model keeps ([`Model::undo`]); 0 keeps
+    /// LoadKind many undo steps the model keeps ([`Model::undo`]); 0 keeps
     /// none. Fetch-only models never keep any. Default: 100.
     pub undo_limit: usize,
     /// Typing on in one string (from where the previous edit left the
     /// caret) within this long of the previous keystroke is one undo step.
     /// Default: 1 s.
     pub undo_merge_window: Duration,
-    /// How long [`Model::bundle`] waits for pending requests before it
+    /// LoadKind long [`Model::bundle`] waits for pending requests before it
     /// bundles what it has. Default: [`BUNDLE_WAIT`] (10 s).
     pub bundle_wait: Duration,
 }
@@ -494,16 +494,6 @@ impl Model {
         self.read(path, |v| v.cloned())
     }
 
-    /// Racer's `getCopy`: the same as [`Model::get_value`].
-    pub fn get_copy(&self, path: &str) -> Option<Value> {
-        self.get_value(path)
-    }
-
-    /// Racer's `getDeepCopy`: the same as [`Model::get_value`].
-    pub fn get_deep_copy(&self, path: &str) -> Option<Value> {
-        self.get_value(path)
-    }
-
     /// The value at `path`, or `default` if there is none.
     pub fn get_or_default<T: DeserializeOwned>(&self, path: &str, default: T) -> T {
         self.get(path).unwrap_or(default)
@@ -617,14 +607,14 @@ impl Model {
     /// below it, or at one of its parents: whatever may change the value
     /// read there (what a view's signal of `path` listens to). Returns an
     /// id for [`Model::remove_listener`].
-    pub fn on_around(
+    pub fn on_value_change(
         &self,
         path: &str,
         listener: impl Fn(&ModelEvent) + Send + Sync + 'static,
     ) -> u64 {
         self.root
             .events
-            .add_around(&self.absolute(path), move |event, _| listener(event))
+            .add_value_listener(&self.absolute(path), move |event, _| listener(event))
     }
 
     /// Removes a listener; whether it was there.

@@ -17,7 +17,7 @@ use crate::ot::utf16;
 /// What a mutator returns: Racer's return value at once, and the server's
 /// acknowledgement later (for remote documents).
 #[derive(Debug)]
-pub struct Write<T> {
+pub struct Mutation<T> {
     /// The mutator's result (the previous value for `set`, the new length
     /// for `push`, …).
     pub value: T,
@@ -26,7 +26,7 @@ pub struct Write<T> {
     acks: Vec<Ack>,
 }
 
-impl<T> Write<T> {
+impl<T> Mutation<T> {
     pub(crate) fn done(value: T) -> Self {
         Self::new(value, None)
     }
@@ -39,15 +39,15 @@ impl<T> Write<T> {
     }
 
     /// The same acks, another result.
-    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Write<U> {
-        Write {
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Mutation<U> {
+        Mutation {
             value: f(self.value),
             acks: self.acks,
         }
     }
 
     /// Waits for `other`'s acks too; returns its result.
-    pub(crate) fn absorb<U>(&mut self, other: Write<U>) -> U {
+    pub(crate) fn merge_acks<U>(&mut self, other: Mutation<U>) -> U {
         self.acks.extend(other.acks);
         other.value
     }
@@ -219,7 +219,7 @@ impl Model {
         &self,
         path: &str,
         f: impl FnOnce(&Value, &[String]) -> Result<Edit<R>, ModelError>,
-    ) -> Result<Write<R>, ModelError> {
+    ) -> Result<Mutation<R>, ModelError> {
         let segments = self.resolve(&self.absolute(path));
         if let Some(write) = self.edit_ref_list(&segments) {
             return write;
@@ -261,7 +261,7 @@ impl Model {
             .map(|(rel, kind)| ([doc_path.as_slice(), rel.as_slice()].concat(), kind))
             .collect();
         self.emit(events);
-        Ok(Write::new(value, ack))
+        Ok(Mutation::new(value, ack))
     }
 
     /// Sets the value at `path`; returns the previous value. Missing parents
@@ -270,7 +270,7 @@ impl Model {
         &self,
         path: &str,
         value: impl Serialize,
-    ) -> Result<Write<Option<Value>>, ModelError> {
+    ) -> Result<Mutation<Option<Value>>, ModelError> {
         let new = to_value(&self.absolute(path), value)?;
         let segments = self.resolve(&self.absolute(path));
         if segments.len() == 2 {
@@ -293,7 +293,11 @@ impl Model {
     }
 
     /// Sets a whole document: creates it if it does not exist.
-    fn set_doc(&self, segments: &[String], new: Value) -> Result<Write<Option<Value>>, ModelError> {
+    fn set_doc(
+        &self,
+        segments: &[String],
+        new: Value,
+    ) -> Result<Mutation<Option<Value>>, ModelError> {
         if !path::is_local(&segments[0]) {
             let exists = self.read_resolved(segments, |v| v.is_some());
             if !exists {
@@ -325,9 +329,13 @@ impl Model {
 
     /// Sets the value only if there is none (null counts as none); returns
     /// the value at the path afterwards.
-    pub fn set_null(&self, path: &str, value: impl Serialize) -> Result<Write<Value>, ModelError> {
+    pub fn set_null(
+        &self,
+        path: &str,
+        value: impl Serialize,
+    ) -> Result<Mutation<Value>, ModelError> {
         match self.get_value(path) {
-            Some(current) if !current.is_null() => Ok(Write::done(current)),
+            Some(current) if !current.is_null() => Ok(Mutation::done(current)),
             _ => {
                 let new = to_value(&self.absolute(path), value)?;
                 let write = self.set(path, new.clone())?;
@@ -342,11 +350,11 @@ impl Model {
         &self,
         path: &str,
         value: impl Serialize,
-    ) -> Result<Write<Option<Value>>, ModelError> {
+    ) -> Result<Mutation<Option<Value>>, ModelError> {
         let new = to_value(&self.absolute(path), value)?;
         let current = self.get_value(path);
         if current.as_ref().is_some_and(|c| value::deep_equal(c, &new)) {
-            return Ok(Write::done(current));
+            return Ok(Mutation::done(current));
         }
         self.set(path, new)
     }
@@ -358,7 +366,7 @@ impl Model {
         &self,
         path: &str,
         value: impl Serialize,
-    ) -> Result<Write<()>, ModelError> {
+    ) -> Result<Mutation<()>, ModelError> {
         let new = to_value(&self.absolute(path), value)?;
         let current = self.get_value(path);
         match (current, new) {
@@ -367,36 +375,36 @@ impl Model {
                 // (Racer sends an `od` for it, which a validating server rejects).
                 let doc_root = matches!(self.resolve(&self.absolute(path)).as_slice(),
                     [collection, _] if !path::is_local(collection));
-                let mut all = Write::done(());
+                let mut all = Mutation::done(());
                 for key in old
                     .keys()
                     .filter(|k| !(new.contains_key(*k) || (doc_root && *k == "id")))
                 {
-                    all.absorb(self.del(&join_rel(path, key))?);
+                    all.merge_acks(self.del(&join_rel(path, key))?);
                 }
                 for (key, value) in new {
-                    all.absorb(self.set_diff_deep(&join_rel(path, &key), value)?);
+                    all.merge_acks(self.set_diff_deep(&join_rel(path, &key), value)?);
                 }
                 Ok(all)
             }
             (Some(Value::Array(old)), Value::Array(new)) => {
-                let mut all = Write::done(());
-                for step in crate::ot::diff::diff(&old, &new, value::deep_equal) {
+                let mut all = Mutation::done(());
+                for step in crate::list_diff::diff(&old, &new, value::deep_equal) {
                     match step {
-                        crate::ot::diff::ArrayDiff::Insert { index, values } => {
-                            all.absorb(self.insert(path, index, values)?);
+                        crate::list_diff::ArrayDiff::Insert { index, values } => {
+                            all.merge_acks(self.insert(path, index, values)?);
                         }
-                        crate::ot::diff::ArrayDiff::Remove { index, how_many } => {
-                            all.absorb(self.remove(path, index, how_many)?);
+                        crate::list_diff::ArrayDiff::Remove { index, how_many } => {
+                            all.merge_acks(self.remove(path, index, how_many)?);
                         }
-                        crate::ot::diff::ArrayDiff::Move { from, to, how_many } => {
-                            all.absorb(self.move_items(path, from, to, how_many)?);
+                        crate::list_diff::ArrayDiff::Move { from, to, how_many } => {
+                            all.merge_acks(self.move_items(path, from, to, how_many)?);
                         }
                     }
                 }
                 Ok(all)
             }
-            (Some(current), new) if value::deep_equal(&current, &new) => Ok(Write::done(())),
+            (Some(current), new) if value::deep_equal(&current, &new) => Ok(Mutation::done(())),
             (_, new) => {
                 let write = self.set(path, new)?;
                 Ok(write.map(|_| ()))
@@ -405,7 +413,7 @@ impl Model {
     }
 
     /// Sets each key of `object` under `path`.
-    pub fn set_each(&self, path: &str, object: impl Serialize) -> Result<Write<()>, ModelError> {
+    pub fn set_each(&self, path: &str, object: impl Serialize) -> Result<Mutation<()>, ModelError> {
         let Value::Object(map) = to_value(&self.absolute(path), object)? else {
             return Err(ModelError::WrongType {
                 op: "set_each",
@@ -414,23 +422,27 @@ impl Model {
                 found: "another value",
             });
         };
-        let mut all = Write::done(());
+        let mut all = Mutation::done(());
         for (key, value) in map {
-            all.absorb(self.set(&join_rel(path, &key), value)?);
+            all.merge_acks(self.set(&join_rel(path, &key), value)?);
         }
         Ok(all)
     }
 
     /// Creates the document at `path` (`collection.id`) with `value`; an
     /// error if it exists.
-    pub fn create(&self, path: &str, value: impl Serialize) -> Result<Write<()>, ModelError> {
+    pub fn create(&self, path: &str, value: impl Serialize) -> Result<Mutation<()>, ModelError> {
         let segments = self.resolve(&self.absolute(path));
         let new = to_value(&segments, value)?;
         self.create_doc(&segments, new, false)
     }
 
     /// Creates the document unless it exists.
-    pub fn create_null(&self, path: &str, value: impl Serialize) -> Result<Write<()>, ModelError> {
+    pub fn create_null(
+        &self,
+        path: &str,
+        value: impl Serialize,
+    ) -> Result<Mutation<()>, ModelError> {
         let segments = self.resolve(&self.absolute(path));
         let new = to_value(&segments, value)?;
         self.create_doc(&segments, new, true)
@@ -441,13 +453,13 @@ impl Model {
         segments: &[String],
         mut new: Value,
         if_missing: bool,
-    ) -> Result<Write<()>, ModelError> {
+    ) -> Result<Mutation<()>, ModelError> {
         let [collection, id] = segments else {
             return Err(ModelError::PathTooShort(path::join(segments)));
         };
         if self.read_resolved(segments, |v| v.is_some()) {
             return if if_missing {
-                Ok(Write::done(()))
+                Ok(Mutation::done(()))
             } else {
                 Err(ModelError::Client(
                     crate::client::ClientError::DocAlreadyExists(path::join(segments)),
@@ -480,7 +492,7 @@ impl Model {
                 previous: None,
             },
         )]);
-        Ok(Write::new((), ack))
+        Ok(Mutation::new((), ack))
     }
 
     /// Adds a document to `collection`, with `value["id"]` as its id if it
@@ -489,7 +501,7 @@ impl Model {
         &self,
         collection: &str,
         value: impl Serialize,
-    ) -> Result<Write<String>, ModelError> {
+    ) -> Result<Mutation<String>, ModelError> {
         let new = to_value(&self.absolute(collection), value)?;
         let id = new
             .get("id")
@@ -502,7 +514,7 @@ impl Model {
 
     /// Deletes the value at `path` (a whole document at `collection.id`);
     /// returns the previous value.
-    pub fn del(&self, path: &str) -> Result<Write<Option<Value>>, ModelError> {
+    pub fn del(&self, path: &str) -> Result<Mutation<Option<Value>>, ModelError> {
         let segments = self.resolve(&self.absolute(path));
         if let [collection, id] = segments.as_slice() {
             let previous = self.read_resolved(&segments, |v| v.cloned());
@@ -531,7 +543,7 @@ impl Model {
                     },
                 )]);
             }
-            return Ok(Write::new(previous, ack));
+            return Ok(Mutation::new(previous, ack));
         }
         self.edit(path, |doc, rest| {
             let Some((component, previous)) = del_component(doc, rest) else {
@@ -553,7 +565,7 @@ impl Model {
 
     /// Adds `by` to the number at `path` (missing counts as 0); returns the
     /// new value.
-    pub fn increment(&self, path: &str, by: f64) -> Result<Write<f64>, ModelError> {
+    pub fn increment(&self, path: &str, by: f64) -> Result<Mutation<f64>, ModelError> {
         self.edit(path, |doc, rest| {
             let current = value::lookup(doc, rest);
             let (components, previous) = match current {
@@ -594,7 +606,7 @@ impl Model {
         path: &str,
         index: usize,
         values: Vec<Value>,
-    ) -> Result<Write<usize>, ModelError> {
+    ) -> Result<Mutation<usize>, ModelError> {
         self.insert_at(path, Some(index), values)
     }
 
@@ -606,9 +618,9 @@ impl Model {
         path: &str,
         index: Option<usize>,
         values: Vec<Value>,
-    ) -> Result<Write<usize>, ModelError> {
+    ) -> Result<Mutation<usize>, ModelError> {
         if values.is_empty() {
-            return Ok(Write::done(
+            return Ok(Mutation::done(
                 self.read(path, |v| v.and_then(Value::as_array).map_or(0, Vec::len)),
             ));
         }
@@ -646,13 +658,17 @@ impl Model {
     }
 
     /// Appends `value` to the list at `path`; returns the new length.
-    pub fn push(&self, path: &str, value: impl Serialize) -> Result<Write<usize>, ModelError> {
+    pub fn push(&self, path: &str, value: impl Serialize) -> Result<Mutation<usize>, ModelError> {
         let value = to_value(&self.absolute(path), value)?;
         self.insert_at(path, None, vec![value])
     }
 
     /// Prepends `value` to the list at `path`; returns the new length.
-    pub fn unshift(&self, path: &str, value: impl Serialize) -> Result<Write<usize>, ModelError> {
+    pub fn unshift(
+        &self,
+        path: &str,
+        value: impl Serialize,
+    ) -> Result<Mutation<usize>, ModelError> {
         let value = to_value(&self.absolute(path), value)?;
         self.insert(path, 0, vec![value])
     }
@@ -664,7 +680,7 @@ impl Model {
         path: &str,
         index: usize,
         how_many: usize,
-    ) -> Result<Write<Vec<Value>>, ModelError> {
+    ) -> Result<Mutation<Vec<Value>>, ModelError> {
         self.remove_at(path, Some(index), how_many)
     }
 
@@ -675,7 +691,7 @@ impl Model {
         path: &str,
         index: Option<usize>,
         how_many: usize,
-    ) -> Result<Write<Vec<Value>>, ModelError> {
+    ) -> Result<Mutation<Vec<Value>>, ModelError> {
         self.edit(path, |doc, rest| {
             let Some(items) = list_at(doc, rest, "remove")? else {
                 return Ok(Edit::new(Vec::new()));
@@ -708,13 +724,13 @@ impl Model {
     }
 
     /// Removes the last item of the list at `path`; returns it.
-    pub fn pop(&self, path: &str) -> Result<Write<Option<Value>>, ModelError> {
+    pub fn pop(&self, path: &str) -> Result<Mutation<Option<Value>>, ModelError> {
         let write = self.remove_at(path, None, 1)?;
         Ok(write.map(|value| value.into_iter().next()))
     }
 
     /// Removes the first item of the list at `path`; returns it.
-    pub fn shift(&self, path: &str) -> Result<Write<Option<Value>>, ModelError> {
+    pub fn shift(&self, path: &str) -> Result<Mutation<Option<Value>>, ModelError> {
         let write = self.remove(path, 0, 1)?;
         Ok(write.map(|value| value.into_iter().next()))
     }
@@ -727,7 +743,7 @@ impl Model {
         from: usize,
         to: usize,
         how_many: usize,
-    ) -> Result<Write<Vec<Value>>, ModelError> {
+    ) -> Result<Mutation<Vec<Value>>, ModelError> {
         self.edit(path, |doc, rest| {
             let Some(items) = list_at(doc, rest, "move")? else {
                 return Ok(Edit::new(Vec::new()));
@@ -773,7 +789,7 @@ impl Model {
         path: &str,
         index: usize,
         text: &str,
-    ) -> Result<Write<Option<String>>, ModelError> {
+    ) -> Result<Mutation<Option<String>>, ModelError> {
         let model = self.pass(json!({"$stringInsert": {"index": index, "text": text}}));
         model.edit(path, |doc, rest| {
             let (components, previous, new) = match value::lookup(doc, rest) {
@@ -814,7 +830,7 @@ impl Model {
         path: &str,
         index: usize,
         how_many: usize,
-    ) -> Result<Write<Option<String>>, ModelError> {
+    ) -> Result<Mutation<Option<String>>, ModelError> {
         let model = self.pass(json!({"$stringRemove": {"index": index, "howMany": how_many}}));
         model.edit(path, |doc, rest| {
             let s = match value::lookup(doc, rest) {
@@ -854,7 +870,11 @@ impl Model {
     /// `subtypeSubmit`) to the string at `path`; returns the previous
     /// string. A one-component op passes `$stringInsert`/`$stringRemove` like
     /// [`string_insert`](Model::string_insert); longer ones `$subtype`.
-    pub fn text_op(&self, path: &str, op: text0::Op) -> Result<Write<Option<String>>, ModelError> {
+    pub fn text_op(
+        &self,
+        path: &str,
+        op: text0::Op,
+    ) -> Result<Mutation<Option<String>>, ModelError> {
         let passed = crate::model::remote::text0_passed(&op);
         self.pass(passed).edit(path, |doc, rest| {
             let s = match value::lookup(doc, rest) {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::loading::How;
+use super::loading::LoadKind;
 use super::{Model, ModelError};
 use crate::client::{self, QueryChange};
 
@@ -186,13 +186,13 @@ impl ModelQuery {
         self.model.unfetch([self]).await
     }
 
-    pub(crate) async fn load(&self, how: How) -> Result<(), ModelError> {
+    pub(crate) async fn load(&self, how: LoadKind) -> Result<(), ModelError> {
         let model = &self.model;
         let connection = model
             .connection()
             .ok_or_else(|| ModelError::NoConnection(self.collection.clone()))?
             .clone();
-        let live = how == How::Subscribe && !model.options().fetch_only;
+        let live = how == LoadKind::Subscribe && !model.options().fetch_only;
         let existing = {
             let mut state = model.state();
             let entry = state
@@ -207,8 +207,8 @@ impl ModelQuery {
                     live: false,
                 });
             match how {
-                How::Subscribe => entry.subscribed += 1,
-                How::Fetch | How::Create => entry.fetched += 1,
+                LoadKind::Subscribe => entry.subscribed += 1,
+                LoadKind::Fetch | LoadKind::Create => entry.fetched += 1,
             }
             entry.client.clone().filter(|_| !live || entry.live)
         };
@@ -236,15 +236,17 @@ impl ModelQuery {
         Ok(())
     }
 
-    pub(crate) async fn unload(&self, how: How) -> Result<(), ModelError> {
+    pub(crate) async fn unload(&self, how: LoadKind) -> Result<(), ModelError> {
         let unloaded = {
             let mut state = self.model.state();
             let Some(entry) = state.queries.get_mut(&self.key) else {
                 return Ok(());
             };
             match how {
-                How::Subscribe => entry.subscribed = entry.subscribed.saturating_sub(1),
-                How::Fetch | How::Create => entry.fetched = entry.fetched.saturating_sub(1),
+                LoadKind::Subscribe => entry.subscribed = entry.subscribed.saturating_sub(1),
+                LoadKind::Fetch | LoadKind::Create => {
+                    entry.fetched = entry.fetched.saturating_sub(1)
+                }
             }
             !entry.is_loaded()
         };

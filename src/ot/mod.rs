@@ -2,15 +2,13 @@
 //!
 //! [`json0`] is the type of every peloton document; its JSON form and its
 //! results are those of the reference implementation, npm `ot-json0` 1.1.0.
-//! [`text0`] is the plain-text type json0 embeds for string edits. [`diff`]
-//! turns one list into another with inserts, removes and moves.
+//! [`text0`] is the plain-text type json0 embeds for string edits.
 //!
 //! String offsets in both types count UTF-16 code units, as JavaScript does,
 //! so that ops written by JS clients land where they were meant to.
 
-mod bootstrap;
-pub mod diff;
 pub mod json0;
+mod op_transform;
 mod serde_util;
 pub mod text0;
 pub(crate) mod utf16;

@@ -77,7 +77,7 @@ pub enum ClientMessage {
     /// `pp`: ping; the server answers with `pp`.
     Ping,
     /// `p`: this client's presence on a channel.
-    Presence(Presence),
+    Presence(PresenceUpdate),
     /// `ps`: receive the presence of others on a channel.
     PresenceSubscribe {
         /// The channel.
@@ -155,10 +155,11 @@ pub struct OpRequest {
     pub x: Option<Value>,
 }
 
-/// Presence: where a client is in a document (a cursor, a selection), or
-/// `null` when it leaves. Relayed to every subscriber of the channel.
+/// A presence update (action `p`): where a client is in a document (a
+/// cursor, a selection), or `null` when it leaves. Relayed to every
+/// subscriber of the channel.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Presence {
+pub struct PresenceUpdate {
     /// The channel (for a document's presence: `collection.id`).
     pub ch: String,
     /// The presence's id, chosen by the client.
@@ -400,7 +401,7 @@ impl ClientMessage {
                     Some(Id::String(id)) if is_safe_key(&id) => id,
                     _ => return Err(ErrorObject::badly_formed("Invalid presence ID")),
                 };
-                Self::Presence(Presence {
+                Self::Presence(PresenceUpdate {
                     ch,
                     id,
                     p: w.p.unwrap_or(Value::Null),
@@ -646,7 +647,7 @@ impl Serialize for ClientMessage {
     }
 }
 
-impl Presence {
+impl PresenceUpdate {
     /// Whether this is a document's presence (it names the document and
     /// the version its value refers to).
     pub fn is_doc_presence(&self) -> bool {
@@ -756,7 +757,7 @@ mod tests {
             kind: OpKind::Delete,
             x: None,
         }));
-        round_trip(&ClientMessage::Presence(Presence {
+        round_trip(&ClientMessage::Presence(PresenceUpdate {
             ch: "c.d".into(),
             id: "p1".into(),
             p: json!({"index": 3}),

@@ -27,7 +27,7 @@ pub mod transport;
 mod wire;
 
 pub use client_message::{
-    BulkRequest, ClientMessage, DocRequest, OpRequest, Presence, QueryRequest, Rejected,
+    BulkRequest, ClientMessage, DocRequest, OpRequest, PresenceUpdate, QueryRequest, Rejected,
     is_safe_key,
 };
 pub use error::{ErrorCode, ErrorObject};

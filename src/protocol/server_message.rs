@@ -6,7 +6,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::client_message::{Presence, Rejected};
+use super::client_message::{PresenceUpdate, Rejected};
 use super::error::ErrorObject;
 use super::snapshot::{DocOp, Snapshot};
 use super::wire::{Bulk, Id, Wire};
@@ -93,7 +93,7 @@ pub enum ServerMessage {
     /// `pp`: the reply to a ping.
     Pong,
     /// `p`: another client's presence.
-    Presence(Presence),
+    Presence(PresenceUpdate),
     /// `ps`: the reply to a presence subscribe.
     PresenceSubscribe {
         /// The channel.
@@ -436,7 +436,7 @@ impl ServerMessage {
                 ),
             }),
             "pp" => Self::Pong,
-            "p" => Self::Presence(Presence {
+            "p" => Self::Presence(PresenceUpdate {
                 ch: w.ch.take().ok_or_else(|| missing("ch"))?,
                 id: match w.id.take() {
                     Some(Id::String(id)) => id,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use peloton::backend::query::Query;
+use peloton::backend::query::ParsedQuery;
 use peloton::backend::{Backend, BackendOptions, Db, DbError, MemoryDb, QueryResults, Snapshot};
 use peloton::ot::json0;
 use peloton::protocol::{CreateData, DocOp, OpKind};
@@ -107,7 +107,7 @@ impl Db for TestDb {
         self.0.inner.get_ops(collection, id, from, to).await
     }
 
-    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
+    async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError> {
         self.0.queries.fetch_add(1, Ordering::SeqCst);
         self.0.inner.query(collection, query).await
     }
@@ -115,7 +115,7 @@ impl Db for TestDb {
     async fn query_ids(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
     ) -> Result<(Vec<String>, Option<Value>), DbError> {
         self.0.polls.fetch_add(1, Ordering::SeqCst);
         self.0.inner.query_ids(collection, query).await

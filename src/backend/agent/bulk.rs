@@ -108,7 +108,7 @@ impl Agent {
             Bulk::Ids(requested) => {
                 let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
                 let mut map = self
-                    .inner
+                    .shared
                     .db
                     .get_snapshot_bulk(c, &ids)
                     .await

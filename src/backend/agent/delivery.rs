@@ -70,7 +70,7 @@ impl Agent {
     /// forwarded if its document is in their results.
     pub(super) async fn deliver_collection_op(&mut self, op: Arc<DocOp>) {
         let mut forward = false;
-        let inner = self.inner.clone();
+        let shared = self.shared.clone();
         let ids: Vec<u64> = self
             .queries
             .iter()
@@ -82,7 +82,7 @@ impl Agent {
                 continue;
             };
             let was_result = query.ids.contains(&op.d);
-            match query.update(&inner, &self.info, &op).await {
+            match query.update(&shared, &self.info, &op).await {
                 Ok(update) => {
                     forward |= was_result;
                     match self.update_messages(id, &op.c, update).await {

@@ -64,7 +64,7 @@ impl Agent {
 
     /// Refuses subscribing to `more` documents more than allowed.
     pub(super) fn check_subscriptions(&self, more: usize) -> Result<(), ErrorObject> {
-        let max = self.inner.options.limits.max_subscriptions;
+        let max = self.shared.options.limits.max_subscriptions;
         let now: usize = self.docs.values().map(HashMap::len).sum();
         if more > 0 && now + more > max {
             return Err(ErrorObject::new(
@@ -85,7 +85,7 @@ impl Agent {
         d: &str,
         mut op: Arc<DocOp>,
     ) -> Result<Arc<DocOp>, ErrorObject> {
-        for m in &self.inner.middleware {
+        for m in &self.shared.middleware {
             let mut ctx = OpContext {
                 agent: &self.info,
                 collection: c,
@@ -105,7 +105,7 @@ impl Agent {
         d: &str,
         ops: Vec<Arc<DocOp>>,
     ) -> Result<Vec<Arc<DocOp>>, ErrorObject> {
-        if self.inner.middleware.is_empty() {
+        if self.shared.middleware.is_empty() {
             return Ok(ops);
         }
         let mut passed = Vec::with_capacity(ops.len());
@@ -117,7 +117,7 @@ impl Agent {
 
     /// Sends an op from a subscription, unless middleware rejects it.
     pub(super) async fn forward_op(&self, op: Arc<DocOp>) {
-        if self.inner.middleware.is_empty() {
+        if self.shared.middleware.is_empty() {
             return self.send(ServerMessage::Op(op));
         }
         let committed = op.clone();
@@ -140,7 +140,7 @@ impl Agent {
         kind: SnapshotKind,
     ) -> Result<Vec<(usize, ErrorObject)>, ErrorObject> {
         let mut rejected = Vec::new();
-        for m in &self.inner.middleware {
+        for m in &self.shared.middleware {
             let mut ctx = ReadSnapshotsContext {
                 agent: &self.info,
                 collection,
@@ -173,7 +173,7 @@ impl Agent {
     /// Whether this connection may read `c.d` (the read policy, asked
     /// before anything stored is looked at).
     pub(super) async fn may_read(&self, c: &str, d: &str) -> Result<(), ErrorObject> {
-        access::doc(&self.inner, &self.info, c, d).await
+        access::doc(&self.shared, &self.info, c, d).await
     }
 
     /// A fetch: the snapshot, or with a version the ops since.
@@ -219,7 +219,7 @@ impl Agent {
     }
 
     pub(super) async fn load(&self, c: &str, d: &str) -> Result<Snapshot, ErrorObject> {
-        self.inner
+        self.shared
             .db
             .get_snapshot(c, d)
             .await
@@ -232,7 +232,7 @@ impl Agent {
         d: &str,
         v: u64,
     ) -> Result<Vec<Arc<DocOp>>, ErrorObject> {
-        self.inner
+        self.shared
             .db
             .get_ops(c, d, v, None)
             .await

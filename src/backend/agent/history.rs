@@ -36,7 +36,7 @@ pub(super) fn replay(id: &str, ops: &[Arc<DocOp>]) -> Result<Snapshot, ErrorObje
 impl Agent {
     /// Refuses rebuilding a snapshot from more ops than allowed.
     pub(super) fn check_replay(&self, ops: u64) -> Result<(), ErrorObject> {
-        let max = self.inner.options.limits.max_replay_ops;
+        let max = self.shared.options.limits.max_replay_ops;
         if ops > max as u64 {
             return Err(ErrorObject::new(
                 ErrorCode::HistoryTooLong,
@@ -71,7 +71,7 @@ impl Agent {
             Point::Version(Some(v)) => {
                 self.check_replay(v)?;
                 let ops = self
-                    .inner
+                    .shared
                     .db
                     .get_ops(c, d, 0, Some(v))
                     .await

@@ -31,14 +31,14 @@ use futures::FutureExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use super::Inner;
+use super::Shared;
 use super::limits::Bucket;
 use super::live_query::LiveQuery;
 use super::middleware::{AgentInfo, ConnectContext, ReceiveContext, ReplyContext};
 use super::pubsub::{self, Delivery, Mailbox, Message};
 use crate::protocol::transport::close_code;
 use crate::protocol::{
-    BulkReply, ClientMessage, DocOp, ErrorObject, Hello, Incoming, Presence, ServerMessage,
+    BulkReply, ClientMessage, DocOp, ErrorObject, Hello, Incoming, PresenceUpdate, ServerMessage,
     ServerTransport, SnapshotReply,
 };
 
@@ -47,7 +47,7 @@ use history::Point;
 
 /// A connection's state, owned by its task.
 pub(crate) struct Agent {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
     info: AgentInfo,
     /// Messages to the client, written after each event.
     outbox: Mutex<Vec<ServerMessage>>,
@@ -65,7 +65,7 @@ pub(crate) struct Agent {
     unread_channels: HashSet<String>,
     /// This client's latest presence per (channel, presence id), to announce
     /// its departure when the connection ends.
-    own_presence: HashMap<(String, String), Presence>,
+    own_presence: HashMap<(String, String), PresenceUpdate>,
     /// How fast this connection may send messages, and ops.
     requests: Bucket,
     ops: Bucket,
@@ -123,14 +123,14 @@ const COALESCE_PASSES: usize = 4;
 /// Runs a connection until the client goes away, is too slow or too quiet,
 /// or the backend shuts down.
 pub(crate) async fn run(
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
     mut io: impl ServerTransport,
     request: Option<http::request::Parts>,
     in_process: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut info = AgentInfo::new(crate::random::new_id(), in_process);
-    let refused = connect(&inner, &mut info, request).await;
+    let refused = connect(&shared, &mut info, request).await;
     if let Err(error) = refused {
         tracing::info!("connection refused by middleware: {error}");
         let reason = format!("Connection refused: {}", error.message);
@@ -139,10 +139,10 @@ pub(crate) async fn run(
         io.close(close_code::POLICY, reason).await;
         return;
     }
-    let limits = inner.options.limits.clone();
+    let limits = shared.options.limits.clone();
     let (mailbox, mut inbox) = Mailbox::new(limits.max_outbound_messages);
     let mut agent = Agent {
-        inner,
+        shared,
         info,
         outbox: Mutex::new(Vec::new()),
         mailbox,
@@ -158,7 +158,7 @@ pub(crate) async fn run(
         looked_up: HashSet::new(),
         last_seq: None,
     };
-    agent.inner.live_ids.register(&agent.info.client_id);
+    agent.shared.live_ids.register(&agent.info.client_id);
     agent.send(ServerMessage::Init(Hello::new(
         agent.info.client_id.clone(),
     )));
@@ -276,11 +276,11 @@ async fn drain(
 
 /// Runs the `connect` middleware; the request is not kept after it.
 async fn connect(
-    inner: &Inner,
+    shared: &Shared,
     info: &mut AgentInfo,
     request: Option<http::request::Parts>,
 ) -> Result<(), ErrorObject> {
-    for m in &inner.middleware {
+    for m in &shared.middleware {
         let mut ctx = ConnectContext {
             agent: info,
             request: request.as_ref(),
@@ -315,8 +315,8 @@ impl Agent {
         if let Err(error) = self.within_rate(&message) {
             return self.send(ServerMessage::error(message.to_echo(), error));
         }
-        let inner = self.inner.clone();
-        for m in &inner.middleware {
+        let shared = self.shared.clone();
+        for m in &shared.middleware {
             let mut ctx = ReceiveContext {
                 agent: &self.info,
                 message: &mut message,
@@ -327,7 +327,7 @@ impl Agent {
         }
         match self.respond(&message).await {
             Ok(Some(mut reply)) => {
-                for m in &inner.middleware {
+                for m in &shared.middleware {
                     let mut ctx = ReplyContext {
                         agent: &self.info,
                         request: &message,
@@ -365,7 +365,7 @@ impl Agent {
                 // A client coming back keeps its id (the `src` of its ops),
                 // unless a live connection has it: then it gets a new one.
                 if let Some(id) = id.as_ref().filter(|id| **id != self.info.client_id) {
-                    if self.inner.live_ids.claim(id, &self.info.client_id) {
+                    if self.shared.live_ids.claim(id, &self.info.client_id) {
                         self.info.client_id = id.clone();
                         self.resumed = true;
                     } else {
@@ -454,21 +454,21 @@ impl Agent {
     /// Listens to a pub/sub channel (see [`Channels`]).
     async fn retain(&mut self, channel: &str) -> Result<(), ErrorObject> {
         self.channels
-            .retain(self.inner.pubsub.as_ref(), &self.mailbox, channel)
+            .retain(self.shared.pubsub.as_ref(), &self.mailbox, channel)
             .await
     }
 
     /// The connection ends: tell presence subscribers this client is gone.
     async fn leave(&mut self) {
-        self.inner.live_ids.release(&self.info.client_id);
-        let presences: Vec<Presence> = self.own_presence.drain().map(|(_, p)| p).collect();
+        self.shared.live_ids.release(&self.info.client_id);
+        let presences: Vec<PresenceUpdate> = self.own_presence.drain().map(|(_, p)| p).collect();
         for mut presence in presences {
             presence.p = Value::Null;
             // A client chose `pv`: it may be the largest there is.
             presence.pv = presence.pv.saturating_add(1);
             let channel = pubsub::presence_channel(&presence.ch);
             if let Err(e) = self
-                .inner
+                .shared
                 .pubsub
                 .publish(&[channel], Message::Presence(Arc::new(presence)))
                 .await

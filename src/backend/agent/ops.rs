@@ -1,7 +1,7 @@
 //! Submitting: a client's op through the submit pipeline, applied at most
 //! once whatever the client claims, then acknowledged.
 
-use crate::backend::Inner;
+use crate::backend::Shared;
 use crate::backend::middleware::AgentInfo;
 use crate::backend::submit::{self, SubmitRequest};
 use crate::protocol::{ErrorCode, ErrorObject, ServerMessage};
@@ -16,7 +16,7 @@ use super::Agent;
 /// Otherwise an op in another name is applied in this connection's own,
 /// and a `seq` that went back is refused.
 pub(super) async fn at_most_once(
-    inner: &Inner,
+    shared: &Shared,
     req: &mut SubmitRequest<'_>,
     agent: &AgentInfo,
     first_since_resumed: bool,
@@ -30,7 +30,7 @@ pub(super) async fn at_most_once(
     if own && !went_back && !first_since_resumed {
         return Ok(None);
     }
-    let committed = inner
+    let committed = shared
         .db
         .committed_op_version(&req.collection, &req.id, &src, seq)
         .await
@@ -60,21 +60,21 @@ impl Agent {
     ) -> Result<ServerMessage, ErrorObject> {
         // Writing needs reading: the reply tells versions.
         self.may_read(&request.c, &request.d).await?;
-        let inner = self.inner.clone();
+        let shared = self.shared.clone();
         let (looked_up, last_seq) = (self.looked_up_first(request), self.last_seq);
         let mut req = SubmitRequest::new(
             &self.info,
             request.clone(),
-            inner.options.max_submit_retries,
+            shared.options.max_submit_retries,
         );
         // The client's op is acknowledged in the name it was sent in.
         let src = req.op.src.clone();
-        let result = match at_most_once(&inner, &mut req, &self.info, looked_up, last_seq).await {
+        let result = match at_most_once(&shared, &mut req, &self.info, looked_up, last_seq).await {
             Ok(Some(v)) => {
                 req.op.v = v;
                 Ok(())
             }
-            Ok(None) => submit::submit(&inner, &mut req).await,
+            Ok(None) => submit::submit(&shared, &mut req).await,
             Err(error) => Err(error),
         };
         if result.is_ok() && req.op.src.as_deref() == Some(self.info.client_id.as_str()) {

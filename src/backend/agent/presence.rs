@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::backend::middleware::PresenceContext;
 use crate::backend::pubsub::{self, Message};
 use crate::backend::submit::internal;
-use crate::protocol::{ErrorCode, ErrorObject, Presence, ServerMessage, is_json0};
+use crate::protocol::{ErrorCode, ErrorObject, PresenceUpdate, ServerMessage, is_json0};
 
 use super::Agent;
 use crate::backend::access;
@@ -27,18 +27,18 @@ impl Agent {
     /// relayed; the client is answered with it, under its own id.
     pub(super) async fn publish_presence(
         &mut self,
-        presence: &Presence,
+        presence: &PresenceUpdate,
     ) -> Result<Option<ServerMessage>, ErrorObject> {
-        if !self.inner.options.presence {
+        if !self.shared.options.presence {
             return Ok(None);
         }
-        access::presence(&self.inner, &self.info, &presence.ch, true).await?;
+        access::presence(&self.shared, &self.info, &presence.ch, true).await?;
         if let (Some(c), Some(d)) = (&presence.c, &presence.d) {
             self.may_read(c, d).await?;
         }
         let mut presence = presence.clone();
         presence.src = Some(self.info.client_id.clone());
-        for m in &self.inner.middleware {
+        for m in &self.shared.middleware {
             let mut ctx = PresenceContext {
                 agent: &self.info,
                 presence: &mut presence,
@@ -57,11 +57,11 @@ impl Agent {
         ch: &str,
         seq: u64,
     ) -> Result<Option<ServerMessage>, ErrorObject> {
-        if !self.inner.options.presence {
+        if !self.shared.options.presence {
             return Ok(None);
         }
         if !self.presence_channels.contains(ch) && !self.unread_channels.contains(ch) {
-            let max = self.inner.options.limits.max_presence_channels;
+            let max = self.shared.options.limits.max_presence_channels;
             if self.presence_channels.len() + self.unread_channels.len() >= max {
                 return Err(ErrorObject::new(
                     ErrorCode::TooManyPresenceChannels,
@@ -70,7 +70,7 @@ impl Agent {
                     ),
                 ));
             }
-            if access::presence(&self.inner, &self.info, ch, false)
+            if access::presence(&self.shared, &self.info, ch, false)
                 .await
                 .is_ok()
             {
@@ -102,7 +102,7 @@ impl Agent {
     /// Asks everyone on a channel for their presence (`pr`), if the client
     /// may follow it.
     pub(super) async fn ask_for_presence(&self, ch: &str) -> Result<ServerMessage, ErrorObject> {
-        if access::presence(&self.inner, &self.info, ch, false)
+        if access::presence(&self.shared, &self.info, ch, false)
             .await
             .is_ok()
         {
@@ -117,7 +117,7 @@ impl Agent {
     /// version is known without reading the journal.
     pub(super) async fn catch_up_presence(
         &self,
-        presence: &mut Presence,
+        presence: &mut PresenceUpdate,
     ) -> Result<(), ErrorObject> {
         let (Some(c), Some(d), Some(v)) = (&presence.c, &presence.d, presence.v) else {
             return Ok(());
@@ -144,7 +144,7 @@ impl Agent {
     /// the connection (see [`scoped_presence_id`]).
     pub(super) async fn broadcast_presence(
         &mut self,
-        presence: &Presence,
+        presence: &PresenceUpdate,
     ) -> Result<(), ErrorObject> {
         let key = (presence.ch.clone(), presence.id.clone());
         let mut relayed = presence.clone();
@@ -154,7 +154,7 @@ impl Agent {
         } else {
             self.own_presence.insert(key, relayed.clone());
         }
-        self.inner
+        self.shared
             .pubsub
             .publish(
                 &[pubsub::presence_channel(&presence.ch)],
@@ -165,7 +165,7 @@ impl Agent {
     }
 
     pub(super) async fn request_presence(&self, ch: &str) -> Result<(), ErrorObject> {
-        self.inner
+        self.shared
             .pubsub
             .publish(
                 &[pubsub::presence_channel(ch)],
@@ -180,12 +180,12 @@ impl Agent {
 
     /// Another client's presence through `send_presence` middleware: what
     /// this connection is sent, the presence or the error.
-    pub(super) async fn pass_presence(&self, mut presence: Presence) -> ServerMessage {
+    pub(super) async fn pass_presence(&self, mut presence: PresenceUpdate) -> ServerMessage {
         let mut ctx = PresenceContext {
             agent: &self.info,
             presence: &mut presence,
         };
-        for m in &self.inner.middleware {
+        for m in &self.shared.middleware {
             if let Err(error) = m.send_presence(&mut ctx).await {
                 let echo = serde_json::Map::from_iter([
                     ("a".to_owned(), Value::from("p")),

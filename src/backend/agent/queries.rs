@@ -8,8 +8,8 @@ use crate::backend::access::{self, Reading};
 use crate::backend::live_query::{LiveQuery, Update};
 use crate::backend::middleware::{QueryContext, SnapshotKind};
 use crate::backend::pubsub::{self};
-use crate::backend::query::Query;
-use crate::ot::diff::ArrayDiff;
+use crate::backend::query::ParsedQuery;
+use crate::list_diff::ArrayDiff;
 use crate::protocol::{
     ErrorCode, ErrorObject, QueryData, QueryDiff, QueryReply, QueryRequest, QueryResult,
     ServerMessage,
@@ -35,9 +35,9 @@ pub(super) fn query_echo(id: u64) -> serde_json::Map<String, Value> {
 
 impl Agent {
     /// Runs the `query` middleware and parses the (possibly rewritten) query.
-    pub(super) async fn prepare_query(&self, r: &QueryRequest) -> Result<Query, ErrorObject> {
+    pub(super) async fn prepare_query(&self, r: &QueryRequest) -> Result<ParsedQuery, ErrorObject> {
         let mut expression = r.q.clone();
-        for m in &self.inner.middleware {
+        for m in &self.shared.middleware {
             let mut ctx = QueryContext {
                 agent: &self.info,
                 collection: &r.c,
@@ -46,7 +46,7 @@ impl Agent {
             };
             m.query(&mut ctx).await?;
         }
-        Query::parse(&expression)
+        ParsedQuery::parse(&expression)
             .map_err(|e| ErrorObject::new(e.code(), format!("Invalid query: {e}")))
     }
 
@@ -90,13 +90,13 @@ impl Agent {
     pub(super) async fn run_query(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
         reading: Reading,
     ) -> Result<(Vec<String>, Vec<QueryResult>, Option<Value>), ErrorObject> {
         let (snapshots, extra) = match reading {
             Reading::All => {
                 let results = self
-                    .inner
+                    .shared
                     .db
                     .query(collection, query)
                     .await
@@ -107,14 +107,14 @@ impl Agent {
             // take no place and count for nothing.
             Reading::PerDocument => {
                 let results = self
-                    .inner
+                    .shared
                     .db
                     .query(collection, &query.unpaged())
                     .await
                     .map_err(|e| e.to_client("query"))?;
                 let mut readable = Vec::with_capacity(results.snapshots.len());
                 for snapshot in results.snapshots {
-                    if access::doc_in(&self.inner, &self.info, collection, &snapshot.id).await {
+                    if access::doc_in(&self.shared, &self.info, collection, &snapshot.id).await {
                         readable.push(snapshot);
                     }
                 }
@@ -131,9 +131,9 @@ impl Agent {
     pub(super) async fn query_reading(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
     ) -> Result<Reading, ErrorObject> {
-        let reading = access::collection(&self.inner, &self.info, collection).await?;
+        let reading = access::collection(&self.shared, &self.info, collection).await?;
         if reading == Reading::PerDocument && query.has_result_options() {
             return Err(ErrorObject::new(
                 ErrorCode::SnapshotReadsRejected,
@@ -152,7 +152,7 @@ impl Agent {
         &mut self,
         r: &QueryRequest,
     ) -> Result<QueryReply, ErrorObject> {
-        let max = self.inner.options.limits.max_queries;
+        let max = self.shared.options.limits.max_queries;
         if !self.queries.contains_key(&r.id) && self.queries.len() >= max {
             return Err(ErrorObject::new(
                 ErrorCode::TooManyQueries,
@@ -191,7 +191,7 @@ impl Agent {
     pub(super) async fn first_results(
         &self,
         r: &QueryRequest,
-        query: Query,
+        query: ParsedQuery,
         reading: Reading,
     ) -> Result<QueryStart, ErrorObject> {
         let (ids, data, extra) = self.run_query(&r.c, &query, reading).await?;
@@ -218,7 +218,7 @@ impl Agent {
     pub(super) async fn resume_query(
         &self,
         r: &QueryRequest,
-        query: Query,
+        query: ParsedQuery,
         reading: Reading,
         known: &[(String, Option<u64>)],
     ) -> Result<QueryStart, ErrorObject> {
@@ -228,7 +228,7 @@ impl Agent {
             // A result the client claims but may not read is not caught
             // up: the poll below takes it out, whatever it holds.
             if reading == Reading::PerDocument
-                && !access::doc_in(&self.inner, &self.info, &r.c, id).await
+                && !access::doc_in(&self.shared, &self.info, &r.c, id).await
             {
                 continue;
             }
@@ -244,7 +244,7 @@ impl Agent {
             QueryData::None
         } else {
             let mut map = self
-                .inner
+                .shared
                 .db
                 .get_snapshot_bulk(&r.c, &to_fetch)
                 .await
@@ -271,7 +271,7 @@ impl Agent {
             ids: known.iter().map(|(id, _)| id.clone()).collect(),
             extra: None,
         };
-        let update = live.poll(&self.inner, &self.info).await?;
+        let update = live.poll(&self.shared, &self.info).await?;
         before.extend(self.update_messages(r.id, &r.c, update).await?);
         Ok(QueryStart {
             live,

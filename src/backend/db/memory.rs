@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 
 use super::{Db, DbError, QueryResults};
 use crate::backend::Snapshot;
-use crate::backend::query::Query;
+use crate::backend::query::ParsedQuery;
 use crate::protocol::DocOp;
 
 /// A [`Db`] that keeps everything in memory: the default, for development,
@@ -135,7 +135,7 @@ impl Db for MemoryDb {
         Ok(doc.ops[from..to].to_vec())
     }
 
-    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
+    async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError> {
         query.require_portable("MemoryDb")?;
         let Some(collection) = self.collection(collection) else {
             let extra = query.run(std::iter::empty()).extra;
@@ -160,7 +160,7 @@ impl Db for MemoryDb {
     async fn query_ids(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
     ) -> Result<(Vec<String>, Option<serde_json::Value>), DbError> {
         query.require_portable("MemoryDb")?;
         let Some(collection) = self.collection(collection) else {

@@ -21,7 +21,7 @@ pub use memory::MemoryDb;
 pub use mongo::{MongoDb, MongoDbOptions};
 
 use super::Snapshot;
-use super::query::{Query, QueryError};
+use super::query::{ParsedQuery, QueryError};
 use crate::protocol::{DocOp, ErrorCode, ErrorObject};
 
 /// An error from below (a database driver, a network), kept as the source.
@@ -175,7 +175,7 @@ pub trait Db: Send + Sync + 'static {
     }
 
     /// Runs a query; deleted documents never match.
-    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError>;
+    async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError>;
 
     /// The ids a query matches, in order, and its extra value. Live queries
     /// call this to see what changed; databases can answer without loading
@@ -183,7 +183,7 @@ pub trait Db: Send + Sync + 'static {
     async fn query_ids(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
     ) -> Result<(Vec<String>, Option<Value>), DbError> {
         let results = self.query(collection, query).await?;
         Ok((

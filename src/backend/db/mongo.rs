@@ -62,7 +62,7 @@ mod query;
 
 use super::{Db, DbError, QueryResults};
 use crate::backend::Snapshot;
-use crate::backend::query::{Query, QueryError};
+use crate::backend::query::{ParsedQuery, QueryError};
 use crate::ot::json0::PathSegment;
 use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
 
@@ -247,7 +247,7 @@ impl MongoDb {
     async fn run_query(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
         projection: Option<Document>,
     ) -> Result<QueryResults, DbError> {
         let snapshots = self.snapshots(collection)?;
@@ -502,14 +502,14 @@ impl Db for MongoDb {
             .map(|op| op.v))
     }
 
-    async fn query(&self, collection: &str, query: &Query) -> Result<QueryResults, DbError> {
+    async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError> {
         self.run_query(collection, query, None).await
     }
 
     async fn query_ids(
         &self,
         collection: &str,
-        query: &Query,
+        query: &ParsedQuery,
     ) -> Result<(Vec<String>, Option<Value>), DbError> {
         let results = self
             .run_query(collection, query, Some(doc! {"_id": 1}))

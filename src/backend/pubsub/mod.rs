@@ -23,7 +23,7 @@ pub use memory::MemoryPubSub;
 pub use redis::RedisPubSub;
 pub use registry::Registry;
 
-use crate::protocol::{DocOp, Presence};
+use crate::protocol::{DocOp, PresenceUpdate};
 
 /// A message on a channel.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,7 +32,7 @@ pub enum Message {
     /// A committed op.
     Op(Arc<DocOp>),
     /// A client's presence.
-    Presence(Arc<Presence>),
+    Presence(Arc<PresenceUpdate>),
     /// A client asks everyone on a presence channel to send theirs again.
     PresenceRequest {
         /// The presence channel (without the `$presence.` prefix).

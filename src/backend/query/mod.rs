@@ -3,10 +3,10 @@
 //! A query expression is a JSON object: `$sort` (or `$orderby`), `$skip`,
 //! `$limit` and `$count` are cursor options every database runs; other
 //! top-level `$`-keys (`$comment`, `$hint`, `$distinct`, ...) are options
-//! for the database that understands them ([`Query::options`]); every other
-//! key is the filter. [`Query`] parses it once; [`MemoryDb`](super::MemoryDb)
+//! for the database that understands them ([`ParsedQuery::options`]); every other
+//! key is the filter. [`ParsedQuery`] parses it once; [`MemoryDb`](super::MemoryDb)
 //! runs it over documents in memory, `MongoDb` hands it to MongoDB, and
-//! live queries use [`Query::matches`] to decide from one changed document
+//! live queries use [`ParsedQuery::matches`] to decide from one changed document
 //! whether it joins or leaves the results.
 //!
 //! # Which operators work where
@@ -35,10 +35,10 @@
 //! ignored by MemoryDb.
 //!
 //! ```
-//! use peloton::backend::query::Query;
+//! use peloton::backend::query::ParsedQuery;
 //! use serde_json::json;
 //!
-//! let query = Query::parse(&json!({"done": false, "n": {"$gte": 2}, "$sort": {"n": -1}}))?;
+//! let query = ParsedQuery::parse(&json!({"done": false, "n": {"$gte": 2}, "$sort": {"n": -1}}))?;
 //! assert!(query.matches("a", &json!({"done": false, "n": 3})));
 //! assert!(!query.matches("b", &json!({"done": true, "n": 3})));
 //!
@@ -51,7 +51,7 @@
 //! assert_eq!(outcome.ids, ["b", "a"]);
 //!
 //! // MongoDB's own operators are kept for the database.
-//! let dated = Query::parse(&json!({"due": {"$type": "date"}}))?;
+//! let dated = ParsedQuery::parse(&json!({"due": {"$type": "date"}}))?;
 //! assert_eq!(dated.foreign_operators(), ["$type"]);
 //! assert!(!dated.can_poll_doc());
 //! # Ok::<(), peloton::backend::query::QueryError>(())
@@ -170,7 +170,7 @@ pub struct QueryOutcome {
 
 /// A parsed query: a filter, cursor options, and database options.
 #[derive(Clone, Debug)]
-pub struct Query {
+pub struct ParsedQuery {
     raw_filter: Map<String, Value>,
     filter: Filter,
     /// Operators in the filter the matcher leaves to the database.
@@ -183,7 +183,7 @@ pub struct Query {
     count: bool,
 }
 
-impl Query {
+impl ParsedQuery {
     /// Parses a query expression; `null` or `{}` matches every document.
     pub fn parse(expression: &Value) -> Result<Self, QueryError> {
         let empty = Map::new();
@@ -311,8 +311,8 @@ impl Query {
 
     /// The query without `$skip`, `$limit` and `$count`: what to run when
     /// results are filtered before they are paged.
-    pub fn unpaged(&self) -> Query {
-        Query {
+    pub fn unpaged(&self) -> ParsedQuery {
+        ParsedQuery {
             skip: None,
             limit: None,
             count: false,

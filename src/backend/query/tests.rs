@@ -4,8 +4,8 @@ use super::*;
 use crate::ot::json0::{Component, Op};
 use crate::protocol::CreateData;
 
-fn query(expression: Value) -> Query {
-    Query::parse(&expression).unwrap_or_else(|e| panic!("{expression}: {e}"))
+fn query(expression: Value) -> ParsedQuery {
+    ParsedQuery::parse(&expression).unwrap_or_else(|e| panic!("{expression}: {e}"))
 }
 
 /// For each filter: documents that match and documents that do not.
@@ -365,13 +365,15 @@ fn rejects_what_it_cannot_run() {
         ),
     ] {
         assert_eq!(
-            Query::parse(&expression).unwrap_err().to_string(),
+            ParsedQuery::parse(&expression).unwrap_err().to_string(),
             message,
             "{expression}"
         );
     }
     assert_eq!(
-        Query::parse(&json!({"$query": {}})).unwrap_err().code(),
+        ParsedQuery::parse(&json!({"$query": {}}))
+            .unwrap_err()
+            .code(),
         crate::protocol::ErrorCode::Numeric(4106)
     );
 }

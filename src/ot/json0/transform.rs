@@ -14,7 +14,7 @@ use super::compose::append;
 use super::error::Error;
 use super::js;
 use super::op::{Action, Component, Op, PathSegment};
-use crate::ot::{Side, bootstrap, text0};
+use crate::ot::{Side, op_transform, text0};
 
 /// Transforms `op` so that it applies after `other`, both made against the
 /// same document. `side` breaks ties: the `Left` op's insert goes first and
@@ -30,10 +30,10 @@ use crate::ot::{Side, bootstrap, text0};
 /// deletes naming different text, or a delete whose value does not take a
 /// concurrent edit beneath it.
 pub fn transform(op: &Op, other: &Op, side: Side) -> Result<Op, Error> {
-    bootstrap::transform(&op.0, &other.0, side).map(Op)
+    op_transform::transform(&op.0, &other.0, side).map(Op)
 }
 
-impl bootstrap::Component for Component {
+impl op_transform::Component for Component {
     type Error = Error;
 
     fn transform_component(
@@ -166,7 +166,7 @@ fn past_legacy_text(
         return append(dest, c);
     }
     let mut moved = Vec::with_capacity(1);
-    <text0::Component as bootstrap::Component>::transform_component(
+    <text0::Component as op_transform::Component>::transform_component(
         &mut moved,
         text0::Component::from_edit(offset, edit),
         &text0::Component::from_edit(at, theirs),

@@ -1,12 +1,12 @@
 //! Transforming text0 ops and cursors past concurrent ops.
 
 use super::{Action, Component, Edit, Error, Op, append};
-use crate::ot::{Side, bootstrap, utf16};
+use crate::ot::{Side, op_transform, utf16};
 
 /// Transforms `op` so that it applies after `other`, both made against the
 /// same string. `side` breaks the tie between inserts at the same offset.
 pub fn transform(op: &Op, other: &Op, side: Side) -> Result<Op, Error> {
-    bootstrap::transform(&op.0, &other.0, side).map(Op)
+    op_transform::transform(&op.0, &other.0, side).map(Op)
 }
 
 /// Moves a caret at UTF-16 offset `position` past `op`.
@@ -40,7 +40,7 @@ pub(crate) fn position_past(pos: usize, at: usize, edit: Edit<'_>, insert_after:
     }
 }
 
-impl bootstrap::Component for Component {
+impl op_transform::Component for Component {
     type Error = Error;
 
     fn transform_component(

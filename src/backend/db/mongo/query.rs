@@ -1,4 +1,4 @@
-//! How a [`Query`] runs in MongoDB, by sharedb-mongo's rules.
+//! How a [`ParsedQuery`] runs in MongoDB, by sharedb-mongo's rules.
 //!
 //! The filter goes to MongoDB as given (every operator MongoDB knows works,
 //! whether or not peloton's matcher does), made safe against deleted
@@ -33,7 +33,7 @@ use mongodb::options::{
 use serde_json::Value;
 
 use super::{MongoDbOptions, to_bson};
-use crate::backend::query::{Query, QueryError, SortOrder};
+use crate::backend::query::{ParsedQuery, QueryError, SortOrder};
 
 /// What a query does in MongoDB.
 #[derive(Debug)]
@@ -130,7 +130,7 @@ fn unsupported(option: &str, reason: &'static str) -> QueryError {
 
 /// Checks a query against sharedb-mongo's rules and the settings, and
 /// translates it.
-pub(super) fn plan(query: &Query, settings: &MongoDbOptions) -> Result<Plan, QueryError> {
+pub(super) fn plan(query: &ParsedQuery, settings: &MongoDbOptions) -> Result<Plan, QueryError> {
     let mut find = FindOptions::default();
     let mut cursor_methods = !query.sort().is_empty()
         || query.skip().is_some()
@@ -366,7 +366,7 @@ fn runs_javascript(expr: &Value) -> Option<&'static str> {
 
 /// The query's filter as BSON, made safe against deleted documents (which
 /// stay with `_type: null`) as sharedb-mongo does.
-fn safe_filter(query: &Query) -> Document {
+fn safe_filter(query: &ParsedQuery) -> Document {
     let mut filter = match to_bson(&Value::Object(query.filter().clone())) {
         Bson::Document(doc) => doc,
         _ => Document::new(),
@@ -377,7 +377,7 @@ fn safe_filter(query: &Query) -> Document {
     filter
 }
 
-fn sort(query: &Query) -> Document {
+fn sort(query: &ParsedQuery) -> Document {
     query
         .sort()
         .iter()

@@ -1,11 +1,13 @@
 //! List diffs: the inserts, removes and moves that turn one list into
-//! another. Live queries send them to clients as result changes; models
-//! turn them into list ops and events.
+//! another. Live queries (`backend::live_query`) send them to clients as
+//! result changes; the model's `set_diff` turns them into list ops and
+//! events. A plain algorithm over slices: it knows no OT type, no document
+//! and no wire format.
 
 /// One step of a list diff. Steps apply in order, each to the list as the
 /// previous steps left it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ArrayDiff<T> {
+pub(crate) enum ArrayDiff<T> {
     /// Insert `values` at `index`.
     Insert {
         /// Where the first value goes.
@@ -34,18 +36,11 @@ pub enum ArrayDiff<T> {
 
 /// The steps that turn `before` into `after`: first removes of what is
 /// gone, then moves and inserts in target order.
-///
-/// ```
-/// use peloton::ot::diff::{diff, ArrayDiff};
-///
-/// let steps = diff(&["a", "x", "b"], &["b", "a", "c"], |x, y| x == y);
-/// assert_eq!(steps, vec![
-///     ArrayDiff::Remove { index: 1, how_many: 1 },
-///     ArrayDiff::Move { from: 1, to: 0, how_many: 1 },
-///     ArrayDiff::Insert { index: 2, values: vec!["c"] },
-/// ]);
-/// ```
-pub fn diff<T: Clone>(before: &[T], after: &[T], eq: impl Fn(&T, &T) -> bool) -> Vec<ArrayDiff<T>> {
+pub(crate) fn diff<T: Clone>(
+    before: &[T],
+    after: &[T],
+    eq: impl Fn(&T, &T) -> bool,
+) -> Vec<ArrayDiff<T>> {
     let mut steps = Vec::new();
 
     // Removes: items of `before` with no unmatched equal item in `after`.
@@ -99,9 +94,9 @@ pub fn diff<T: Clone>(before: &[T], after: &[T], eq: impl Fn(&T, &T) -> bool) ->
     steps
 }
 
-/// Applies diff steps to a list (for tests and for clients that keep a
-/// list of ids).
-pub fn apply<T: Clone>(list: &mut Vec<T>, steps: &[ArrayDiff<T>]) {
+/// Applies diff steps to a list: what a receiver of the steps does.
+#[cfg(test)]
+fn apply<T: Clone>(list: &mut Vec<T>, steps: &[ArrayDiff<T>]) {
     for step in steps {
         match step {
             ArrayDiff::Insert { index, values } => {
@@ -133,6 +128,29 @@ mod tests {
         let mut list = before.to_vec();
         apply(&mut list, &steps);
         assert_eq!(list, after, "{before:?} -> {after:?} via {steps:?}");
+    }
+
+    #[test]
+    fn removes_first_then_moves_and_inserts_in_target_order() {
+        let steps = diff(&["a", "x", "b"], &["b", "a", "c"], |x, y| x == y);
+        assert_eq!(
+            steps,
+            vec![
+                ArrayDiff::Remove {
+                    index: 1,
+                    how_many: 1
+                },
+                ArrayDiff::Move {
+                    from: 1,
+                    to: 0,
+                    how_many: 1
+                },
+                ArrayDiff::Insert {
+                    index: 2,
+                    values: vec!["c"]
+                },
+            ]
+        );
     }
 
     #[test]
