@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use mongodb::bson::doc;
 use peloton::backend::db::MongoDb;
 use peloton::backend::query::{ParsedQuery, QueryError};
-use peloton::backend::{Db, DbError, MemoryDb, Snapshot};
+use peloton::backend::{Db, DbError, MemoryDb, StoredSnapshot};
 use peloton::ot::json0::{Component, Op};
-use peloton::protocol::{CreateData, DocOp, OpKind, OpMeta};
+use peloton::protocol::{CreateData, DocOp, OpKind, OpMeta, Snapshot};
 use serde_json::{Map, Value, json};
 
 /// A database under test, with what the suite needs to look behind its
@@ -89,14 +89,16 @@ fn edit(c: Component) -> OpKind {
     OpKind::Edit(Op::from(c))
 }
 
-fn snapshot(id: &str, v: u64, data: Option<Value>, previous: &Snapshot) -> Snapshot {
-    Snapshot {
+fn snapshot(id: &str, v: u64, data: Option<Value>, previous: &StoredSnapshot) -> StoredSnapshot {
+    StoredSnapshot {
         id: id.into(),
-        v,
-        doc_type: data
-            .as_ref()
-            .map(|_| "http://sharejs.org/types/JSONv0".into()),
-        data,
+        wire: Snapshot {
+            v,
+            doc_type: data
+                .as_ref()
+                .map(|_| "http://sharejs.org/types/JSONv0".into()),
+            data,
+        },
         m: Map::from_iter([("mtime".to_string(), json!(1000 + v))]),
         op_link: previous.op_link.clone(),
     }
@@ -124,7 +126,7 @@ async fn commit(db: &dyn Db, c: &str, id: &str, kind: OpKind, data: Option<Value
 async fn snapshots_and_ops(db: &dyn Subject) {
     let missing = db.get_snapshot("things", "x").await.unwrap();
     assert_eq!(
-        (missing.v, missing.exists(), missing.data),
+        (missing.v, missing.exists(), missing.wire.data),
         (0, false, None)
     );
 
@@ -155,7 +157,7 @@ async fn snapshots_and_ops(db: &dyn Subject) {
     assert!(commit(db, "things", "x", OpKind::Delete, None).await);
     let deleted = db.get_snapshot("things", "x").await.unwrap();
     assert_eq!(
-        (deleted.v, deleted.exists(), deleted.data),
+        (deleted.v, deleted.exists(), deleted.wire.data),
         (3, false, None)
     );
     assert!(
@@ -171,7 +173,7 @@ async fn snapshots_and_ops(db: &dyn Subject) {
     );
     let again = db.get_snapshot("things", "x").await.unwrap();
     assert_eq!(
-        (again.v, again.data),
+        (again.v, again.wire.data),
         (4, Some(json!([1, 2]))),
         "non-object data"
     );
@@ -267,7 +269,7 @@ async fn conflicting_commits(db: &dyn Subject) {
     };
     assert_eq!(ops[1].seq, Some(winner));
     // Also the very first version.
-    let fresh = Snapshot::missing("new");
+    let fresh = StoredSnapshot::never_created("new");
     let first = |n: u64| {
         let mut o = (*op(0, create(json!({"n": n})))).clone();
         o.d = "new".into();

@@ -111,7 +111,7 @@ async fn every_limit_answers_its_error_and_changes_nothing() {
     assert_eq!(error_code(&reply), "ERR_DOC_TOO_LARGE", "{reply}");
     let stored = backend.db().get_snapshot("c", "d").await.unwrap();
     assert_eq!(
-        (stored.v, stored.data),
+        (stored.v, stored.wire.data),
         (1, Some(json!({"a": {"b": {}}}))),
         "nothing stored changed"
     );
@@ -298,7 +298,7 @@ async fn a_flooding_connection_is_slowed_down_and_stays() {
     assert!(limited >= 70, "{limited} of 100 rate limited");
     let stored = backend.db().get_snapshot("c", "flood").await.unwrap();
     assert_eq!(
-        stored.data.unwrap()["n"],
+        stored.wire.data.unwrap()["n"],
         applied,
         "exactly the accepted ops applied"
     );
@@ -568,6 +568,7 @@ async fn ops_are_applied_at_most_once_whatever_a_client_claims() {
                 .get_snapshot("c", "d")
                 .await
                 .unwrap()
+                .wire
                 .data
                 .unwrap()["n"]
                 .clone()
@@ -642,7 +643,7 @@ impl peloton::backend::Db for SlowDoc {
         collection: &str,
         id: &str,
         op: &Arc<peloton::protocol::DocOp>,
-        snapshot: &mut peloton::backend::Snapshot,
+        snapshot: &mut peloton::backend::StoredSnapshot,
     ) -> Result<bool, peloton::backend::DbError> {
         self.0.commit(collection, id, op, snapshot).await
     }
@@ -651,7 +652,7 @@ impl peloton::backend::Db for SlowDoc {
         &self,
         collection: &str,
         id: &str,
-    ) -> Result<peloton::backend::Snapshot, peloton::backend::DbError> {
+    ) -> Result<peloton::backend::StoredSnapshot, peloton::backend::DbError> {
         if id == "slow" {
             std::future::pending::<()>().await;
         }

@@ -570,7 +570,7 @@ async fn two_models_editing_at_random_converge() {
         a.get_value("docs.d") == b.get_value("docs.d")
     })
     .await;
-    let stored = backend.fetch("docs", "d").await.unwrap().data;
+    let stored = backend.fetch("docs", "d").await.unwrap().wire.data;
     assert_eq!(util::stored_form(a.get_value("docs.d")), stored);
     assert_eq!(
         a.get::<f64>("docs.d.n"),

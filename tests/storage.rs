@@ -545,7 +545,10 @@ async fn a_create_on_a_document_without_create_metadata_is_refused() {
             "{err}"
         );
         let stored = backend.fetch("books", "old").await.unwrap();
-        assert_eq!((stored.v, stored.data), (1, Some(json!({"title": "Dune"}))));
+        assert_eq!(
+            (stored.v, stored.wire.data),
+            (1, Some(json!({"title": "Dune"})))
+        );
     })
     .await;
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::access::{self, Reading};
 use super::middleware::AgentInfo;
 use super::query::ParsedQuery;
-use super::{Shared, Snapshot};
+use super::{Shared, StoredSnapshot};
 use crate::list_diff::{self, ArrayDiff};
 use crate::protocol::{DocOp, ErrorObject, OpKind};
 
@@ -39,7 +39,7 @@ pub(crate) struct LiveQuery {
 #[derive(Debug, Default)]
 pub(crate) struct Update {
     /// Changes to the result list; inserted documents come with snapshots.
-    pub diff: Vec<ArrayDiff<Snapshot>>,
+    pub diff: Vec<ArrayDiff<StoredSnapshot>>,
     /// The new extra, when it changed.
     pub extra: Option<Option<Value>>,
 }
@@ -170,7 +170,7 @@ impl LiveQuery {
                         .map(|id| {
                             snapshots
                                 .remove(id)
-                                .unwrap_or_else(|| Snapshot::missing(id.as_str()))
+                                .unwrap_or_else(|| StoredSnapshot::never_created(id.as_str()))
                         })
                         .collect(),
                 },

@@ -60,7 +60,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::Snapshot;
+use super::StoredSnapshot;
 use super::submit::SubmitRequest;
 use crate::protocol::{ClientMessage, DocOp, ErrorObject, PresenceUpdate, ServerMessage};
 
@@ -138,7 +138,7 @@ pub struct ReadSnapshotsContext<'a> {
     /// The documents' collection.
     pub collection: &'a str,
     /// The snapshots; middleware may change them.
-    pub snapshots: &'a mut [Snapshot],
+    pub snapshots: &'a mut [StoredSnapshot],
     /// Why they are read.
     pub kind: SnapshotKind,
     /// Rejected reads, by index into `snapshots`.

@@ -49,7 +49,7 @@ pub use middleware::{
     QueryContext, ReadSnapshotsContext, ReceiveContext, ReplyContext, SnapshotKind,
 };
 pub use pubsub::{MemoryPubSub, PubSub, PubSubError};
-pub use snapshot::Snapshot;
+pub use snapshot::StoredSnapshot;
 pub use submit::SubmitRequest;
 
 use crate::protocol::{
@@ -288,7 +288,7 @@ impl Backend {
     }
 
     /// The latest snapshot of a document, from server code (no middleware).
-    pub async fn fetch(&self, collection: &str, id: &str) -> Result<Snapshot, ErrorObject> {
+    pub async fn fetch(&self, collection: &str, id: &str) -> Result<StoredSnapshot, ErrorObject> {
         self.shared
             .db
             .get_snapshot(collection, id)

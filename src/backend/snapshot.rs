@@ -1,24 +1,38 @@
-//! A document as the backend keeps it.
+//! A document as the backend keeps it: the wire snapshot plus what only the
+//! server sees.
+
+use std::ops::{Deref, DerefMut};
 
 use serde_json::{Map, Value};
 
-use crate::protocol;
+use crate::protocol::Snapshot;
 
-/// A document at a version, with its id and metadata.
+/// A document at a version as a [`Db`](super::Db) stores it: its
+/// [wire snapshot](Snapshot) (version, type, data), plus the id, the
+/// metadata and the database's op link, which clients never see.
 ///
-/// This is what a [`Db`](super::Db) stores and returns. Clients see the
-/// [wire form](protocol::Snapshot), without `id` and `m`.
+/// It reads as its wire snapshot (`stored.v`, `stored.data`), so code that
+/// only needs those fields does not care which of the two it holds.
+///
+/// ```
+/// use peloton::backend::StoredSnapshot;
+/// use peloton::protocol::Snapshot;
+/// use serde_json::json;
+///
+/// let fresh = StoredSnapshot::never_created("n1");
+/// assert_eq!((fresh.v, fresh.exists()), (0, false));
+///
+/// let note = StoredSnapshot::new("n1", Snapshot::json0(3, json!({"text": "hi"})));
+/// assert_eq!(note.v, 3);
+/// assert_eq!(note.into_wire(), Snapshot::json0(3, json!({"text": "hi"})));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Snapshot {
+pub struct StoredSnapshot {
     /// The document's id.
     pub id: String,
-    /// How many ops the document has seen (0: never created).
-    pub v: u64,
-    /// The type's URI; `None` if the document does not exist (never created
-    /// or deleted).
-    pub doc_type: Option<String>,
-    /// The data; `None` if the document does not exist.
-    pub data: Option<Value>,
+    /// What clients see: the version (0: never created), the type's URI and
+    /// the data (`None` for both while the document does not exist).
+    pub wire: Snapshot,
     /// Metadata: `ctime` and `mtime` (ms since the epoch), `_create` (the
     /// `src`, `seq` and `v` of the op that created the document), and
     /// whatever middleware adds. sharedb-mongo stores it as `_m`.
@@ -29,39 +43,43 @@ pub struct Snapshot {
     pub op_link: Option<String>,
 }
 
-impl Snapshot {
-    /// A document that was never created.
-    pub fn missing(id: impl Into<String>) -> Self {
+impl StoredSnapshot {
+    /// `id` at `wire`'s version, with no metadata yet.
+    pub fn new(id: impl Into<String>, wire: Snapshot) -> Self {
         Self {
             id: id.into(),
-            v: 0,
-            doc_type: None,
-            data: None,
+            wire,
             m: Map::new(),
             op_link: None,
         }
     }
 
-    /// Whether the document exists.
-    pub fn exists(&self) -> bool {
-        self.doc_type.is_some()
+    /// A document that was never created: version 0, no type, no data.
+    pub fn never_created(id: impl Into<String>) -> Self {
+        Self::new(id, Snapshot::nonexistent(0))
     }
 
     /// The wire form, for clients.
-    pub fn to_wire(&self) -> protocol::Snapshot {
-        protocol::Snapshot {
-            v: self.v,
-            doc_type: self.doc_type.clone(),
-            data: self.data.clone(),
-        }
+    pub fn to_wire(&self) -> Snapshot {
+        self.wire.clone()
     }
 
     /// The wire form, consuming the snapshot (no copy of the data).
-    pub fn into_wire(self) -> protocol::Snapshot {
-        protocol::Snapshot {
-            v: self.v,
-            doc_type: self.doc_type,
-            data: self.data,
-        }
+    pub fn into_wire(self) -> Snapshot {
+        self.wire
+    }
+}
+
+impl Deref for StoredSnapshot {
+    type Target = Snapshot;
+
+    fn deref(&self) -> &Snapshot {
+        &self.wire
+    }
+}
+
+impl DerefMut for StoredSnapshot {
+    fn deref_mut(&mut self) -> &mut Snapshot {
+        &mut self.wire
     }
 }

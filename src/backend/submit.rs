@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use super::limits;
 use super::middleware::AgentInfo;
 use super::pubsub::{self, Message};
-use super::{Shared, Snapshot};
+use super::{Shared, StoredSnapshot};
 use crate::ot::json0;
 use crate::protocol::{
     DocOp, ErrorCode, ErrorObject, OpKind, OpMeta, OpRequest, is_json0, is_safe_key,
@@ -45,7 +45,7 @@ pub struct SubmitRequest<'a> {
     pub op: DocOp,
     /// The document: as loaded in `submit` and `apply`, with the op applied
     /// in `commit` and `after_write`.
-    pub snapshot: Snapshot,
+    pub snapshot: StoredSnapshot,
     /// The op's extra data from the client (`x`).
     pub extra: Option<Value>,
     /// Where the op is published; reset to the document's and collection's
@@ -91,7 +91,7 @@ impl<'a> SubmitRequest<'a> {
                 op.seq = seq;
                 op
             },
-            snapshot: Snapshot::missing(d.clone()),
+            snapshot: StoredSnapshot::never_created(d.clone()),
             collection: c,
             id: d,
             extra: x,
@@ -185,7 +185,7 @@ async fn commit(
             // Without middleware nothing reads the request's snapshot
             // again: it moves into the stripe instead of being copied.
             let snapshot = if shared.middleware.is_empty() {
-                std::mem::replace(&mut req.snapshot, Snapshot::missing(""))
+                std::mem::replace(&mut req.snapshot, StoredSnapshot::never_created(""))
             } else {
                 req.snapshot.clone()
             };
@@ -317,7 +317,7 @@ async fn publish(shared: &Shared, channels: &[String], op: Arc<DocOp>) {
 async fn load_and_transform(
     shared: &Shared,
     req: &mut SubmitRequest<'_>,
-    cached: Option<Snapshot>,
+    cached: Option<StoredSnapshot>,
 ) -> Result<bool, ErrorObject> {
     let db = &shared.db;
     // The database decides for an op newer than the cached snapshot (made
@@ -461,7 +461,7 @@ fn apply(req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
 
 /// Applies an op to a snapshot and advances its version. On error the
 /// snapshot is unchanged.
-pub(crate) fn apply_op(snapshot: &mut Snapshot, op: &DocOp) -> Result<(), ErrorObject> {
+pub(crate) fn apply_op(snapshot: &mut StoredSnapshot, op: &DocOp) -> Result<(), ErrorObject> {
     match &op.kind {
         OpKind::Create(create) => {
             if snapshot.exists() {
@@ -547,14 +547,24 @@ pub(crate) struct DocLock<'a> {
 }
 
 impl DocLock<'_> {
-    fn take_cached(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
+    fn take_cached(
+        &mut self,
+        collection: &str,
+        id: &str,
+    ) -> (Option<StoredSnapshot>, Option<usize>) {
         match &mut self.guard {
             Some(stripe) => stripe.take_cached(collection, id),
             None => (None, None),
         }
     }
 
-    fn cache(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
+    fn cache(
+        &mut self,
+        collection: &str,
+        id: &str,
+        snapshot: StoredSnapshot,
+        bytes: Option<usize>,
+    ) {
         if let Some(stripe) = &mut self.guard {
             stripe.cache(collection, id, snapshot, bytes);
         }
@@ -632,7 +642,7 @@ pub(crate) struct Stripe {
 struct LastCommit {
     collection: String,
     id: String,
-    snapshot: Snapshot,
+    snapshot: StoredSnapshot,
     bytes: Option<usize>,
 }
 
@@ -640,7 +650,11 @@ impl Stripe {
     /// Takes the cached snapshot (and its size estimate) if it is this
     /// document's (another document's is dropped: this submit will keep
     /// its own).
-    fn take_cached(&mut self, collection: &str, id: &str) -> (Option<Snapshot>, Option<usize>) {
+    fn take_cached(
+        &mut self,
+        collection: &str,
+        id: &str,
+    ) -> (Option<StoredSnapshot>, Option<usize>) {
         match self.last_commit.take() {
             Some(cached) if cached.collection == collection && cached.id == id => {
                 (Some(cached.snapshot), cached.bytes)
@@ -649,7 +663,13 @@ impl Stripe {
         }
     }
 
-    fn cache(&mut self, collection: &str, id: &str, snapshot: Snapshot, bytes: Option<usize>) {
+    fn cache(
+        &mut self,
+        collection: &str,
+        id: &str,
+        snapshot: StoredSnapshot,
+        bytes: Option<usize>,
+    ) {
         self.last_commit = Some(LastCommit {
             collection: collection.to_owned(),
             id: id.to_owned(),

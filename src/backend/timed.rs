@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::Snapshot;
+use super::StoredSnapshot;
 use super::db::{Db, DbError, QueryResults};
 use super::pubsub::{Mailbox, Message, PubSub, PubSubError, Subscription};
 use super::query::ParsedQuery;
@@ -41,13 +41,13 @@ impl Db for TimedDb {
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &mut Snapshot,
+        snapshot: &mut StoredSnapshot,
     ) -> Result<bool, DbError> {
         self.within(self.db.commit(collection, id, op, snapshot))
             .await
     }
 
-    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<StoredSnapshot, DbError> {
         self.within(self.db.get_snapshot(collection, id)).await
     }
 
@@ -55,7 +55,7 @@ impl Db for TimedDb {
         &self,
         collection: &str,
         ids: &[String],
-    ) -> Result<HashMap<String, Snapshot>, DbError> {
+    ) -> Result<HashMap<String, StoredSnapshot>, DbError> {
         self.within(self.db.get_snapshot_bulk(collection, ids))
             .await
     }

@@ -635,7 +635,7 @@ mod tests {
             json(&ServerMessage::Fetch {
                 c: "c".into(),
                 d: "missing".into(),
-                data: Some(Snapshot::missing(0))
+                data: Some(Snapshot::nonexistent(0))
             }),
             json!({"a":"f","c":"c","d":"missing","data":{"type":null,"v":0}})
         );

@@ -22,8 +22,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A document that does not exist at version `v`.
-    pub fn missing(v: u64) -> Self {
+    /// A document that does not exist at version `v`: never created (at
+    /// 0), or deleted by op `v - 1`.
+    pub fn nonexistent(v: u64) -> Self {
         Self {
             v,
             doc_type: None,
@@ -72,7 +73,7 @@ impl Snapshot {
     /// a null type a document that does not exist.
     pub(crate) fn from_wire(v: u64, doc_type: Option<Option<String>>, data: Option<Value>) -> Self {
         match doc_type {
-            Some(None) => Self::missing(v),
+            Some(None) => Self::nonexistent(v),
             Some(Some(ty)) => Self {
                 v,
                 doc_type: Some(normalize_type(ty)),
@@ -321,7 +322,7 @@ mod tests {
             json!({"v": 1, "data": {"k": "fruit"}})
         );
         assert_eq!(
-            serde_json::to_value(Snapshot::missing(0)).unwrap(),
+            serde_json::to_value(Snapshot::nonexistent(0)).unwrap(),
             json!({"v": 0, "type": null})
         );
         let back: Snapshot =

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use peloton::backend::query::ParsedQuery;
-use peloton::backend::{Backend, BackendOptions, Db, DbError, MemoryDb, QueryResults, Snapshot};
+use peloton::backend::{
+    Backend, BackendOptions, Db, DbError, MemoryDb, QueryResults, StoredSnapshot,
+};
 use peloton::ot::json0;
 use peloton::protocol::{CreateData, DocOp, OpKind};
 use serde_json::{Value, json};
@@ -67,7 +69,7 @@ impl Db for TestDb {
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &mut Snapshot,
+        snapshot: &mut StoredSnapshot,
     ) -> Result<bool, DbError> {
         self.0.commits.fetch_add(1, Ordering::SeqCst);
         let lose = self
@@ -85,7 +87,7 @@ impl Db for TestDb {
         self.0.inner.commit(collection, id, op, snapshot).await
     }
 
-    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<StoredSnapshot, DbError> {
         self.0.inner.get_snapshot(collection, id).await
     }
 
@@ -93,7 +95,7 @@ impl Db for TestDb {
         &self,
         collection: &str,
         ids: &[String],
-    ) -> Result<HashMap<String, Snapshot>, DbError> {
+    ) -> Result<HashMap<String, StoredSnapshot>, DbError> {
         self.0.inner.get_snapshot_bulk(collection, ids).await
     }
 
@@ -210,7 +212,7 @@ async fn losing_more_races_than_allowed_fails_and_stores_nothing() {
     assert_eq!(reply["seq"], 1);
     assert_eq!(TestDb::count(&db.0.commits), 1 + 3);
     let snapshot = backend.fetch("c", "d").await.unwrap();
-    assert_eq!((snapshot.v, snapshot.data), (1, Some(json!({"n": 0}))));
+    assert_eq!((snapshot.v, snapshot.wire.data), (1, Some(json!({"n": 0}))));
 
     // Two lost races are within the limit: the third try commits.
     db.lose_next(2, None);
@@ -267,7 +269,7 @@ async fn a_snapshot_kept_from_the_last_commit_is_checked_against_other_servers()
     assert!(ack.get("error").is_none(), "{ack}");
     assert_eq!(ack["v"], 4);
     let stored = db.get_snapshot("c", "d").await.unwrap();
-    assert_eq!((stored.v, stored.data), (5, Some(json!({"n": 1111}))));
+    assert_eq!((stored.v, stored.wire.data), (5, Some(json!({"n": 1111}))));
 }
 
 /// The `(type, ids)` of the diffs received so far, taking them.

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::backend::Snapshot;
+use crate::backend::StoredSnapshot;
 use crate::backend::middleware::SnapshotKind;
 use crate::protocol::{Bulk, BulkReply, BulkRequest, DocOp, ErrorObject};
 
@@ -113,11 +113,11 @@ impl Agent {
                     .get_snapshot_bulk(c, &ids)
                     .await
                     .map_err(|e| e.to_client("bulk fetch"))?;
-                let mut snapshots: Vec<Snapshot> = ids
+                let mut snapshots: Vec<StoredSnapshot> = ids
                     .iter()
                     .map(|id| {
                         map.remove(id)
-                            .unwrap_or_else(|| Snapshot::missing(id.as_str()))
+                            .unwrap_or_else(|| StoredSnapshot::never_created(id.as_str()))
                     })
                     .collect();
                 let rejected = self

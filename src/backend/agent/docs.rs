@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::backend::Snapshot;
+use crate::backend::StoredSnapshot;
 use crate::backend::access::{self};
 use crate::backend::middleware::{OpContext, ReadSnapshotsContext, SnapshotKind};
 use crate::backend::pubsub::{self};
@@ -136,7 +136,7 @@ impl Agent {
     pub(super) async fn read_snapshots(
         &self,
         collection: &str,
-        snapshots: &mut [Snapshot],
+        snapshots: &mut [StoredSnapshot],
         kind: SnapshotKind,
     ) -> Result<Vec<(usize, ErrorObject)>, ErrorObject> {
         let mut rejected = Vec::new();
@@ -158,9 +158,9 @@ impl Agent {
     pub(super) async fn read_snapshot(
         &self,
         collection: &str,
-        mut snapshot: Snapshot,
+        mut snapshot: StoredSnapshot,
         kind: SnapshotKind,
-    ) -> Result<Snapshot, ErrorObject> {
+    ) -> Result<StoredSnapshot, ErrorObject> {
         let rejected = self
             .read_snapshots(collection, std::slice::from_mut(&mut snapshot), kind)
             .await?;
@@ -218,7 +218,7 @@ impl Agent {
         }
     }
 
-    pub(super) async fn load(&self, c: &str, d: &str) -> Result<Snapshot, ErrorObject> {
+    pub(super) async fn load(&self, c: &str, d: &str) -> Result<StoredSnapshot, ErrorObject> {
         self.shared
             .db
             .get_snapshot(c, d)

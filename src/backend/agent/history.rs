@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::backend::Snapshot;
+use crate::backend::StoredSnapshot;
 use crate::backend::middleware::SnapshotKind;
 use crate::backend::submit::{self, internal};
 use crate::protocol::{DocOp, ErrorCode, ErrorObject};
@@ -19,8 +19,8 @@ pub(super) enum Point {
 }
 
 /// Rebuilds a document by applying its ops from the start.
-pub(super) fn replay(id: &str, ops: &[Arc<DocOp>]) -> Result<Snapshot, ErrorObject> {
-    let mut snapshot = Snapshot::missing(id);
+pub(super) fn replay(id: &str, ops: &[Arc<DocOp>]) -> Result<StoredSnapshot, ErrorObject> {
+    let mut snapshot = StoredSnapshot::never_created(id);
     for op in ops {
         snapshot.v = op.v;
         submit::apply_op(&mut snapshot, op).map_err(|e| {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::backend::Snapshot;
+use crate::backend::StoredSnapshot;
 use crate::backend::access::{self, Reading};
 use crate::backend::live_query::{LiveQuery, Update};
 use crate::backend::middleware::{QueryContext, SnapshotKind};
@@ -54,7 +54,7 @@ impl Agent {
     pub(super) async fn results(
         &self,
         collection: &str,
-        mut snapshots: Vec<Snapshot>,
+        mut snapshots: Vec<StoredSnapshot>,
     ) -> Result<Vec<QueryResult>, ErrorObject> {
         let rejected = self
             .read_snapshots(collection, &mut snapshots, SnapshotKind::Current)
@@ -253,7 +253,7 @@ impl Agent {
                 .iter()
                 .map(|id| {
                     map.remove(id)
-                        .unwrap_or_else(|| Snapshot::missing(id.as_str()))
+                        .unwrap_or_else(|| StoredSnapshot::never_created(id.as_str()))
                 })
                 .collect();
             QueryData::Snapshots(

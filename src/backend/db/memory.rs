@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 
 use super::{Db, DbError, QueryResults};
-use crate::backend::Snapshot;
+use crate::backend::StoredSnapshot;
 use crate::backend::query::ParsedQuery;
 use crate::protocol::DocOp;
 
@@ -30,7 +30,7 @@ struct Collection {
 
 #[derive(Debug)]
 struct Doc {
-    snapshot: Snapshot,
+    snapshot: StoredSnapshot,
     ops: Vec<Arc<DocOp>>,
 }
 
@@ -72,12 +72,12 @@ impl Db for MemoryDb {
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &mut Snapshot,
+        snapshot: &mut StoredSnapshot,
     ) -> Result<bool, DbError> {
         let collection = self.collection_or_create(collection);
         let mut collection = write(&collection);
         let doc = collection.docs.entry(id.to_owned()).or_insert_with(|| Doc {
-            snapshot: Snapshot::missing(id),
+            snapshot: StoredSnapshot::never_created(id),
             ops: Vec::new(),
         });
         if doc.snapshot.v != op.v || snapshot.v != op.v + 1 {
@@ -88,18 +88,18 @@ impl Db for MemoryDb {
         Ok(true)
     }
 
-    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<StoredSnapshot, DbError> {
         Ok(self
             .collection(collection)
             .and_then(|c| read(&c).docs.get(id).map(|doc| doc.snapshot.clone()))
-            .unwrap_or_else(|| Snapshot::missing(id)))
+            .unwrap_or_else(|| StoredSnapshot::never_created(id)))
     }
 
     async fn get_snapshot_bulk(
         &self,
         collection: &str,
         ids: &[String],
-    ) -> Result<HashMap<String, Snapshot>, DbError> {
+    ) -> Result<HashMap<String, StoredSnapshot>, DbError> {
         let collection = self.collection(collection);
         let collection = collection.as_ref().map(|c| read(c));
         Ok(ids
@@ -109,7 +109,7 @@ impl Db for MemoryDb {
                     .as_ref()
                     .and_then(|c| c.docs.get(id))
                     .map(|doc| doc.snapshot.clone())
-                    .unwrap_or_else(|| Snapshot::missing(id.as_str()));
+                    .unwrap_or_else(|| StoredSnapshot::never_created(id.as_str()));
                 (id.clone(), snapshot)
             })
             .collect())

@@ -1,6 +1,6 @@
 //! Storage: the [`Db`] trait and its implementations.
 //!
-//! A `Db` keeps, per document, the latest [`Snapshot`] and the journal of
+//! A `Db` keeps, per document, the latest [`StoredSnapshot`] and the journal of
 //! every op that led to it. The backend reads snapshots and ops from it and
 //! commits each op together with the snapshot it produces; the commit is
 //! version-checked, so several servers sharing one database never both
@@ -20,7 +20,7 @@ pub use memory::MemoryDb;
 #[cfg(feature = "mongodb")]
 pub use mongo::{MongoDb, MongoDbOptions};
 
-use super::Snapshot;
+use super::StoredSnapshot;
 use super::query::{ParsedQuery, QueryError};
 use crate::protocol::{DocOp, ErrorCode, ErrorObject};
 
@@ -100,7 +100,7 @@ impl DbError {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueryResults {
     /// Matching documents, in order.
-    pub snapshots: Vec<Snapshot>,
+    pub snapshots: Vec<StoredSnapshot>,
     /// The query's extra result, e.g. the number of matches for `$count`.
     pub extra: Option<Value>,
 }
@@ -108,7 +108,7 @@ pub struct QueryResults {
 /// Storage of snapshots and op journals.
 ///
 /// Methods take a collection name and document ids. Reads of a document
-/// that was never created return a [`Snapshot::missing`] at version 0.
+/// that was never created return a [`StoredSnapshot::never_created`].
 #[async_trait]
 pub trait Db: Send + Sync + 'static {
     /// Stores `op` (which applies at version `op.v`) and `snapshot` (at
@@ -118,25 +118,25 @@ pub trait Db: Send + Sync + 'static {
     ///
     /// On success `snapshot` must be what the database now holds: a
     /// database that manages fields of its own updates them (sharedb-mongo's
-    /// link to the newest op, [`Snapshot::op_link`]). The backend keeps that
+    /// link to the newest op, [`StoredSnapshot::op_link`]). The backend keeps that
     /// copy for the document's next submit instead of reading it back.
     async fn commit(
         &self,
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &mut Snapshot,
+        snapshot: &mut StoredSnapshot,
     ) -> Result<bool, DbError>;
 
     /// The latest snapshot of a document, with its metadata.
-    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError>;
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<StoredSnapshot, DbError>;
 
     /// The latest snapshots of several documents, by id.
     async fn get_snapshot_bulk(
         &self,
         collection: &str,
         ids: &[String],
-    ) -> Result<HashMap<String, Snapshot>, DbError> {
+    ) -> Result<HashMap<String, StoredSnapshot>, DbError> {
         let mut map = HashMap::with_capacity(ids.len());
         for id in ids {
             map.insert(id.clone(), self.get_snapshot(collection, id).await?);

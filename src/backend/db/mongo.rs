@@ -61,10 +61,10 @@ use serde_json::{Map, Value};
 mod query;
 
 use super::{Db, DbError, QueryResults};
-use crate::backend::Snapshot;
+use crate::backend::StoredSnapshot;
 use crate::backend::query::{ParsedQuery, QueryError};
 use crate::ot::json0::PathSegment;
-use crate::protocol::{CreateData, DocOp, OpKind, OpMeta};
+use crate::protocol::{CreateData, DocOp, OpKind, OpMeta, Snapshot};
 
 /// A [`Db`] in MongoDB, with sharedb-mongo's layout (see the module docs).
 #[derive(Clone)]
@@ -360,7 +360,7 @@ impl Db for MongoDb {
         collection: &str,
         id: &str,
         op: &Arc<DocOp>,
-        snapshot: &mut Snapshot,
+        snapshot: &mut StoredSnapshot,
     ) -> Result<bool, DbError> {
         let snapshots = self.snapshots(collection)?;
         let ops = self.ops(collection).await?;
@@ -386,20 +386,23 @@ impl Db for MongoDb {
         written
     }
 
-    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<Snapshot, DbError> {
+    async fn get_snapshot(&self, collection: &str, id: &str) -> Result<StoredSnapshot, DbError> {
         let found = self
             .snapshots(collection)?
             .find_one(doc! {"_id": id})
             .await
             .map_err(backend_error("read"))?;
-        Ok(found.map_or_else(|| Snapshot::missing(id), |doc| to_snapshot(id, doc)))
+        Ok(found.map_or_else(
+            || StoredSnapshot::never_created(id),
+            |doc| to_snapshot(id, doc),
+        ))
     }
 
     async fn get_snapshot_bulk(
         &self,
         collection: &str,
         ids: &[String],
-    ) -> Result<HashMap<String, Snapshot>, DbError> {
+    ) -> Result<HashMap<String, StoredSnapshot>, DbError> {
         let mut cursor = self
             .snapshots(collection)?
             .find(doc! {"_id": {"$in": ids}})
@@ -412,7 +415,7 @@ impl Db for MongoDb {
         }
         for id in ids {
             map.entry(id.clone())
-                .or_insert_with(|| Snapshot::missing(id.as_str()));
+                .or_insert_with(|| StoredSnapshot::never_created(id.as_str()));
         }
         Ok(map)
     }
@@ -538,7 +541,7 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
 }
 
 /// The snapshot document of `snapshot`, produced by op `op_id`.
-fn snapshot_document(id: &str, snapshot: &Snapshot, op_id: ObjectId) -> Document {
+fn snapshot_document(id: &str, snapshot: &StoredSnapshot, op_id: ObjectId) -> Document {
     let mut doc = match (&snapshot.doc_type, &snapshot.data) {
         (Some(_), Some(Value::Object(map))) => match to_bson(&Value::Object(map.clone())) {
             Bson::Document(doc) => doc,
@@ -570,7 +573,7 @@ async fn write_snapshot(
     snapshots: &Collection<Document>,
     id: &str,
     op: &DocOp,
-    snapshot: &Snapshot,
+    snapshot: &StoredSnapshot,
     op_id: ObjectId,
 ) -> Result<bool, DbError> {
     if snapshot.v == 1 {
@@ -605,7 +608,7 @@ async fn write_snapshot(
 /// replaced: a create or delete, an op on the root, non-object data, or a
 /// touched field MongoDB cannot address by name (empty, with a `.`,
 /// starting with `$`, or one of the internal names).
-fn field_update(op: &DocOp, snapshot: &Snapshot, op_id: ObjectId) -> Option<Document> {
+fn field_update(op: &DocOp, snapshot: &StoredSnapshot, op_id: ObjectId) -> Option<Document> {
     let OpKind::Edit(edit) = &op.kind else {
         return None;
     };
@@ -652,7 +655,7 @@ fn addressable(field: &str) -> bool {
 }
 
 /// A snapshot document back as a snapshot: internal fields stripped.
-fn to_snapshot(id: &str, mut doc: Document) -> Snapshot {
+fn to_snapshot(id: &str, mut doc: Document) -> StoredSnapshot {
     let v = read_u64(doc.get("_v"));
     let doc_type = doc.get_str("_type").ok().map(str::to_owned);
     let m = match doc.remove("_m").map(|m| from_bson(&m)) {
@@ -669,11 +672,9 @@ fn to_snapshot(id: &str, mut doc: Document) -> Snapshot {
             from_bson(&Bson::Document(doc))
         }
     });
-    Snapshot {
+    StoredSnapshot {
         id: id.to_owned(),
-        v,
-        doc_type,
-        data,
+        wire: Snapshot { v, doc_type, data },
         m,
         op_link,
     }
