@@ -472,6 +472,23 @@ async fn presence_is_relayed_and_departures_announced() {
     let carl = Connection::new(backend);
     let carl_here = carl.presence("room");
     carl_here.subscribe().await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert!(carl_here.others().is_empty());
+    // Carl's subscribe asked everyone on the channel for their presence.
+    // Once Ann has seen Carl's probe, published after that request, she has
+    // answered it; once Carl has seen her probe, sent after any answer,
+    // the answer has reached him. Ann left: she has nothing to answer.
+    carl_here.submit("probe", json!("carl"));
+    until("ann hears carl", || {
+        util::by_local_id(&ann_here.others(), "probe").is_some()
+    })
+    .await;
+    ann_here.submit("probe", json!("ann"));
+    until("carl hears ann", || {
+        util::by_local_id(&carl_here.others(), "probe").is_some()
+    })
+    .await;
+    assert_eq!(
+        carl_here.others().into_values().collect::<Vec<_>>(),
+        vec![json!("ann")],
+        "nobody but ann's probe"
+    );
 }

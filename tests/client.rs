@@ -4,11 +4,10 @@
 mod util;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use peloton::backend::{Backend, Middleware, QueryContext, SubmitRequest};
+use peloton::backend::{Backend, Middleware, QueryContext};
 use peloton::client::transport::WebSocketConnector;
 use peloton::client::{Connection, ConnectionOptions, ConnectionState};
 use peloton::ot::json0::{Component, Op};
@@ -17,29 +16,14 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use util::{serve, until};
 
-/// Holds the first commit of an edit for a while, so a client can lose its
-/// connection after the server has the op but before the ack reaches it.
-struct SlowFirstEdit(AtomicBool);
-
-#[async_trait]
-impl Middleware for SlowFirstEdit {
-    async fn commit(&self, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
-        if req.op.v > 0 && !self.0.swap(true, Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        Ok(())
-    }
-}
-
 /// The ack of an op is lost with the connection, the server committed it,
 /// and more edits are made offline: after the reconnect the op is resent
 /// alone (same src and seq, so not applied twice) and the offline edits
 /// follow it, none lost.
 #[tokio::test]
 async fn an_op_whose_ack_was_lost_is_resent_alone_and_offline_edits_follow() {
-    let backend = Backend::builder()
-        .middleware(SlowFirstEdit(AtomicBool::new(false)))
-        .build();
+    let hold = util::HoldCommit::first_edit();
+    let backend = Backend::builder().middleware(hold.clone()).build();
     let addr = serve(backend.clone()).await;
     let client = Connection::new(WebSocketConnector::new(util::channel_url(addr)));
     let doc = client.get("counters", "c");
@@ -48,8 +32,8 @@ async fn an_op_whose_ack_was_lost_is_resent_alone_and_offline_edits_follow() {
     let first = doc
         .submit_op(Op::from(Component::number_add(["n"], 1.0)))
         .unwrap();
-    // The op is on the wire; the server sits on its commit.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The server has the op and sits on its commit.
+    hold.reached().await;
     client.disconnect();
     until("offline", || {
         client.state() == ConnectionState::Disconnected
@@ -59,6 +43,7 @@ async fn an_op_whose_ack_was_lost_is_resent_alone_and_offline_edits_follow() {
         .submit_op(Op::from(Component::number_add(["n"], 10.0)))
         .unwrap();
     // The server commits the first op meanwhile; its ack goes nowhere.
+    hold.release();
     tokio::time::timeout(Duration::from_secs(5), async {
         while backend.fetch("counters", "c").await.map(|s| s.v) != Ok(2) {
             tokio::time::sleep(Duration::from_millis(5)).await;

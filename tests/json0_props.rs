@@ -1,36 +1,27 @@
-//! Randomized properties of json0 over thousands of seeded random documents
-//! and ops: transform converges (both sides), invert undoes, compose equals
-//! applying in sequence, normalize keeps the effect, and a failing apply
-//! leaves the document alone. Deterministic: each case has its own seed,
-//! printed on failure; `PELOTON_JSON0_PROPS_SEED` changes the base seed.
+//! Properties of json0 over thousands of random documents and ops
+//! (proptest, which shrinks a failing case): transform converges (both
+//! sides), invert undoes, compose equals applying in sequence, normalize
+//! keeps the effect, and a failing apply leaves the document alone.
 //!
 //! String edits in one case are either all legacy `si`/`sd` or all text0
 //! subtype ops: mixing them on one string is the ot-json0 quirk that does
 //! not converge (see `json0::transform`).
 
+#[path = "util/props.rs"]
+mod props;
+
 use peloton::ot::json0::{self, Component, Op, PathSegment};
 use peloton::ot::{Side, text0};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use props::Choices;
+use rand::Rng;
 use serde_json::{Map, Value, json};
 
-const CASES: u64 = 10_000;
+/// Cases per property: each is small, and proptest shrinks a failure.
+const CASES: u32 = 5_000;
 
-/// Runs `property` on `CASES` seeded generators and reports the first failure.
+/// Runs `property` on generated cases (see `util/props.rs`).
 fn check(name: &str, property: impl Fn(&mut Gen) -> Result<(), String>) {
-    let base: u64 = std::env::var("PELOTON_JSON0_PROPS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed);
-    for i in 0..CASES {
-        let seed = base.wrapping_mul(1_000_003).wrapping_add(i);
-        let mut generator = Gen::new(seed);
-        if let Err(e) = property(&mut generator) {
-            panic!(
-                "{name} fails for seed {seed} (case {i}; rerun with PELOTON_JSON0_PROPS_SEED={base}):\n{e}"
-            );
-        }
-    }
+    props::check(name, CASES, |choices| property(&mut Gen::new(choices)));
 }
 
 #[test]
@@ -154,7 +145,7 @@ fn show(doc: &Value, a: &Op, b: &Op, e: &dyn std::fmt::Display) -> String {
 
 /// Random documents and ops that are valid against them.
 struct Gen {
-    rng: SmallRng,
+    rng: Choices,
     /// String edits as legacy `si`/`sd` (else text0 subtype ops).
     legacy: bool,
 }
@@ -168,8 +159,7 @@ const KEYS: &[&str] = &[
 ];
 
 impl Gen {
-    fn new(seed: u64) -> Self {
-        let mut rng = SmallRng::seed_from_u64(seed);
+    fn new(mut rng: Choices) -> Self {
         let legacy = rng.random_bool(0.5);
         Gen { rng, legacy }
     }

@@ -347,7 +347,8 @@ async fn refs_follow_their_targets_including_moved_list_items() {
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
 
-#[tokio::test]
+// On tokio's paused clock: the delays are exact, whatever the machine's load.
+#[tokio::test(start_paused = true)]
 async fn loads_are_counted_and_unloaded_after_the_delay() {
     let backend = Backend::new();
     let writer = Model::new(Connection::new(backend.clone()));
@@ -385,7 +386,8 @@ async fn loads_are_counted_and_unloaded_after_the_delay() {
     assert_eq!(unloads.lock().unwrap().len(), 1);
 }
 
-#[tokio::test]
+// On tokio's paused clock: the delays are exact, whatever the machine's load.
+#[tokio::test(start_paused = true)]
 async fn unloading_a_query_releases_the_results_nothing_else_holds() {
     let backend = Backend::new();
     let writer = Model::new(Connection::new(backend.clone()));
@@ -464,7 +466,7 @@ async fn fetch_only_models_fetch_and_bundle_what_they_subscribed() {
         .acked()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    util::flush_ops(&backend, server.connection().unwrap()).await;
     assert_eq!(server.get_value("lists.l.title"), Some(json!("L")));
     let bundle = server.bundle().await;
     server.close();
@@ -1014,7 +1016,8 @@ impl peloton::backend::Middleware for CountQueries {
     }
 }
 
-#[tokio::test]
+// On tokio's paused clock: the delays are exact, whatever the machine's load.
+#[tokio::test(start_paused = true)]
 async fn a_query_resubscribed_within_the_unload_delay_costs_nothing() {
     let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let backend = Backend::builder()

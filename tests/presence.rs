@@ -1,5 +1,5 @@
 //! Document presence: json0 carets stay on their text and items through
-//! every op (randomized, seeded), and peloton clients and the server move
+//! every op (property tests on proptest), and peloton clients and the server move
 //! presence made before edits they have seen, or after edits not yet sent.
 
 mod util;
@@ -10,11 +10,11 @@ use peloton::backend::Backend;
 use peloton::client::{Connection, DocPresence};
 use peloton::ot::json0::{self, Component, Op};
 use peloton::ot::text0;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde_json::{Value, json};
+use util::props::{self, Choices};
 
-const CASES: u64 = 3_000;
+const CASES: u32 = 2_000;
 
 /// Characters that are each unique in a case, so a caret's neighbours can
 /// be told apart: one UTF-16 unit each.
@@ -25,7 +25,7 @@ fn unique_char(n: &mut u32) -> char {
 
 /// A random text0 op on `text`, made of several components (each on the
 /// string the ones before it left), with fresh unique characters.
-fn random_text_op(rng: &mut SmallRng, text: &str, fresh: &mut u32) -> text0::Op {
+fn random_text_op(rng: &mut Choices, text: &str, fresh: &mut u32) -> text0::Op {
     let mut now = text.to_owned();
     let mut components = Vec::new();
     for _ in 0..rng.random_range(1..4) {
@@ -50,55 +50,57 @@ fn random_text_op(rng: &mut SmallRng, text: &str, fresh: &mut u32) -> text0::Op 
 
 #[test]
 fn carets_stay_between_the_same_characters() {
-    for case in 0..CASES {
-        let mut rng = SmallRng::seed_from_u64(0xca7e + case);
-        let mut fresh = 0;
-        let text: String = (0..rng.random_range(0..12))
-            .map(|_| unique_char(&mut fresh))
-            .collect();
-        let len = text.chars().count();
-        let (s, e) = (rng.random_range(0..=len), rng.random_range(0..=len));
-        let own = rng.random_bool(0.5);
-        let edit = random_text_op(&mut rng, &text, &mut fresh);
-        // The same edit as text0 and as legacy si/sd components.
-        let ops = [
-            Op::from(Component::text0(["t"], edit.clone())),
-            edit.0
-                .iter()
-                .map(|c| match &c.action {
-                    text0::Action::Insert(t) => Component::string_insert(["t"], c.p, t.clone()),
-                    text0::Action::Delete(t) => Component::string_delete(["t"], c.p, t.clone()),
-                })
-                .collect(),
-        ];
-        let mut after = text.clone();
-        text0::apply(&mut after, &edit).unwrap();
-        let new_index = |ch: char| after.chars().position(|x| x == ch);
-        for op in ops {
-            let presence = json!({"p": ["t"], "s": s, "e": e, "name": "Ann"});
-            let moved = json0::transform_presence(&presence, &op, own);
-            let context =
-                format!("case {case}: {text:?} -> {after:?}, ({s}, {e}), own {own}, {moved}");
-            assert_eq!(moved["name"], "Ann", "{context}");
-            for (key, was) in [("s", s), ("e", e)] {
-                let now = moved[key].as_u64().unwrap() as usize;
-                assert!(now <= after.chars().count(), "{context}");
-                for (i, ch) in text.chars().enumerate() {
-                    if let Some(j) = new_index(ch) {
-                        // What was before the caret still is, and what was
-                        // after it still is.
-                        assert_eq!(i < was, j < now, "{key}: {ch} in {context}");
+    props::check(
+        "carets_stay_between_the_same_characters",
+        CASES,
+        |mut rng| {
+            let mut fresh = 0;
+            let text: String = (0..rng.random_range(0..12))
+                .map(|_| unique_char(&mut fresh))
+                .collect();
+            let len = text.chars().count();
+            let (s, e) = (rng.random_range(0..=len), rng.random_range(0..=len));
+            let own = rng.random_bool(0.5);
+            let edit = random_text_op(&mut rng, &text, &mut fresh);
+            // The same edit as text0 and as legacy si/sd components.
+            let ops = [
+                Op::from(Component::text0(["t"], edit.clone())),
+                edit.0
+                    .iter()
+                    .map(|c| match &c.action {
+                        text0::Action::Insert(t) => Component::string_insert(["t"], c.p, t.clone()),
+                        text0::Action::Delete(t) => Component::string_delete(["t"], c.p, t.clone()),
+                    })
+                    .collect(),
+            ];
+            let mut after = text.clone();
+            text0::apply(&mut after, &edit).unwrap();
+            let new_index = |ch: char| after.chars().position(|x| x == ch);
+            for op in ops {
+                let presence = json!({"p": ["t"], "s": s, "e": e, "name": "Ann"});
+                let moved = json0::transform_presence(&presence, &op, own);
+                let context = format!("{text:?} -> {after:?}, ({s}, {e}), own {own}, {moved}");
+                assert_eq!(moved["name"], "Ann", "{context}");
+                for (key, was) in [("s", s), ("e", e)] {
+                    let now = moved[key].as_u64().unwrap() as usize;
+                    assert!(now <= after.chars().count(), "{context}");
+                    for (i, ch) in text.chars().enumerate() {
+                        if let Some(j) = new_index(ch) {
+                            // What was before the caret still is, and what was
+                            // after it still is.
+                            assert_eq!(i < was, j < now, "{key}: {ch} in {context}");
+                        }
                     }
                 }
             }
-        }
-    }
+            Ok(())
+        },
+    );
 }
 
 #[test]
 fn a_presence_follows_its_list_item() {
-    for case in 0..CASES {
-        let mut rng = SmallRng::seed_from_u64(0x1157 + case);
+    props::check("a_presence_follows_its_list_item", CASES, |mut rng| {
         let mut ids: Vec<u64> = (0..rng.random_range(1..8)).collect();
         let mut next = 100;
         let mut at = rng.random_range(0..ids.len());
@@ -137,16 +139,17 @@ fn a_presence_follows_its_list_item() {
                     assert_eq!(
                         presence,
                         json!({"p": ["l", at, "text"], "s": 1, "e": 1}),
-                        "case {case}"
+                        "{ids:?}"
                     );
                 }
                 None => {
-                    assert_eq!(presence, json!({}), "case {case}: the item is gone");
+                    assert_eq!(presence, json!({}), "the item is gone");
                     break;
                 }
             }
         }
-    }
+        Ok(())
+    });
 }
 
 /// Waits until `presence` shows `id` with `expected` (or, `None`, without it).
@@ -284,28 +287,12 @@ async fn the_server_moves_a_presence_made_at_an_older_version() {
     until_seen(&seen, "late", Some(json!({"name": "just here"}))).await;
 }
 
-/// Holds every edit in the `commit` hook for a while: its submitter waits
-/// for the ack meanwhile.
-struct SlowCommits;
-
-#[async_trait::async_trait]
-impl peloton::backend::Middleware for SlowCommits {
-    async fn commit(
-        &self,
-        req: &mut peloton::backend::SubmitRequest<'_>,
-    ) -> Result<(), peloton::protocol::ErrorObject> {
-        if matches!(req.op.kind, peloton::protocol::OpKind::Edit(_)) {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_caret_arriving_while_an_edit_is_in_flight_is_moved_past_it() {
-    let backend = Backend::builder().middleware(SlowCommits).build();
+    let backend = Backend::new();
     let addr = util::serve(backend.clone()).await;
-    let bob = Connection::new(backend);
+    let uplink = util::HeldUplink::new(backend.clone());
+    let bob = Connection::new(uplink.clone());
     bob.get("notes", "n")
         .create(json!({"text": "abc"}))
         .unwrap()
@@ -315,8 +302,9 @@ async fn a_caret_arriving_while_an_edit_is_in_flight_is_moved_past_it() {
     let seen = bob.doc_presence("notes", "n");
     seen.subscribe().await.unwrap();
 
-    // Bob's edit is in flight (held in commit) when Ann's caret, made at
-    // the version without it, reaches him.
+    // Bob's edit is in flight (on its way to the server) when Ann's caret,
+    // made at the version without it, reaches him.
+    uplink.hold();
     let typed = type_at(&bob, 0, "XY");
     let mut ann = util::RawSocket::connect(addr).await;
     ann.handshake(None).await;
@@ -324,6 +312,12 @@ async fn a_caret_arriving_while_an_edit_is_in_flight_is_moved_past_it() {
     let relayed = ann.next(|m| m["a"] == "p" && m["id"] == "ann").await;
     assert_eq!(relayed["v"], 1, "relayed before the edit was committed");
     until_seen(&seen, "ann", Some(caret(3))).await;
+    assert_eq!(
+        backend.fetch("notes", "n").await.unwrap().v,
+        1,
+        "the edit is still in flight"
+    );
+    uplink.open();
     typed.await.unwrap();
     until_seen(&seen, "ann", Some(caret(3))).await;
 }

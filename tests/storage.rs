@@ -217,22 +217,35 @@ async fn redis_pubsub_delivers_across_servers_in_order() {
         Message::Op(op) => assert_eq!((op.v, op.src.as_deref()), (7, Some("node"))),
         other => panic!("{other:?}"),
     }
-    // Dropping the subscription stops deliveries.
+    // Dropping the subscription stops deliveries. A sentinel on another
+    // channel of the same mailboxes shows it: Redis delivers one
+    // subscriber's messages in publish order, so what was published before
+    // the sentinel would arrive before it.
+    let _sentinel = two.subscribe("sentinel", &tx).await.unwrap();
+    let _sentinel2 = two.subscribe("sentinel", &tx2).await.unwrap();
     drop(sub);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     one.publish(&["todos.a".into()], op("todos", "a", 8))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(rx.try_recv().is_err());
     // Without the prefix, another app's messages are not seen.
     let other = RedisPubSub::connect(&url).await.unwrap();
     other
         .publish(&["todos".into()], op("todos", "b", 1))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(rx2.try_recv().is_err());
+    one.publish(&["sentinel".into()], op("sentinel", "s", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        &*next(&mut rx).await.channel,
+        "sentinel",
+        "nothing before it"
+    );
+    assert_eq!(
+        &*next(&mut rx2).await.channel,
+        "sentinel",
+        "nothing before it"
+    );
 }
 
 /// A backend on the shared MongoDB and Redis, as one of several servers.
@@ -764,36 +777,48 @@ async fn a_closed_backend_leaves_no_redis_subscription() {
     );
 }
 
-/// The demo server (`app`) as a child process storing in the MongoDB
-/// database at `mongo_url`; killed with SIGKILL when dropped.
-struct DemoServer {
+/// A peloton server storing in the MongoDB database at `mongo_url`, in a
+/// child process that a test can kill with SIGKILL mid-write. The child is
+/// this test binary running only [`child_server`]: the framework's
+/// `/channel` route over `MongoDb`, as an app serves it, with nothing to
+/// build first. Killed when dropped.
+struct ChildServer {
     child: std::process::Child,
     url: String,
 }
 
-impl DemoServer {
+/// Where [`child_server`] learns what to serve: set only in its process.
+const CHILD_MONGO_URL: &str = "PELOTON_TEST_CHILD_MONGO_URL";
+const CHILD_ADDR: &str = "PELOTON_TEST_CHILD_ADDR";
+
+impl ChildServer {
     async fn start(mongo_url: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut child = std::process::Command::new(demo_binary())
-            .env("PELOTON_MONGO_URL", mongo_url)
-            .env_remove("PELOTON_REDIS_URL")
-            .env("LEPTOS_SITE_ADDR", &addr)
-            .env("RUST_LOG", "warn")
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_server",
+                "--exact",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD_MONGO_URL, mongo_url)
+            .env(CHILD_ADDR, &addr)
             .stdout(std::process::Stdio::null())
             .spawn()
-            .expect("the demo server starts");
+            .expect("the child server starts");
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while tokio::net::TcpStream::connect(&addr).await.is_err() {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("the demo server exited at start: {status}");
+                panic!("the child server exited at start: {status}");
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the demo server never listened"
+                "the child server never listened"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -817,36 +842,23 @@ impl DemoServer {
     }
 }
 
-impl Drop for DemoServer {
+impl Drop for ChildServer {
     fn drop(&mut self) {
         self.kill();
     }
 }
 
-/// The demo server's binary, built if it is missing or stale (a no-op when
-/// `cargo test --workspace` built it already).
-fn demo_binary() -> std::path::PathBuf {
-    let mut cargo = std::process::Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--quiet", "-p", "app", "--features", "ssr"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    // What cargo set for this test would look like a changed environment
-    // to build scripts that watch it, and rebuild half the tree.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CARGO_") && !["CARGO_HOME", "CARGO_TARGET_DIR"].contains(&key.as_str())
-        {
-            cargo.env_remove(key);
-        }
-    }
-    let built = cargo.status().expect("cargo runs");
-    assert!(
-        built.success(),
-        "building the demo server (`cargo build -p app --features ssr`) failed"
-    );
-    // The tests run from <target>/debug/deps; the binary is in <target>/debug.
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    dir.join(format!("app{}", std::env::consts::EXE_SUFFIX))
+/// The body of a [`ChildServer`] process; in an ordinary test run (no
+/// `PELOTON_TEST_CHILD_*` variables) it returns at once.
+#[tokio::test]
+async fn child_server() {
+    let (Ok(url), Ok(addr)) = (std::env::var(CHILD_MONGO_URL), std::env::var(CHILD_ADDR)) else {
+        return;
+    };
+    let backend = Backend::builder().db(mongo(&url).await).build();
+    let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+    let app = peloton::axum::channel_route(backend);
+    axum::serve(listener, app).await.unwrap();
 }
 
 #[tokio::test]
@@ -861,7 +873,7 @@ async fn a_killed_server_has_every_acknowledged_op_exactly_once() {
 async fn restart_under_load(url: &str) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     const WRITERS: usize = 4;
-    let mut first = DemoServer::start(url).await;
+    let mut first = ChildServer::start(url).await;
     let setup = first.model();
     setup
         .create("counters.shared", json!({"log": []}))
@@ -935,7 +947,7 @@ async fn restart_under_load(url: &str) {
     assert!(acked.iter().all(|(shared, _)| !shared.is_empty()));
 
     // Start again on the same database.
-    let second = DemoServer::start(url).await;
+    let second = ChildServer::start(url).await;
     let check = second.model();
     let paths: Vec<String> = std::iter::once("counters.shared".to_owned())
         .chain((0..WRITERS).map(|w| format!("counters.w{w}")))

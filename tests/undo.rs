@@ -1,12 +1,13 @@
-//! Undo and redo over concurrent sessions (randomized, seeded): two models
+//! Undo and redo over concurrent sessions (property tests on proptest, see
+//! `util/props.rs`): two models
 //! edit one document through a backend at once, one of them undoes, and
 //! undo only ever takes back the undoing user's own contributions; undo
 //! then redo gives back the same document.
 //!
 //! Every inserted character, item and value is unique and says who made
-//! it, so what survives can be checked. Deterministic per seed; the
-//! interleaving of the two clients follows the runtime's scheduling, so
-//! each case is also a small race.
+//! it, so what survives can be checked. The interleaving of the two
+//! clients follows the case's choices (`now_and_then`) on a single-threaded
+//! runtime, so each case is also a small, reproducible race.
 
 mod util;
 
@@ -17,11 +18,11 @@ use peloton::backend::Backend;
 use peloton::client::Connection;
 use peloton::model::Model;
 use peloton::ot::text0;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde_json::{Value, json};
+use util::props::{self, Choices};
 
-const CASES: u64 = 150;
+const CASES: u32 = 150;
 const DOC: &str = "notes.n";
 
 /// Ann's characters are CJK, Bob's Hangul: one UTF-16 unit each.
@@ -70,7 +71,7 @@ async fn settle(models: &[Model; 2]) -> Value {
 }
 
 /// Lets the connections' tasks run a little (so ops cross in flight).
-async fn now_and_then(rng: &mut SmallRng) {
+async fn now_and_then(rng: &mut Choices) {
     if rng.random_bool(0.3) {
         tokio::task::yield_now().await;
     }
@@ -81,7 +82,7 @@ fn text_of(doc: &Value) -> String {
 }
 
 /// One random string edit by `user` (as text0 ops, or legacy `si`/`sd`).
-fn edit_text(model: &Model, user: usize, rng: &mut SmallRng, fresh: &mut u32, legacy: bool) {
+fn edit_text(model: &Model, user: usize, rng: &mut Choices, fresh: &mut u32, legacy: bool) {
     let text = model
         .get::<String>(&format!("{DOC}.text"))
         .unwrap_or_default();
@@ -115,7 +116,7 @@ fn edit_text(model: &Model, user: usize, rng: &mut SmallRng, fresh: &mut u32, le
 /// so what disappears is the undo's doing).
 async fn undo_all_while_other_types(
     models: &[Model; 2],
-    rng: &mut SmallRng,
+    rng: &mut Choices,
     fresh: &mut u32,
     legacy: bool,
 ) {
@@ -143,79 +144,88 @@ async fn undo_all_while_other_types(
     }
 }
 
-#[tokio::test]
-async fn undoing_text_takes_back_only_ones_own_typing() {
-    for case in 0..CASES {
-        let mut rng = SmallRng::seed_from_u64(0x7e47 + case);
-        let legacy = case % 2 == 1;
-        let models = pair(json!({"text": ""})).await;
-        let mut fresh = 0;
-        for _ in 0..rng.random_range(5..30) {
-            let user = rng.random_range(0..2);
-            edit_text(&models[user], user, &mut rng, &mut fresh, legacy);
-            if rng.random_bool(0.3) {
-                models[0].cut_undo_step();
-            }
-            if rng.random_bool(0.1) && models[0].can_undo() {
-                models[0].undo().unwrap();
-            }
-            now_and_then(&mut rng).await;
-        }
-        let before = text_of(&settle(&models).await);
-        let bobs_before: BTreeSet<char> = before.chars().filter(|&c| owner(c) == Some(1)).collect();
+#[test]
+fn undoing_text_takes_back_only_ones_own_typing() {
+    props::check(
+        "undoing_text_takes_back_only_ones_own_typing",
+        CASES,
+        |mut rng| {
+            props::block_on(async move {
+                let legacy = rng.random_bool(0.5);
+                let models = pair(json!({"text": ""})).await;
+                let mut fresh = 0;
+                for _ in 0..rng.random_range(5..30) {
+                    let user = rng.random_range(0..2);
+                    edit_text(&models[user], user, &mut rng, &mut fresh, legacy);
+                    if rng.random_bool(0.3) {
+                        models[0].cut_undo_step();
+                    }
+                    if rng.random_bool(0.1) && models[0].can_undo() {
+                        models[0].undo().unwrap();
+                    }
+                    now_and_then(&mut rng).await;
+                }
+                let before = text_of(&settle(&models).await);
+                let bobs_before: BTreeSet<char> =
+                    before.chars().filter(|&c| owner(c) == Some(1)).collect();
 
-        undo_all_while_other_types(&models, &mut rng, &mut fresh, legacy).await;
-        let after = text_of(&settle(&models).await);
-        let context = format!("case {case} (legacy: {legacy}): {before:?} -> {after:?}");
-        for c in &bobs_before {
-            assert!(after.contains(*c), "Bob's {c} was undone by Ann: {context}");
-        }
-        assert!(
-            !after.chars().any(|c| owner(c) == Some(0)),
-            "some of Ann's typing is left after she undid everything: {context}"
-        );
-    }
+                undo_all_while_other_types(&models, &mut rng, &mut fresh, legacy).await;
+                let after = text_of(&settle(&models).await);
+                let context = format!("(legacy: {legacy}): {before:?} -> {after:?}");
+                for c in &bobs_before {
+                    assert!(after.contains(*c), "Bob's {c} was undone by Ann: {context}");
+                }
+                assert!(
+                    !after.chars().any(|c| owner(c) == Some(0)),
+                    "some of Ann's typing is left after she undid everything: {context}"
+                );
+                Ok(())
+            })
+        },
+    );
 }
 
-#[tokio::test]
-async fn undo_then_redo_gives_back_the_same_document() {
-    for case in 0..CASES {
-        let mut rng = SmallRng::seed_from_u64(0x4ed0 + case);
-        let models = pair(json!({"text": "", "items": [], "keys": {}, "n": 0})).await;
-        let mut fresh = 0;
-        for _ in 0..rng.random_range(5..25) {
-            let user = rng.random_range(0..2);
-            if rng.random_bool(0.5) {
-                edit_text(&models[user], user, &mut rng, &mut fresh, false);
-            } else {
-                edit_json(&models[user], user, &mut rng, &mut fresh);
-            }
-            models[0].cut_undo_step();
-            now_and_then(&mut rng).await;
-        }
-        let before = settle(&models).await;
-        let steps = rng.random_range(1..4);
-        let mut undone = 0;
-        for _ in 0..steps {
-            if models[0].undo().unwrap() {
-                undone += 1;
-            }
-        }
-        for _ in 0..undone {
-            assert!(models[0].redo().unwrap(), "case {case}: nothing to redo");
-        }
-        assert_eq!(
-            models[0].get_value(DOC),
-            Some(before.clone()),
-            "case {case}: locally"
-        );
-        assert_eq!(settle(&models).await, before, "case {case}: everywhere");
-    }
+#[test]
+fn undo_then_redo_gives_back_the_same_document() {
+    props::check(
+        "undo_then_redo_gives_back_the_same_document",
+        CASES,
+        |mut rng| {
+            props::block_on(async move {
+                let models = pair(json!({"text": "", "items": [], "keys": {}, "n": 0})).await;
+                let mut fresh = 0;
+                for _ in 0..rng.random_range(5..25) {
+                    let user = rng.random_range(0..2);
+                    if rng.random_bool(0.5) {
+                        edit_text(&models[user], user, &mut rng, &mut fresh, false);
+                    } else {
+                        edit_json(&models[user], user, &mut rng, &mut fresh);
+                    }
+                    models[0].cut_undo_step();
+                    now_and_then(&mut rng).await;
+                }
+                let before = settle(&models).await;
+                let steps = rng.random_range(1..4);
+                let mut undone = 0;
+                for _ in 0..steps {
+                    if models[0].undo().unwrap() {
+                        undone += 1;
+                    }
+                }
+                for _ in 0..undone {
+                    assert!(models[0].redo().unwrap(), "nothing to redo");
+                }
+                assert_eq!(models[0].get_value(DOC), Some(before.clone()), "locally");
+                assert_eq!(settle(&models).await, before, "everywhere");
+                Ok(())
+            })
+        },
+    );
 }
 
 /// One random structural edit by `user`: items in a list (inserted, removed,
 /// moved, and edited inside), keys set and deleted, a number incremented.
-fn edit_json(model: &Model, user: usize, rng: &mut SmallRng, fresh: &mut u32) {
+fn edit_json(model: &Model, user: usize, rng: &mut Choices, fresh: &mut u32) {
     let items = model
         .get::<Vec<Value>>(&format!("{DOC}.items"))
         .unwrap_or_default();
@@ -280,49 +290,55 @@ fn bobs(doc: &Value) -> BTreeSet<String> {
     out
 }
 
-#[tokio::test]
-async fn undoing_structure_never_takes_back_others_work() {
-    for case in 0..CASES {
-        let mut rng = SmallRng::seed_from_u64(0x57c7 + case);
-        let models = pair(json!({"items": [], "keys": {}, "n": 0})).await;
-        let mut fresh = 0;
-        let mut bobs_increments = 0.0;
-        for _ in 0..rng.random_range(5..30) {
-            let user = rng.random_range(0..2);
-            let n_before = models[user].get::<f64>(&format!("{DOC}.n")).unwrap_or(0.0);
-            edit_json(&models[user], user, &mut rng, &mut fresh);
-            if user == 1 {
-                bobs_increments +=
-                    models[1].get::<f64>(&format!("{DOC}.n")).unwrap_or(0.0) - n_before;
-            }
-            if rng.random_bool(0.4) {
-                models[0].cut_undo_step();
-            }
-            now_and_then(&mut rng).await;
-        }
-        let before = settle(&models).await;
-        while models[0].can_undo() {
-            models[0].undo().unwrap();
-            now_and_then(&mut rng).await;
-        }
-        let after = settle(&models).await;
-        let context = format!("case {case}:\n before {before}\n after  {after}");
-        let (had, has) = (bobs(&before), bobs(&after));
-        assert!(
-            had.is_subset(&has),
-            "Ann's undo took back Bob's {:?}: {context}",
-            had.difference(&has)
-        );
-        // Ann's increments are all undone; Bob's all stay.
-        assert_eq!(after["n"].as_f64(), Some(bobs_increments), "{context}");
-        // Nothing Ann set is left, except inside items Bob has edited.
-        for item in after["items"].as_array().into_iter().flatten() {
-            if item["by"] == 0 && item.get("note").is_none_or(|n| n["by"] != 1) {
-                panic!("Ann's item {item} survived her undo: {context}");
-            }
-        }
-        for (key, value) in after["keys"].as_object().into_iter().flatten() {
-            assert_ne!(value["by"], 0, "Ann's {key} survived her undo: {context}");
-        }
-    }
+#[test]
+fn undoing_structure_never_takes_back_others_work() {
+    props::check(
+        "undoing_structure_never_takes_back_others_work",
+        CASES,
+        |mut rng| {
+            props::block_on(async move {
+                let models = pair(json!({"items": [], "keys": {}, "n": 0})).await;
+                let mut fresh = 0;
+                let mut bobs_increments = 0.0;
+                for _ in 0..rng.random_range(5..30) {
+                    let user = rng.random_range(0..2);
+                    let n_before = models[user].get::<f64>(&format!("{DOC}.n")).unwrap_or(0.0);
+                    edit_json(&models[user], user, &mut rng, &mut fresh);
+                    if user == 1 {
+                        bobs_increments +=
+                            models[1].get::<f64>(&format!("{DOC}.n")).unwrap_or(0.0) - n_before;
+                    }
+                    if rng.random_bool(0.4) {
+                        models[0].cut_undo_step();
+                    }
+                    now_and_then(&mut rng).await;
+                }
+                let before = settle(&models).await;
+                while models[0].can_undo() {
+                    models[0].undo().unwrap();
+                    now_and_then(&mut rng).await;
+                }
+                let after = settle(&models).await;
+                let context = format!("\n before {before}\n after  {after}");
+                let (had, has) = (bobs(&before), bobs(&after));
+                assert!(
+                    had.is_subset(&has),
+                    "Ann's undo took back Bob's {:?}: {context}",
+                    had.difference(&has)
+                );
+                // Ann's increments are all undone; Bob's all stay.
+                assert_eq!(after["n"].as_f64(), Some(bobs_increments), "{context}");
+                // Nothing Ann set is left, except inside items Bob has edited.
+                for item in after["items"].as_array().into_iter().flatten() {
+                    if item["by"] == 0 && item.get("note").is_none_or(|n| n["by"] != 1) {
+                        panic!("Ann's item {item} survived her undo: {context}");
+                    }
+                }
+                for (key, value) in after["keys"].as_object().into_iter().flatten() {
+                    assert_ne!(value["by"], 0, "Ann's {key} survived her undo: {context}");
+                }
+                Ok(())
+            })
+        },
+    );
 }

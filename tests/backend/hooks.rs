@@ -367,8 +367,7 @@ async fn op_changes_and_rejects_the_ops_a_client_receives() {
     // The committed op is unchanged, for the journal and everyone else.
     let stored = backend.fetch("c", "d").await.unwrap();
     assert_eq!(stored.data, Some(json!({"n": 1, "secret": "t"})));
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    ws.sync().await;
+    ws.flush(&backend).await;
     let rest = ws.take_all();
     assert!(rest.iter().all(|m| m["d"] != "sealed"), "{rest:?}");
     // Catching up from a version fails as a whole.

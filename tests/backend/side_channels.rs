@@ -4,8 +4,6 @@
 //! for every kind of request of the protocol. The only sound test of a
 //! side channel: the same script, three worlds, identical transcripts.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::access_control::example;
@@ -185,9 +183,8 @@ async fn transcript(world: World) -> Vec<String> {
     )
     .await;
     bob.next(|m| m["a"] == "op" && m["seq"] == 101).await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    bob.sync().await;
-    ann_tab.sync().await;
+    bob.flush(&backend).await;
+    ann_tab.flush(&backend).await;
 
     // Ann's document is as she left it, and all the presence her other tab
     // saw is hers.

@@ -3,13 +3,12 @@
 //! edges of the wire (nulls, strings for numbers, sizes, overflows).
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use peloton::backend::{Backend, BackendOptions};
 use peloton::protocol::{CreateData, OpKind};
 use serde_json::{Value, json};
 
-use crate::util::{RawSocket, serve};
+use crate::util::{RawSocket, SENTINEL, serve};
 
 fn create(data: Value) -> OpKind {
     OpKind::Create(CreateData {
@@ -40,7 +39,7 @@ fn ops(socket: &mut RawSocket) -> Vec<(String, u64)> {
     socket
         .take_all()
         .into_iter()
-        .filter(|m| m["a"] == "op")
+        .filter(|m| m["a"] == "op" && m["c"] != SENTINEL)
         .map(|m| {
             (
                 m["d"].as_str().unwrap().to_owned(),
@@ -50,11 +49,10 @@ fn ops(socket: &mut RawSocket) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Gives ops that should not arrive a moment to, then reads everything
-/// up to now.
-async fn settle(socket: &mut RawSocket) {
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    socket.sync().await;
+/// Reads everything up to now: an op that has not arrived by then never
+/// will (see `RawSocket::flush`).
+async fn settle(socket: &mut RawSocket, backend: &Backend) {
+    socket.flush(backend).await;
 }
 
 #[tokio::test]
@@ -83,7 +81,7 @@ async fn bulk_fetch_by_ids_and_by_versions() {
 
     // A fetch subscribes to nothing.
     backend.submit("c", "d1", set("x", json!(2))).await.unwrap();
-    settle(&mut ws).await;
+    settle(&mut ws, &backend).await;
     assert_eq!(ops(&mut ws), vec![]);
 }
 
@@ -111,7 +109,7 @@ async fn subscribing_from_versions_sends_what_was_missed_then_what_follows() {
         backend.submit("c", d, set("y", json!(d))).await.unwrap();
     }
     ws.seen(|m| m["a"] == "op" && m["d"] == "d3").await;
-    settle(&mut ws).await;
+    settle(&mut ws, &backend).await;
     assert_eq!(
         ops(&mut ws),
         vec![("d1".into(), 2), ("d2".into(), 1), ("d3".into(), 1)]
@@ -143,7 +141,7 @@ async fn unsubscribing_stops_the_ops() {
         backend.submit("c", d, set("y", json!(d))).await.unwrap();
     }
     ws.seen(|m| m["a"] == "op" && m["d"] == "d3").await;
-    settle(&mut ws).await;
+    settle(&mut ws, &backend).await;
     assert_eq!(ops(&mut ws), vec![("d3".into(), 1)]);
 }
 
@@ -163,7 +161,7 @@ async fn a_query_unsubscribed_sends_nothing_more() {
         .await
         .unwrap();
     ws.seen(|m| m["a"] == "q").await;
-    settle(&mut ws).await;
+    settle(&mut ws, &backend).await;
     let seen = ws.take_all();
     assert!(
         seen.iter().any(|m| m["a"] == "op" && m["d"] == "d2"),
@@ -181,7 +179,7 @@ async fn a_query_unsubscribed_sends_nothing_more() {
         .submit("c", "d5", create(json!({"n": 5})))
         .await
         .unwrap();
-    settle(&mut ws).await;
+    settle(&mut ws, &backend).await;
     let after = ws.take_all();
     assert!(after.iter().all(|m| m["a"] == "pp"), "after qu: {after:?}");
 }

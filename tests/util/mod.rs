@@ -1,12 +1,23 @@
 //! Helpers shared by the integration tests: a real server on a free port,
-//! and a raw WebSocket client for frames no well-behaved client sends.
+//! a raw WebSocket client for frames no well-behaved client sends, and
+//! deterministic signals in place of sleeps: a sentinel op that proves
+//! earlier deliveries were handled ([`RawSocket::flush`], [`flush_ops`]),
+//! and a middleware that holds a commit until the test releases it
+//! ([`HoldCommit`]).
 #![allow(dead_code)]
+
+pub mod props;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::{SinkExt, StreamExt};
-use peloton::backend::Backend;
+use peloton::backend::{Backend, Middleware, SubmitRequest};
+use peloton::client::Connection;
+use peloton::protocol::{CreateData, ErrorObject, OpKind};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -33,6 +44,10 @@ pub struct RawSocket {
     /// Every text frame received, in order.
     transcript: Vec<String>,
 }
+
+/// The collection of the sentinel document (see [`RawSocket::flush`]).
+pub const SENTINEL: &str = "sentinel";
+const SENTINEL_ID: &str = "flush";
 
 impl RawSocket {
     pub async fn connect(addr: SocketAddr) -> Self {
@@ -71,6 +86,26 @@ impl RawSocket {
             inbox: Vec::new(),
             transcript: Vec::new(),
         }
+    }
+
+    /// Waits until everything pub/sub delivered to this connection before
+    /// now has been handled, then until every reply is in (as
+    /// [`RawSocket::sync`]): what has not arrived by then never will.
+    ///
+    /// It subscribes to the sentinel document, commits an op to it and
+    /// waits for that op. A connection gets its deliveries in publish order
+    /// (one mailbox, read in order), so anything published before the
+    /// sentinel was forwarded, or dropped, before it. Unlike a sleep, this
+    /// cannot pass by luck on a slow machine. The sentinel's messages stay
+    /// in the transcript, the same in every run of a test.
+    pub async fn flush(&mut self, backend: &Backend) {
+        self.send(serde_json::json!({"a": "s", "c": SENTINEL, "d": SENTINEL_ID}))
+            .await;
+        self.next(|m| m["a"] == "s" && m["c"] == SENTINEL).await;
+        let v = bump_sentinel(backend).await;
+        self.next(|m| m["a"] == "op" && m["c"] == SENTINEL && m["v"] == v)
+            .await;
+        self.sync().await;
     }
 
     /// Every text frame received so far (taken or not), in order.
@@ -165,6 +200,152 @@ impl RawSocket {
             .await;
         let hs = self.next(|m| m["a"] == "hs").await;
         hs["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Commits the next op of the sentinel document; the version it was
+/// applied at.
+async fn bump_sentinel(backend: &Backend) -> u64 {
+    let exists = backend
+        .fetch(SENTINEL, SENTINEL_ID)
+        .await
+        .expect("the sentinel is read")
+        .exists();
+    let kind = if exists {
+        OpKind::Edit(serde_json::from_value(serde_json::json!([{"p": ["n"], "na": 1}])).unwrap())
+    } else {
+        OpKind::Create(CreateData {
+            doc_type: "json0".into(),
+            data: Some(serde_json::json!({"n": 0})),
+        })
+    };
+    backend
+        .submit(SENTINEL, SENTINEL_ID, kind)
+        .await
+        .expect("the sentinel op is committed")
+}
+
+/// Waits until every op committed before now that `connection` would get
+/// has reached it (see [`RawSocket::flush`]): it subscribes to the sentinel
+/// document, commits to it and waits for that op.
+pub async fn flush_ops(backend: &Backend, connection: &Connection) {
+    let doc = connection.get(SENTINEL, SENTINEL_ID);
+    doc.subscribe().await.expect("the sentinel is subscribed");
+    let v = bump_sentinel(backend).await;
+    until("the sentinel op", || doc.version() > Some(v)).await;
+}
+
+/// A middleware that holds the first commit `pick` chooses until the test
+/// releases it: forces a scenario that must happen (an op committed while
+/// its client is offline) instead of hoping a sleep creates it. Clones
+/// share the hold.
+#[derive(Clone)]
+pub struct HoldCommit(Arc<Hold>);
+
+struct Hold {
+    pick: Box<dyn Fn(&SubmitRequest<'_>) -> bool + Send + Sync>,
+    taken: AtomicBool,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Semaphore,
+}
+
+impl HoldCommit {
+    /// Holds the first commit for which `pick` is true.
+    pub fn first(pick: impl Fn(&SubmitRequest<'_>) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(Hold {
+            pick: Box::new(pick),
+            taken: AtomicBool::new(false),
+            reached: tokio::sync::Notify::new(),
+            release: tokio::sync::Semaphore::new(0),
+        }))
+    }
+
+    /// Holds the first edit (not a create or a delete).
+    pub fn first_edit() -> Self {
+        Self::first(|req| matches!(req.op.kind, OpKind::Edit(_)))
+    }
+
+    /// Waits until the commit is held: the server has the op and has not
+    /// stored it yet.
+    pub async fn reached(&self) {
+        tokio::time::timeout(Duration::from_secs(5), self.0.reached.notified())
+            .await
+            .expect("the held commit was never reached");
+    }
+
+    /// Lets the held commit go on.
+    pub fn release(&self) {
+        self.0.release.add_permits(1);
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for HoldCommit {
+    async fn commit(&self, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
+        if (self.0.pick)(req) && !self.0.taken.swap(true, Ordering::SeqCst) {
+            self.0.reached.notify_one();
+            if let Ok(permit) = self.0.release.acquire().await {
+                permit.forget();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An in-process connector to a backend whose uplink can be held: while
+/// held, what the client sends waits (in flight, as on a slow network)
+/// while the server's messages still reach it. Forces the client to
+/// handle deliveries with its own ops unacknowledged.
+#[derive(Clone)]
+pub struct HeldUplink {
+    backend: Backend,
+    held: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl HeldUplink {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            held: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Holds what clients send from now on.
+    pub fn hold(&self) {
+        self.held.send_replace(true);
+    }
+
+    /// Lets it all go, in order.
+    pub fn open(&self) {
+        self.held.send_replace(false);
+    }
+}
+
+impl peloton::protocol::Connector for HeldUplink {
+    fn connect(&self) -> peloton::protocol::ConnectFuture {
+        let server = self.backend.connect();
+        let (client, end) = peloton::protocol::transport::pair();
+        let mut held = self.held.subscribe();
+        let (mut from_client, to_server) = (end.rx, server.tx);
+        tokio::spawn(async move {
+            while let Some(message) = from_client.next().await {
+                if held.wait_for(|held| !held).await.is_err() {
+                    return;
+                }
+                if to_server.unbounded_send(message).is_err() {
+                    return;
+                }
+            }
+        });
+        let (mut from_server, to_client) = (server.rx, end.tx);
+        tokio::spawn(async move {
+            while let Some(message) = from_server.next().await {
+                if to_client.unbounded_send(message).is_err() {
+                    return;
+                }
+            }
+        });
+        Box::pin(async move { Ok(client) })
     }
 }
 
