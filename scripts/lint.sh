@@ -15,3 +15,5 @@ for features in "" native ssr mongodb redis; do
   echo "==> peloton with features: ${features:-(none)}"
   cargo clippy -p peloton --lib --no-default-features ${features:+--features "$features"} -- -D warnings
 done
+# The API docs build without a broken link.
+RUSTDOCFLAGS="-D warnings" cargo doc -p peloton --no-deps --features ssr,mongodb,redis

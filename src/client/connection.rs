@@ -1,36 +1,26 @@
 //! `Connection`: one client's link to a server, with its documents and
 //! queries, kept alive across reconnects.
+//!
+//! This module owns the handle, the listeners and the task that connects,
+//! serves a transport and reconnects with backoff. What the connection
+//! knows lives in [`State`] behind one lock; the handles ([`Doc`],
+//! [`Query`], [`Presence`]) reach it through [`Shared::with_state`].
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::channel::{mpsc, oneshot};
+use futures::channel::mpsc;
 use futures::future::{Either, select};
-use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::doc::{Doc, DocState};
-use super::presence::{DocPresence, Presence, PresenceState};
-use super::query::{Query, QueryState};
-use super::{ClientError, ClientEvent, rt};
-use crate::protocol::{ClientMessage, Connector, ErrorObject, ServerMessage};
-
-/// Where a connection stands. The set is closed (views match on it), so it
-/// is not `#[non_exhaustive]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConnectionState {
-    /// Opening a connection, or waiting for the server's handshake.
-    Connecting,
-    /// Connected: requests and ops flow.
-    Connected,
-    /// Disconnected; it reconnects by itself (unless [`Connection::disconnect`]
-    /// was called). Edits are applied locally and queued meanwhile.
-    Disconnected,
-    /// Closed for good by [`Connection::close`].
-    Closed,
-}
+use super::doc::Doc;
+use super::link::ConnectionState;
+use super::presence::{DocPresence, Presence};
+use super::query::Query;
+use super::state::State;
+use super::{ClientEvent, rt};
+use crate::protocol::{ClientMessage, Connector, ServerMessage};
 
 /// How a connection notices a dead server and reconnects.
 ///
@@ -95,77 +85,17 @@ impl Drop for Owner {
     }
 }
 
+/// What the handles of a connection share.
 pub(crate) struct Shared {
     state: Mutex<State>,
     listeners: Mutex<Vec<(u64, Listener)>>,
     control: mpsc::UnboundedSender<Control>,
 }
 
-/// Everything a connection knows, behind one lock.
-pub(crate) struct State {
-    pub conn: ConnectionState,
-    /// The id the server gave (or adopted): the `src` of this client's ops.
-    pub id: Option<String>,
-    tx: Option<mpsc::UnboundedSender<ClientMessage>>,
-    /// The next op sequence number.
-    pub seq: u64,
-    /// In the order they were first used: after a reconnect, documents
-    /// resubscribe and resend in that order.
-    pub docs: IndexMap<(String, String), DocState>,
-    pub queries: HashMap<u64, QueryState>,
-    pub next_query_id: u64,
-    pub presences: HashMap<String, PresenceState>,
-    paused: bool,
-    /// How many handshakes completed (the backoff starts over after one).
-    handshakes: u64,
-    nothing_pending: Vec<oneshot::Sender<()>>,
-    /// Events produced under the lock, dispatched after it is released.
-    pub events: Vec<ClientEvent>,
-}
-
 enum Control {
     Disconnect,
     Reconnect,
     Close,
-}
-
-impl State {
-    /// Sends a message if connected; `false` if it could not be sent (it
-    /// will be sent again after the next handshake).
-    pub fn send(&self, message: ClientMessage) -> bool {
-        if self.conn != ConnectionState::Connected {
-            return false;
-        }
-        self.tx
-            .as_ref()
-            .is_some_and(|tx| tx.unbounded_send(message).is_ok())
-    }
-
-    pub fn can_send(&self) -> bool {
-        self.conn == ConnectionState::Connected && self.tx.is_some()
-    }
-
-    fn set_conn(&mut self, conn: ConnectionState) {
-        if self.conn != conn {
-            self.conn = conn;
-            self.events.push(ClientEvent::State(conn));
-        }
-    }
-
-    /// Whether any op is unacknowledged or any fetch or subscribe is in flight.
-    pub fn has_pending(&self) -> bool {
-        self.docs.values().any(DocState::has_pending)
-            || self.queries.values().any(QueryState::is_pending)
-    }
-
-    /// Wakes `when_nothing_pending` waiters if nothing is pending.
-    pub fn check_nothing_pending(&mut self) {
-        if !self.nothing_pending.is_empty() && !self.has_pending() {
-            for waiter in self.nothing_pending.drain(..) {
-                let _ = waiter.send(());
-            }
-        }
-    }
 }
 
 impl Shared {
@@ -175,7 +105,7 @@ impl Shared {
             let mut state = self.lock();
             let result = f(&mut state);
             state.check_nothing_pending();
-            (result, std::mem::take(&mut state.events))
+            (result, state.take_events())
         };
         self.dispatch(&events);
         result
@@ -207,35 +137,12 @@ impl Shared {
 
     /// A transport is open: remember it and say hello.
     fn attach(&self, tx: mpsc::UnboundedSender<ClientMessage>) {
-        self.with_state(|s| {
-            let _ = tx.unbounded_send(ClientMessage::handshake(s.id.clone()));
-            s.tx = Some(tx);
-        });
+        self.with_state(|s| s.attach(tx));
     }
 
     /// The transport closed (or is being closed).
     fn detach(&self, to: ConnectionState) {
-        self.with_state(|s| {
-            s.tx = None;
-            s.set_conn(to);
-            for doc in s.docs.values_mut() {
-                doc.on_disconnect();
-            }
-            for query in s.queries.values_mut() {
-                query.sent = false;
-            }
-            if to == ConnectionState::Closed {
-                for doc in s.docs.values_mut() {
-                    doc.fail_all(ClientError::Closed);
-                }
-                for query in s.queries.values_mut() {
-                    query.fail(ClientError::Closed);
-                }
-                for waiter in s.nothing_pending.drain(..) {
-                    let _ = waiter.send(());
-                }
-            }
-        });
+        self.with_state(|s| s.detach(to));
     }
 
     fn handle(&self, message: ServerMessage) {
@@ -243,83 +150,11 @@ impl Shared {
     }
 
     fn is_closed(&self) -> bool {
-        self.lock().conn == ConnectionState::Closed
+        self.lock().link().state() == ConnectionState::Closed
     }
 
     fn is_paused(&self) -> bool {
-        self.lock().paused
-    }
-}
-
-impl State {
-    fn handle(&mut self, message: ServerMessage) {
-        match message {
-            ServerMessage::Init(_) => {}
-            ServerMessage::Handshake(hello) => {
-                self.id = Some(hello.id);
-                self.handshakes += 1;
-                self.set_conn(ConnectionState::Connected);
-                self.resume();
-            }
-            ServerMessage::Fetch { c, d, data } => self.on_fetch_reply(&c, &d, data),
-            ServerMessage::Subscribe { c, d, data } => self.on_subscribe_reply(&c, &d, data),
-            ServerMessage::Unsubscribe { c, d } => self.on_unsubscribe_reply(&c, &d),
-            ServerMessage::Op(op) => self.on_op(&op),
-            ServerMessage::OpAck { c, d, src, seq, v } => {
-                self.on_ack(&c, &d, src.as_deref(), seq, v)
-            }
-            ServerMessage::QueryFetch(reply) | ServerMessage::QuerySubscribe(reply) => {
-                self.on_query_reply(reply)
-            }
-            ServerMessage::QueryUpdate { id, diff, extra } => self.on_query_update(id, diff, extra),
-            ServerMessage::Error(rejected) => self.on_error(&rejected.echo, rejected.error.clone()),
-            ServerMessage::BulkFetch(_)
-            | ServerMessage::BulkSubscribe(_)
-            | ServerMessage::BulkUnsubscribe(_)
-            | ServerMessage::QueryUnsubscribe { .. }
-            | ServerMessage::SnapshotFetch(_)
-            | ServerMessage::Pong
-            | ServerMessage::PresenceUnsubscribe { .. } => {}
-            ServerMessage::Presence(presence) => self.on_presence(presence),
-            ServerMessage::PresenceSubscribe { ch, .. } => self.on_presence_subscribed(&ch),
-            ServerMessage::PresenceRequest { ch } => self.on_presence_request(&ch),
-        }
-    }
-
-    /// After a handshake: resubscribe, refetch, resend.
-    fn resume(&mut self) {
-        let keys: Vec<(String, String)> = self.docs.keys().cloned().collect();
-        for key in keys {
-            self.resume_doc(&key);
-        }
-        let ids: Vec<u64> = self.queries.keys().copied().collect();
-        for id in ids {
-            self.send_query(id);
-        }
-        self.resume_presence();
-    }
-
-    /// Routes an error reply to the request it answers.
-    fn on_error(&mut self, echo: &serde_json::Map<String, Value>, error: ErrorObject) {
-        let action = echo.get("a").and_then(Value::as_str).unwrap_or("");
-        let field = |name: &str| echo.get(name).and_then(Value::as_str).map(str::to_owned);
-        match (action, field("c"), field("d")) {
-            ("op", Some(c), Some(d)) => {
-                let seq = echo.get("seq").and_then(Value::as_u64);
-                self.on_op_error(&c, &d, seq, error);
-            }
-            ("f" | "s" | "u", Some(c), Some(d)) => self.on_doc_request_error(&c, &d, action, error),
-            ("qs" | "qf", _, _) => {
-                if let Some(id) = echo.get("id").and_then(Value::as_u64) {
-                    self.on_query_error(id, error);
-                }
-            }
-            _ => {
-                tracing::warn!("server error: {error}");
-                self.events
-                    .push(ClientEvent::Error(ClientError::Server(error)));
-            }
-        }
+        self.lock().link().is_paused()
     }
 }
 
@@ -334,20 +169,7 @@ impl Connection {
     pub fn with_options(connector: impl Connector, options: ConnectionOptions) -> Self {
         let (control, control_rx) = mpsc::unbounded();
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                conn: ConnectionState::Connecting,
-                id: None,
-                tx: None,
-                seq: 1,
-                docs: IndexMap::new(),
-                queries: HashMap::new(),
-                next_query_id: 1,
-                presences: HashMap::new(),
-                paused: false,
-                handshakes: 0,
-                nothing_pending: Vec::new(),
-                events: Vec::new(),
-            }),
+            state: Mutex::new(State::default()),
             listeners: Mutex::new(Vec::new()),
             control: control.clone(),
         });
@@ -365,12 +187,12 @@ impl Connection {
 
     /// The connection's state.
     pub fn state(&self) -> ConnectionState {
-        self.shared.lock().conn
+        self.shared.lock().link().state()
     }
 
     /// This client's id (the `src` of its ops), once the server gave it.
     pub fn id(&self) -> Option<String> {
-        self.shared.lock().id.clone()
+        self.shared.lock().link().id().map(str::to_owned)
     }
 
     /// Calls `listener` with every event (remote document changes, query
@@ -397,7 +219,7 @@ impl Connection {
     /// a handle on the same document.
     pub fn get(&self, collection: &str, id: &str) -> Doc {
         self.shared.with_state(|s| {
-            s.doc_mut(collection, id);
+            s.doc(collection, id);
         });
         Doc::new(self.clone(), collection, id)
     }
@@ -455,14 +277,7 @@ impl Connection {
 
     /// Resolves once no op is unacknowledged and no request unanswered.
     pub async fn when_nothing_pending(&self) {
-        let waiter = self.shared.with_state(|s| {
-            if !s.has_pending() || s.conn == ConnectionState::Closed {
-                return None;
-            }
-            let (tx, rx) = oneshot::channel();
-            s.nothing_pending.push(tx);
-            Some(rx)
-        });
+        let waiter = self.shared.with_state(State::when_nothing_pending);
         if let Some(rx) = waiter {
             let _ = rx.await;
         }
@@ -471,19 +286,19 @@ impl Connection {
     /// Goes offline until [`Connection::reconnect`]: edits keep applying
     /// locally and are sent when the connection is back.
     pub fn disconnect(&self) {
-        self.shared.with_state(|s| s.paused = true);
+        self.shared.with_state(|s| s.set_paused(true));
         let _ = self.shared.control.unbounded_send(Control::Disconnect);
     }
 
     /// Comes back after [`Connection::disconnect`] (or reconnects at once
     /// instead of waiting out the backoff).
     pub fn reconnect(&self) {
-        self.shared.with_state(|s| s.paused = false);
+        self.shared.with_state(|s| s.set_paused(false));
         let _ = self.shared.control.unbounded_send(Control::Reconnect);
     }
 
     /// Closes the connection for good; pending requests fail with
-    /// [`ClientError::Closed`].
+    /// [`ClientError::Closed`](super::ClientError::Closed).
     pub fn close(&self) {
         let _ = self.shared.control.unbounded_send(Control::Close);
         self.shared.detach(ConnectionState::Closed);
@@ -493,11 +308,12 @@ impl Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.shared.lock();
+        let (docs, queries) = s.sizes();
         f.debug_struct("Connection")
-            .field("state", &s.conn)
-            .field("id", &s.id)
-            .field("docs", &s.docs.len())
-            .field("queries", &s.queries.len())
+            .field("state", &s.link().state())
+            .field("id", &s.link().id())
+            .field("docs", &docs)
+            .field("queries", &queries)
             .finish()
     }
 }
@@ -549,8 +365,8 @@ async fn drive(
                 _ => continue,
             }
         }
-        shared.with_state(|s| s.set_conn(ConnectionState::Connecting));
-        let handshakes = shared.lock().handshakes;
+        shared.with_state(|s| s.set_state(ConnectionState::Connecting));
+        let handshakes = shared.lock().link().handshakes();
         match connector.connect().await {
             Ok(end) => {
                 shared.attach(end.tx);
@@ -562,10 +378,10 @@ async fn drive(
             }
             Err(error) => {
                 tracing::debug!("{error}");
-                shared.with_state(|s| s.set_conn(ConnectionState::Disconnected));
+                shared.with_state(|s| s.set_state(ConnectionState::Disconnected));
             }
         }
-        if shared.lock().handshakes > handshakes {
+        if shared.lock().link().handshakes() > handshakes {
             ceiling = options.reconnect_min;
         }
         if shared.is_paused() {
@@ -636,7 +452,7 @@ async fn serve(
                     );
                     return Served::Ended;
                 }
-                shared.with_state(|s| s.send(ClientMessage::Ping));
+                shared.with_state(|s| s.ping());
                 pinged = true;
             }
         }

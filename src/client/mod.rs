@@ -31,20 +31,36 @@
 //! # #[cfg(not(feature = "ssr"))]
 //! # fn main() {}
 //! ```
+//!
+//! Inside, a connection's task (`connection`) serves one transport at a
+//! time and hands the server's messages to its state (`state`), which
+//! routes them to the concern they are about, each owning its part: the
+//! session with the server (`link`), the documents and their ops (`docs`),
+//! the queries (`queries`) and the presence channels (`presences`). The
+//! public handles ([`Doc`], [`Query`], [`Presence`]) read and change that
+//! state under the connection's lock.
 
+mod ack;
 mod connection;
 mod doc;
+mod docs;
 mod error;
 mod event;
+mod link;
 mod presence;
+mod presences;
+mod queries;
 mod query;
 pub(crate) mod rt;
+mod state;
 pub mod transport;
 
-pub use connection::{Connection, ConnectionOptions, ConnectionState, ListenerHandle};
-pub(crate) use doc::edited_value;
-pub use doc::{Ack, Doc};
+pub use ack::Ack;
+pub use connection::{Connection, ConnectionOptions, ListenerHandle};
+pub use doc::Doc;
+pub(crate) use docs::edited_value;
 pub use error::ClientError;
 pub use event::{ClientEvent, QueryChange};
+pub use link::ConnectionState;
 pub use presence::{DocPresence, Presence};
 pub use query::Query;

@@ -1,0 +1,399 @@
+//! Everything a connection knows, behind its one lock: the session with
+//! the server ([`Link`]), the documents ([`Docs`]), the queries
+//! ([`Queries`]) and the presence channels ([`Presences`]).
+//!
+//! Each concern owns its state in its own module; this one routes the
+//! server's messages to them and carries what one concern's change means
+//! for another: a query result is a document snapshot, and a document's
+//! edit, version or reload moves its presence. It never touches the
+//! transport (that is `connection`'s loop) nor the public handles.
+
+use futures::channel::oneshot;
+use serde_json::Value;
+
+use super::ack::{Ack, Waiter};
+use super::docs::{DocState, Docs, RemoteOp};
+use super::link::{ConnectionState, Link};
+use super::presences::Presences;
+use super::queries::{Queries, QueryState, ResultsChange};
+use super::{ClientError, ClientEvent};
+use crate::protocol::{
+    self, ClientMessage, DocOp, ErrorObject, OpKind, QueryData, QueryDiff, QueryReply,
+    ServerMessage,
+};
+
+/// A connection's state.
+#[derive(Default)]
+pub(crate) struct State {
+    link: Link,
+    docs: Docs,
+    queries: Queries,
+    presences: Presences,
+    /// Waiters of `Connection::when_nothing_pending`.
+    nothing_pending: Vec<oneshot::Sender<()>>,
+    /// Events produced under the lock, dispatched after it is released.
+    events: Vec<ClientEvent>,
+}
+
+impl State {
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// The events produced since the last call, to dispatch.
+    pub fn take_events(&mut self) -> Vec<ClientEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// How many documents and queries the connection has (for `Debug`).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.docs.len(), self.queries.len())
+    }
+
+    // ----- the session -----
+
+    pub fn set_state(&mut self, state: ConnectionState) {
+        self.link.set_state(state, &mut self.events);
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        self.link.set_paused(paused);
+    }
+
+    /// A transport is open: say hello through it.
+    pub fn attach(&mut self, tx: futures::channel::mpsc::UnboundedSender<ClientMessage>) {
+        self.link.attach(tx);
+    }
+
+    /// The transport closed (or is being closed, for good with
+    /// [`ConnectionState::Closed`]: everything waiting fails).
+    pub fn detach(&mut self, to: ConnectionState) {
+        self.link.detach();
+        self.link.set_state(to, &mut self.events);
+        let closed = to == ConnectionState::Closed;
+        self.docs.on_disconnect(closed);
+        self.queries.on_disconnect(closed);
+        if closed {
+            for waiter in self.nothing_pending.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    /// Sends a ping (ShareDB's `pp`).
+    pub fn ping(&self) {
+        self.link.send(ClientMessage::Ping);
+    }
+
+    /// Whether any op is unacknowledged or any fetch, subscribe or query
+    /// is in flight.
+    pub fn has_pending(&self) -> bool {
+        self.docs.has_pending() || self.queries.has_pending()
+    }
+
+    /// Registers a waiter for the moment nothing is pending; `None` if
+    /// that is now (or the connection is closed).
+    pub fn when_nothing_pending(&mut self) -> Option<oneshot::Receiver<()>> {
+        if !self.has_pending() || self.link.state() == ConnectionState::Closed {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.nothing_pending.push(tx);
+        Some(rx)
+    }
+
+    /// Wakes `when_nothing_pending` waiters if nothing is pending.
+    pub fn check_nothing_pending(&mut self) {
+        if !self.nothing_pending.is_empty() && !self.has_pending() {
+            for waiter in self.nothing_pending.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    /// A message from the server.
+    pub fn handle(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Init(_) => {}
+            ServerMessage::Handshake(hello) => {
+                self.link.on_handshake(hello.id, &mut self.events);
+                self.resume();
+            }
+            ServerMessage::Fetch { c, d, data } => {
+                let reloaded =
+                    (self.docs).on_fetch_reply(&c, &d, data, &self.link, &mut self.events);
+                self.after_ingest(&c, &d, reloaded);
+            }
+            ServerMessage::Subscribe { c, d, data } => {
+                let reloaded =
+                    (self.docs).on_subscribe_reply(&c, &d, data, &self.link, &mut self.events);
+                self.after_ingest(&c, &d, reloaded);
+            }
+            ServerMessage::Unsubscribe { c, d } => self.docs.on_unsubscribe_reply(&c, &d),
+            ServerMessage::Op(op) => self.on_op(&op),
+            ServerMessage::OpAck { c, d, src, seq, v } => {
+                self.on_ack(&c, &d, src.as_deref(), seq, v)
+            }
+            ServerMessage::QueryFetch(reply) | ServerMessage::QuerySubscribe(reply) => {
+                self.on_query_reply(reply)
+            }
+            ServerMessage::QueryUpdate { id, diff, extra } => self.on_query_update(id, diff, extra),
+            ServerMessage::Error(rejected) => self.on_error(&rejected.echo, rejected.error),
+            ServerMessage::Presence(presence) => {
+                (self.presences).on_presence(presence, &self.docs, &self.link, &mut self.events)
+            }
+            ServerMessage::PresenceSubscribe { ch, .. } => self.presences.on_subscribed(&ch),
+            ServerMessage::PresenceRequest { ch } => {
+                self.presences.on_request(&ch, &self.docs, &self.link)
+            }
+            // Answers that need nothing done: bulk replies (peloton's client
+            // does not send bulk requests), unsubscribes, pongs.
+            ServerMessage::BulkFetch(_)
+            | ServerMessage::BulkSubscribe(_)
+            | ServerMessage::BulkUnsubscribe(_)
+            | ServerMessage::QueryUnsubscribe { .. }
+            | ServerMessage::SnapshotFetch(_)
+            | ServerMessage::Pong
+            | ServerMessage::PresenceUnsubscribe { .. } => {}
+        }
+    }
+
+    /// After a handshake: resubscribe, refetch, resend.
+    fn resume(&mut self) {
+        self.docs.resume(&mut self.link);
+        self.queries.resume(&self.docs, &self.link);
+        self.presences.resume(&self.docs, &self.link);
+    }
+
+    /// Routes an error reply to the request it answers.
+    fn on_error(&mut self, echo: &serde_json::Map<String, Value>, error: ErrorObject) {
+        let action = echo.get("a").and_then(Value::as_str).unwrap_or("");
+        let field = |name: &str| echo.get(name).and_then(Value::as_str).map(str::to_owned);
+        match (action, field("c"), field("d")) {
+            ("op", Some(c), Some(d)) => {
+                let seq = echo.get("seq").and_then(Value::as_u64);
+                self.on_op_error(&c, &d, seq, error);
+            }
+            ("f" | "s" | "u", Some(c), Some(d)) => {
+                self.docs.on_request_error(&c, &d, action, error)
+            }
+            ("qs" | "qf", _, _) => {
+                if let Some(id) = echo.get("id").and_then(Value::as_u64) {
+                    self.queries.on_error(id, ClientError::Server(error));
+                }
+            }
+            _ => {
+                tracing::warn!("server error: {error}");
+                self.events
+                    .push(ClientEvent::Error(ClientError::Server(error)));
+            }
+        }
+    }
+
+    // ----- documents -----
+
+    /// The document `c.d`, added (empty) if it is new.
+    pub fn doc(&mut self, c: &str, d: &str) -> &mut DocState {
+        self.docs.entry(c, d)
+    }
+
+    /// Forgets `c.d` if nothing about it is pending; whether it did.
+    pub fn forget_doc(&mut self, c: &str, d: &str) -> bool {
+        self.docs.forget(c, d)
+    }
+
+    pub fn fetch_doc(&mut self, c: &str, d: &str, waiter: Waiter) {
+        self.docs.fetch(c, d, Some(waiter), &self.link);
+    }
+
+    pub fn change_subscription(&mut self, c: &str, d: &str, subscribe: bool, waiter: Waiter) {
+        (self.docs).change_subscription(c, d, subscribe, waiter, &self.link);
+    }
+
+    /// Takes in a snapshot the client got some other way (a page bundle, a
+    /// query result), as if fetched.
+    pub fn ingest(&mut self, c: &str, d: &str, snapshot: protocol::Snapshot) {
+        let reloaded = self
+            .docs
+            .ingest(c, d, snapshot, &self.link, &mut self.events);
+        self.after_ingest(c, d, reloaded);
+    }
+
+    /// A snapshot replaced the document: the presence in it no longer
+    /// applies.
+    fn after_ingest(&mut self, c: &str, d: &str, reloaded: bool) {
+        if reloaded {
+            (self.presences).on_doc_reloaded(c, d, &self.link, &mut self.events);
+        }
+    }
+
+    /// Applies a local op at once and queues it for the server; the
+    /// presence in the document moves past it.
+    pub fn submit(&mut self, c: &str, d: &str, kind: OpKind) -> Result<Ack, ClientError> {
+        self.docs.apply_local(c, d, &kind)?;
+        (self.presences).past((c, d), &kind, None, true, &mut self.events);
+        Ok(self.docs.queue(c, d, kind, &mut self.link))
+    }
+
+    fn on_ack(&mut self, c: &str, d: &str, src: Option<&str>, seq: Option<u64>, v: u64) {
+        let keep = self.presences.keeps_recent_ops(c, d);
+        if self.docs.on_ack((c, d), src, seq, v, keep, &mut self.link) {
+            self.on_doc_version(c, d);
+            let settled = self
+                .docs
+                .get(c, d)
+                .is_some_and(|doc| !doc.has_write_pending());
+            if settled {
+                // The presence that waited for the document's ops goes out.
+                (self.presences).on_doc_settled(c, d, &self.docs, &self.link);
+            }
+        }
+    }
+
+    fn on_op(&mut self, op: &DocOp) {
+        let (c, d) = (op.c.as_str(), op.d.as_str());
+        let keep = self.presences.keeps_recent_ops(c, d);
+        match (self.docs).on_op(op, keep, &self.link, &mut self.events) {
+            RemoteOp::Acked => self.on_ack(c, d, op.src.as_deref(), op.seq, op.v),
+            RemoteOp::Applied(applied) => {
+                if let Some(kind) = applied
+                    && keep
+                {
+                    (self.presences).past(
+                        (c, d),
+                        &kind,
+                        op.src.as_deref(),
+                        false,
+                        &mut self.events,
+                    );
+                }
+                self.on_doc_version(c, d);
+            }
+            RemoteOp::Ignored | RemoteOp::RolledBack => {}
+        }
+    }
+
+    /// The server refused this client's op: undone locally.
+    fn on_op_error(&mut self, c: &str, d: &str, seq: Option<u64>, error: ErrorObject) {
+        let keep = self.presences.keeps_recent_ops(c, d);
+        let undo = (self.docs).on_op_error((c, d), seq, error, &mut self.link, &mut self.events);
+        if let Some(undo) = undo
+            && keep
+        {
+            (self.presences).past((c, d), &undo, None, false, &mut self.events);
+        }
+    }
+
+    /// A document reached a new version: presence made at it can show now.
+    fn on_doc_version(&mut self, c: &str, d: &str) {
+        (self.presences).on_doc_version(c, d, &self.docs, &self.link, &mut self.events);
+    }
+
+    // ----- queries -----
+
+    pub fn add_query(
+        &mut self,
+        collection: &str,
+        expression: Value,
+        live: bool,
+        known: Option<Vec<(String, Option<u64>)>>,
+    ) -> u64 {
+        (self.queries).add(collection, expression, live, known, &self.docs, &self.link)
+    }
+
+    pub fn query(&mut self, id: u64) -> Option<&mut QueryState> {
+        self.queries.get_mut(id)
+    }
+
+    pub fn remove_query(&mut self, id: u64) {
+        self.queries.remove(id, &self.link);
+    }
+
+    fn query_collection(&mut self, id: u64) -> Option<String> {
+        self.queries.get_mut(id).map(|q| q.collection().to_owned())
+    }
+
+    /// A query's results: their documents are taken in first.
+    fn on_query_reply(&mut self, reply: QueryReply) {
+        let Some(collection) = self.query_collection(reply.id) else {
+            return;
+        };
+        let ids = match reply.data {
+            QueryData::Results(results) => {
+                let ids: Vec<String> = results.iter().map(|r| r.id.clone()).collect();
+                for result in results {
+                    self.ingest(&collection, &result.id, result.snapshot);
+                }
+                Some(ids)
+            }
+            QueryData::Snapshots(snapshots) => {
+                for (id, snapshot) in snapshots {
+                    self.ingest(&collection, &id, snapshot);
+                }
+                None
+            }
+            QueryData::None => None,
+        };
+        (self.queries).on_results(reply.id, ids, reply.extra, &mut self.events);
+    }
+
+    /// A live query's results changed: inserted documents are taken in
+    /// first.
+    fn on_query_update(&mut self, id: u64, diff: Option<Vec<QueryDiff>>, extra: Option<Value>) {
+        let Some(collection) = self.query_collection(id) else {
+            return;
+        };
+        for step in diff.into_iter().flatten() {
+            let change = match step {
+                QueryDiff::Insert { index, values } => {
+                    let ids = values.iter().map(|r| r.id.clone()).collect();
+                    for result in values {
+                        self.ingest(&collection, &result.id, result.snapshot);
+                    }
+                    ResultsChange::Insert { index, ids }
+                }
+                QueryDiff::Remove { index, how_many } => ResultsChange::Remove { index, how_many },
+                QueryDiff::Move { from, to, how_many } => {
+                    ResultsChange::Move { from, to, how_many }
+                }
+            };
+            if !self.queries.on_change(id, change, &mut self.events) {
+                return;
+            }
+        }
+        if let Some(extra) = extra {
+            self.queries.on_extra(id, extra, &mut self.events);
+        }
+    }
+
+    // ----- presence -----
+
+    /// Makes `channel` the presence of the document `c.d`.
+    pub fn bind_doc_presence(&mut self, channel: &str, c: &str, d: &str) {
+        self.presences.bind_doc(channel, c, d);
+    }
+
+    pub fn subscribe_presence(&mut self, channel: &str, waiter: Waiter) {
+        self.presences.subscribe(channel, waiter, &self.link);
+    }
+
+    pub fn unsubscribe_presence(&mut self, channel: &str) {
+        self.presences.unsubscribe(channel, &self.link);
+    }
+
+    pub fn submit_presence(&mut self, channel: &str, id: &str, value: Value) {
+        (self.presences).submit(channel, id, value, &self.docs, &self.link);
+    }
+
+    pub fn leave_presence(&mut self, channel: &str, id: &str) {
+        (self.presences).leave(channel, id, &self.docs, &self.link);
+    }
+
+    pub fn local_presence(&mut self, channel: &str, id: &str) -> Option<Value> {
+        self.presences.local(channel, id)
+    }
+
+    pub fn others_presence(&mut self, channel: &str) -> std::collections::HashMap<String, Value> {
+        self.presences.others(channel)
+    }
+}
