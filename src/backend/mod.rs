@@ -29,6 +29,7 @@
 mod access;
 mod agent;
 pub mod db;
+mod doc_locks;
 pub mod limits;
 mod live_query;
 pub mod middleware;
@@ -107,7 +108,7 @@ pub(crate) struct Shared {
     pub(crate) pubsub: Arc<dyn PubSub>,
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
     pub(crate) options: BackendOptions,
-    pub(crate) doc_locks: submit::DocLocks,
+    pub(crate) doc_locks: doc_locks::DocLocks,
     pub(crate) live_ids: agent::LiveIds,
     shutdown: watch::Sender<bool>,
 }
@@ -161,7 +162,7 @@ impl BackendBuilder {
                 }),
                 middleware: self.middleware,
                 options: self.options,
-                doc_locks: submit::DocLocks::new(1024),
+                doc_locks: doc_locks::DocLocks::new(1024),
                 live_ids: agent::LiveIds::default(),
                 shutdown: watch::channel(false).0,
             }),

@@ -11,17 +11,17 @@
 //! 6. `after_write` middleware.
 //!
 //! Submits to one document are serialized within a process (see
-//! [`DocLocks`]), so retries only happen across servers. The lock also
-//! keeps the snapshot each submit committed, so the next submit to the
-//! document starts from it instead of reading (and copying) it from the
-//! database; the commit's version check catches a copy gone stale.
+//! [`DocLocks`](super::doc_locks::DocLocks)), so retries only happen across
+//! servers. The lock also keeps the snapshot each submit committed, so the
+//! next submit to the document starts from it instead of reading (and
+//! copying) it from the database; the commit's version check catches a copy
+//! gone stale.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::doc_locks::DocLock;
 use super::limits;
 use super::middleware::AgentInfo;
 use super::pubsub::{self, Message};
@@ -138,8 +138,8 @@ pub(crate) async fn submit(
         .doc_locks
         .lock(&req.collection, &req.id, shared.options.limits.db_timeout)
         .await?;
-    let held = held_with(lock.stripe, &req.collection, &req.id);
-    HELD.scope(held, commit(shared, req, lock)).await?;
+    let held = lock.held(&req.collection, &req.id);
+    held.scope(commit(shared, req, lock)).await?;
     for m in &shared.middleware {
         m.after_write(req).await?;
     }
@@ -503,180 +503,6 @@ pub(crate) fn apply_op(snapshot: &mut StoredSnapshot, op: &DocOp) -> Result<(), 
 pub(crate) fn internal(during: &str, error: &dyn std::fmt::Display) -> ErrorObject {
     tracing::error!("{during} failed: {error}");
     ErrorObject::unknown(format!("Internal error during {during}"))
-}
-
-/// Serializes submits to one document within the process, so concurrent
-/// submits queue instead of racing (and retrying) on the commit, and keeps
-/// with each lock the snapshot its last submit committed.
-///
-/// A fixed set of async mutexes, picked by hashing the document's
-/// collection and id: memory stays bounded however many documents there
-/// are (at most one cached snapshot per stripe), at the price of rare waits
-/// between unrelated documents.
-///
-/// The lock is an optimization, never needed for correctness (commits are
-/// version-checked), so it can never deadlock: a submit made from inside a
-/// hook of a submit holding the same stripe (in the same task) goes on
-/// without it, and a submit that waits longer than the database timeout
-/// (a hook of another task waiting for this one) goes on without it too.
-/// Either way the commit that comes second loses the version check and
-/// retries. A hook that submits to the very document its submit is for is
-/// refused (`ERR_NESTED_SUBMIT`): the outer commit would lose every time,
-/// and run the hook again each time.
-pub(crate) struct DocLocks {
-    stripes: Box<[tokio::sync::Mutex<Stripe>]>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-tokio::task_local! {
-    /// The stripes the submits of this task hold, with their documents.
-    static HELD: Vec<(usize, String, String)>;
-}
-
-/// What this task holds, and `stripe` for `collection.id`.
-fn held_with(stripe: usize, collection: &str, id: &str) -> Vec<(usize, String, String)> {
-    let mut held = HELD.try_with(Vec::clone).unwrap_or_default();
-    held.push((stripe, collection.to_owned(), id.to_owned()));
-    held
-}
-
-/// A document's lock, if it was had (see [`DocLocks`]).
-pub(crate) struct DocLock<'a> {
-    stripe: usize,
-    guard: Option<tokio::sync::MutexGuard<'a, Stripe>>,
-}
-
-impl DocLock<'_> {
-    fn take_cached(
-        &mut self,
-        collection: &str,
-        id: &str,
-    ) -> (Option<StoredSnapshot>, Option<usize>) {
-        match &mut self.guard {
-            Some(stripe) => stripe.take_cached(collection, id),
-            None => (None, None),
-        }
-    }
-
-    fn cache(
-        &mut self,
-        collection: &str,
-        id: &str,
-        snapshot: StoredSnapshot,
-        bytes: Option<usize>,
-    ) {
-        if let Some(stripe) = &mut self.guard {
-            stripe.cache(collection, id, snapshot, bytes);
-        }
-    }
-}
-
-impl DocLocks {
-    pub(crate) fn new(stripes: usize) -> Self {
-        Self {
-            stripes: (0..stripes.max(1))
-                .map(|_| tokio::sync::Mutex::new(Stripe::default()))
-                .collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
-        }
-    }
-
-    /// The lock of a document, waiting for it at most `wait`.
-    pub(crate) async fn lock(
-        &self,
-        collection: &str,
-        id: &str,
-        wait: Duration,
-    ) -> Result<DocLock<'_>, ErrorObject> {
-        let mut h = self.hasher.build_hasher();
-        collection.hash(&mut h);
-        id.hash(&mut h);
-        let stripe = (h.finish() % self.stripes.len() as u64) as usize;
-        let held = HELD.try_with(|held| {
-            let doc = held.iter().any(|(_, c, d)| c == collection && d == id);
-            (doc, held.iter().any(|(s, _, _)| *s == stripe))
-        });
-        match held.unwrap_or((false, false)) {
-            (true, _) => {
-                return Err(ErrorObject::new(
-                    ErrorCode::NestedSubmit,
-                    format!(
-                        "A hook of a submit to {collection}.{id} submitted to {collection}.{id}: \
-                         that submit could never commit; change the op in the hook instead"
-                    ),
-                ));
-            }
-            // A hook of this task's submit submits elsewhere: the lock it
-            // would wait for is its own.
-            (false, true) => {
-                return Ok(DocLock {
-                    stripe,
-                    guard: None,
-                });
-            }
-            (false, false) => {}
-        }
-        let guard = match tokio::time::timeout(wait, self.stripes[stripe].lock()).await {
-            Ok(guard) => Some(guard),
-            Err(_) => {
-                tracing::warn!(
-                    collection,
-                    id,
-                    "waited {wait:?} for a document's lock: going on without it"
-                );
-                None
-            }
-        };
-        Ok(DocLock { stripe, guard })
-    }
-}
-
-/// What a [`DocLocks`] stripe keeps: the snapshot the last submit through
-/// it committed, and which document that was.
-#[derive(Default)]
-pub(crate) struct Stripe {
-    last_commit: Option<LastCommit>,
-}
-
-/// A committed snapshot, with an estimate of its size (see `check_size`).
-struct LastCommit {
-    collection: String,
-    id: String,
-    snapshot: StoredSnapshot,
-    bytes: Option<usize>,
-}
-
-impl Stripe {
-    /// Takes the cached snapshot (and its size estimate) if it is this
-    /// document's (another document's is dropped: this submit will keep
-    /// its own).
-    fn take_cached(
-        &mut self,
-        collection: &str,
-        id: &str,
-    ) -> (Option<StoredSnapshot>, Option<usize>) {
-        match self.last_commit.take() {
-            Some(cached) if cached.collection == collection && cached.id == id => {
-                (Some(cached.snapshot), cached.bytes)
-            }
-            _ => (None, None),
-        }
-    }
-
-    fn cache(
-        &mut self,
-        collection: &str,
-        id: &str,
-        snapshot: StoredSnapshot,
-        bytes: Option<usize>,
-    ) {
-        self.last_commit = Some(LastCommit {
-            collection: collection.to_owned(),
-            id: id.to_owned(),
-            snapshot,
-            bytes,
-        });
-    }
 }
 
 /// Metadata for a server-side op without a client.
