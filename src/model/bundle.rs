@@ -19,7 +19,7 @@ use crate::protocol::Snapshot;
 /// server-rendered page's bundle to the browser.
 pub const BUNDLE_ELEMENT_ID: &str = "peloton-bundle";
 
-/// LoadKind long [`Model::bundle`] waits for pending requests (Racer's 10 s).
+/// How long [`Model::bundle`] waits for pending requests (Racer's 10 s).
 pub const BUNDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A model's state as JSON: what [`Model::bundle`] gives and
@@ -53,9 +53,9 @@ pub struct BundledQuery {
     pub ids: Vec<String>,
     /// The extra result.
     pub extra: Option<Value>,
-    /// LoadKind often it was subscribed.
+    /// How often it was subscribed.
     pub subscribed: u32,
-    /// LoadKind often it was fetched.
+    /// How often it was fetched.
     pub fetched: u32,
 }
 

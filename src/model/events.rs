@@ -66,7 +66,7 @@ pub enum EventKind {
         from: usize,
         /// Where they are now.
         to: usize,
-        /// LoadKind many.
+        /// How many.
         how_many: usize,
     },
     /// The document at the path was loaded.

@@ -47,7 +47,7 @@ impl From<&ModelQuery> for Loadable {
     }
 }
 
-/// LoadKind an item was loaded.
+/// How an item was loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LoadKind {
     Subscribe,

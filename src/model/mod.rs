@@ -244,10 +244,23 @@
 //! assert_eq!(again.get_value("_page.heading"), Some(json!("Groceries")));
 //! # Ok::<(), peloton::model::ModelError>(())
 //! ```
+//!
+//! # Layout
+//!
+//! This file holds the guide above, the [`Model`] handle and its getters
+//! (most of its length is the guide). Each concern has its module, and
+//! none reaches into another's state except through `Model`: `mutators`
+//! (writes, with `list` and `text`), `events` (the registry and delivery
+//! order) and `listeners` (the listener API and emitting), `refs`,
+//! `loading` (subscribe, fetch, unload), `query`, `remote` (ops from the
+//! connection), `undo`, `bundle`, `path` and `value` (pure helpers). The
+//! model never speaks the protocol: documents are the client's
+//! ([`crate::client`]).
 
 mod bundle;
 mod error;
 mod events;
+mod listeners;
 mod loading;
 mod mutators;
 pub(crate) mod path;
@@ -277,30 +290,30 @@ use crate::client::{Connection, ListenerHandle};
 use events::Events;
 use path::Segments;
 
-/// LoadKind far past the end of a list a write may go: the gap is filled with
+/// How far past the end of a list a write may go: the gap is filled with
 /// nulls (JSON has no holes), and an index from a typo or a hostile client
 /// must not allocate without bound.
 pub const MAX_PADDING: usize = 10_000;
 
-/// LoadKind a model behaves.
+/// How a model behaves.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ModelOptions {
     /// `subscribe` fetches instead (counted as a subscribe), as models made
     /// for server rendering do: the browser subscribes for real.
     pub fetch_only: bool,
-    /// LoadKind long after the last unsubscribe a document is really unloaded;
+    /// How long after the last unsubscribe a document is really unloaded;
     /// a resubscribe within it costs nothing. Default: 0 on the server,
     /// 1 s in the browser.
     pub unload_delay: Duration,
-    /// LoadKind many undo steps the model keeps ([`Model::undo`]); 0 keeps
+    /// How many undo steps the model keeps ([`Model::undo`]); 0 keeps
     /// none. Fetch-only models never keep any. Default: 100.
     pub undo_limit: usize,
     /// Typing on in one string (from where the previous edit left the
     /// caret) within this long of the previous keystroke is one undo step.
     /// Default: 1 s.
     pub undo_merge_window: Duration,
-    /// LoadKind long [`Model::bundle`] waits for pending requests before it
+    /// How long [`Model::bundle`] waits for pending requests before it
     /// bundles what it has. Default: [`BUNDLE_WAIT`] (10 s).
     pub bundle_wait: Duration,
 }
@@ -567,107 +580,6 @@ impl Model {
                 }
             }
         }
-    }
-
-    // ----- events -----
-
-    /// Calls `listener` for events of `event_type` at paths matching
-    /// `pattern` (relative to this model; `*` one segment, a trailing `**`
-    /// any number), with the captures of the wildcards. Returns an id for
-    /// [`Model::remove_listener`].
-    pub fn on(
-        &self,
-        event_type: EventType,
-        pattern: &str,
-        listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
-    ) -> u64 {
-        let pattern = path::join(&self.absolute(pattern));
-        self.root.events.add(event_type, &pattern, false, listener)
-    }
-
-    /// Like [`Model::on`], for the first matching event only.
-    pub fn once(
-        &self,
-        event_type: EventType,
-        pattern: &str,
-        listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
-    ) -> u64 {
-        let pattern = path::join(&self.absolute(pattern));
-        self.root.events.add(event_type, &pattern, true, listener)
-    }
-
-    /// Whether an event at `segments` could reach a listener, directly or
-    /// echoed through a ref.
-    pub(crate) fn heard_at(&self, segments: &[String]) -> bool {
-        let state = self.state();
-        !state.refs.is_empty() || !state.ref_lists.is_empty() || self.root.events.heard_at(segments)
-    }
-
-    /// Calls `listener` for every event at `path` (relative to this model),
-    /// below it, or at one of its parents: whatever may change the value
-    /// read there (what a view's signal of `path` listens to). Returns an
-    /// id for [`Model::remove_listener`].
-    pub fn on_value_change(
-        &self,
-        path: &str,
-        listener: impl Fn(&ModelEvent) + Send + Sync + 'static,
-    ) -> u64 {
-        self.root
-            .events
-            .add_value_listener(&self.absolute(path), move |event, _| listener(event))
-    }
-
-    /// Removes a listener; whether it was there.
-    pub fn remove_listener(&self, id: u64) -> bool {
-        self.root.events.remove(id)
-    }
-
-    /// Removes every listener.
-    pub fn remove_all_listeners(&self) {
-        self.root.events.remove_all();
-    }
-
-    /// Emits events of a mutation (with this model's `pass` data), and
-    /// their echoes through refs.
-    pub(crate) fn emit(&self, events: Vec<(Segments, EventKind)>) {
-        if events.is_empty() {
-            return;
-        }
-        if self.silent {
-            // Refs follow their items all the same.
-            self.follow_list_items(&events);
-            return;
-        }
-        let passed = self.pass.as_deref().cloned().unwrap_or_default();
-        self.emit_with(events, passed);
-    }
-
-    pub(crate) fn emit_with(
-        &self,
-        mut events: Vec<(Segments, EventKind)>,
-        passed: Map<String, Value>,
-    ) {
-        let gone = self.follow_list_items(&events);
-        events.extend(gone);
-        let mut out = Vec::new();
-        for (segments, mut kind) in events {
-            if let [collection, id] = segments.as_slice()
-                && !path::is_local(collection)
-            {
-                kind.values_mut().for_each(|v| value::add_doc_id(v, id));
-            }
-            for (segments, kind) in self.echoes(segments, kind) {
-                out.push((
-                    segments.clone(),
-                    ModelEvent {
-                        path: path::join(&segments),
-                        kind,
-                        passed: passed.clone(),
-                    },
-                ));
-            }
-        }
-        self.root.events.emit(out);
     }
 
     /// Resolves once nothing is pending on the connection.

@@ -16,7 +16,7 @@ pub(crate) struct Ref {
     pub follow: bool,
 }
 
-/// LoadKind a ref treats list indexes in its target path.
+/// How a ref treats list indexes in its target path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefOptions {
     /// A ref to a list item (`todos.l.items.2`) follows the item as items
@@ -42,7 +42,7 @@ pub(crate) struct RefList {
     pub ids: Segments,
 }
 
-/// LoadKind many refs a path may go through (refs to refs), so a cycle ends.
+/// How many refs a path may go through (refs to refs), so a cycle ends.
 const MAX_DEPTH: usize = 16;
 
 impl Model {

@@ -73,7 +73,7 @@ pub(crate) struct History {
     undo: Vec<Step>,
     /// Redo steps, the latest undone last.
     redo: Vec<Step>,
-    /// LoadKind deep in [`Model::undo_group`] calls we are.
+    /// How deep in [`Model::undo_group`] calls we are.
     group_depth: usize,
     /// Whether the open group has its step on the stack yet.
     group_started: bool,

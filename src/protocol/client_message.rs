@@ -1,8 +1,15 @@
-//! Messages a client sends to the server.
+//! Messages a client sends to the server: what each request is, how it is
+//! read from a frame (and checked: collection, id and key names a JavaScript
+//! peer would mistake for object internals are refused) and written back.
+//!
+//! This module owns the request vocabulary only; what a server does with a
+//! request is the backend's, and a frame that is not a request is answered
+//! by [`Rejected`] (in `rejected`).
 
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+mod rejected;
+
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::error::ErrorObject;
@@ -10,6 +17,8 @@ use super::snapshot::{OpKind, normalize_type};
 use super::wire::{Bulk, Id, Wire};
 use super::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
 use crate::ot::json0;
+pub use rejected::Rejected;
+use rejected::diagnose;
 
 /// A request from a client, one per WebSocket text frame.
 ///
@@ -180,131 +189,6 @@ pub struct PresenceUpdate {
     pub src: Option<String>,
 }
 
-/// Why a frame was rejected: the error, and the request echoed back as far
-/// as it could be read (ShareDB replies with the request plus `error`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rejected {
-    /// The request's fields, or an empty map if it was not a JSON object.
-    pub echo: Map<String, Value>,
-    /// What is wrong.
-    pub error: ErrorObject,
-}
-
-/// The fields of a request that tell which request it is, for the error
-/// reply to a frame too large to handle. Everything else in the frame is
-/// skipped without being built.
-#[derive(Deserialize)]
-struct Header {
-    #[serde(default)]
-    a: Scalar,
-    #[serde(default)]
-    c: Scalar,
-    #[serde(default)]
-    d: Scalar,
-    #[serde(default)]
-    id: Scalar,
-    #[serde(default)]
-    v: Scalar,
-    #[serde(default)]
-    src: Scalar,
-    #[serde(default)]
-    seq: Scalar,
-    #[serde(default)]
-    ch: Scalar,
-}
-
-/// A string, number, boolean or null, kept; a list or an object, skipped.
-#[derive(Default)]
-struct Scalar(Option<Value>);
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-        impl<'de> Visitor<'de> for ScalarVisitor {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar(Some(Value::Bool(v))))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(Value::from(v))))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(Value::from(v))))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(Value::from(v))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar(Some(Value::from(v))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
-                Ok(Scalar(Some(Value::Null)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Scalar(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Scalar(None))
-            }
-        }
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
-
-impl Rejected {
-    /// The rejection of a frame of `size` bytes, over the `limit` a server
-    /// handles. It echoes the request's header (`a`, `c`, `d`, `id`, `v`,
-    /// `src`, `seq`, `ch`, where they are strings or numbers), so the
-    /// client can match the error to its request (the npm client rolls
-    /// back the op it has in flight); the rest of the frame is read past,
-    /// never built.
-    ///
-    /// ```
-    /// use peloton::protocol::Rejected;
-    ///
-    /// let frame = r#"{"a":"op","c":"notes","d":"n1","v":4,"seq":9,"op":[{"p":["t",0],"si":"long text"}]}"#;
-    /// let rejected = Rejected::oversized(frame, 64);
-    /// assert_eq!(rejected.echo["seq"], 9);
-    /// assert!(rejected.echo.get("op").is_none());
-    /// assert_eq!(rejected.error.code.as_str(), "ERR_MESSAGE_BADLY_FORMED");
-    /// ```
-    pub fn oversized(text: &str, limit: usize) -> Self {
-        let mut echo = Map::new();
-        // Only an object is a request (serde would read a list as a struct).
-        let object = text.trim_start().starts_with('{');
-        if object && let Ok(header) = serde_json::from_str::<Header>(text) {
-            let fields = [
-                ("a", header.a),
-                ("c", header.c),
-                ("d", header.d),
-                ("id", header.id),
-                ("v", header.v),
-                ("src", header.src),
-                ("seq", header.seq),
-                ("ch", header.ch),
-            ];
-            for (key, Scalar(value)) in fields {
-                if let Some(value) = value {
-                    echo.insert(key.to_owned(), value);
-                }
-            }
-        }
-        Self {
-            echo,
-            error: ErrorObject::badly_formed(format!(
-                "Message of {} bytes is over the limit of {limit} bytes: split the change \
-                 into smaller ops, or raise the server's max_message_bytes",
-                text.len()
-            )),
-        }
-    }
-}
-
 impl ClientMessage {
     /// Parses one WebSocket text frame.
     ///
@@ -469,35 +353,6 @@ impl ClientMessage {
             protocol_minor: Some(PROTOCOL_MINOR),
         }
     }
-}
-
-/// Works out why a frame did not parse, for the error reply.
-fn diagnose(text: &str, err: &serde_json::Error) -> Rejected {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(e) => {
-            return Rejected {
-                echo: Map::new(),
-                error: ErrorObject::badly_formed(format!("Message is not valid JSON: {e}")),
-            };
-        }
-    };
-    let Value::Object(echo) = value else {
-        return Rejected {
-            echo: Map::new(),
-            error: ErrorObject::badly_formed("Received non-object message"),
-        };
-    };
-    // An op body that is not json0 is the op's fault, not the message's.
-    if echo.get("a").and_then(Value::as_str) == Some("op")
-        && let Some(op) = echo.get("op")
-        && let Err(e) = serde_json::from_value::<crate::ot::json0::Op>(op.clone())
-    {
-        let error = ErrorObject::new(super::ErrorCode::OtOpBadlyFormed, e.to_string());
-        return Rejected { echo, error };
-    }
-    let error = ErrorObject::badly_formed(format!("Invalid message: {err}"));
-    Rejected { echo, error }
 }
 
 const DANGEROUS_KEYS: [&str; 3] = ["__proto__", "constructor", "prototype"];
@@ -690,188 +545,4 @@ impl PresenceUpdate {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::ErrorCode;
-    use serde_json::json;
-
-    fn round_trip(msg: &ClientMessage) {
-        let text = serde_json::to_string(msg).unwrap();
-        assert_eq!(&ClientMessage::parse(&text).unwrap(), msg, "{text}");
-    }
-
-    #[test]
-    fn parses_what_the_npm_client_sends() {
-        let hs = ClientMessage::parse(r#"{"a":"hs","id":null,"protocol":1,"protocolMinor":2}"#);
-        assert_eq!(hs.unwrap(), ClientMessage::handshake(None));
-        let op = ClientMessage::parse(
-            r#"{"a":"op","c":"c","d":"d1","v":null,"src":"s","seq":1,"x":{},
-                "create":{"type":"http://sharejs.org/types/JSONv0","data":{"n":1}}}"#,
-        )
-        .unwrap();
-        let ClientMessage::Op(op) = op else {
-            panic!("not an op")
-        };
-        assert_eq!(op.v, None);
-        assert_eq!(op.seq, Some(1));
-        assert!(matches!(op.kind, OpKind::Create(ref c) if c.data == Some(json!({"n": 1}))));
-        let bulk = ClientMessage::parse(r#"{"a":"bs","c":"c","b":{"d1":1,"d2":4}}"#).unwrap();
-        assert_eq!(
-            bulk,
-            ClientMessage::BulkSubscribe(BulkRequest {
-                c: "c".into(),
-                b: Bulk::Versions(vec![("d1".into(), 1), ("d2".into(), 4)])
-            })
-        );
-        let qs = ClientMessage::parse(
-            r#"{"a":"qs","id":7,"c":"c","q":{"k":"x"},"r":[["d1",3],["d2",null]]}"#,
-        )
-        .unwrap();
-        let ClientMessage::QuerySubscribe(q) = qs else {
-            panic!("not a query")
-        };
-        assert_eq!(
-            q.results,
-            Some(vec![("d1".into(), Some(3)), ("d2".into(), None)])
-        );
-    }
-
-    #[test]
-    fn round_trips() {
-        round_trip(&ClientMessage::handshake(Some("abc".into())));
-        round_trip(&ClientMessage::Fetch(DocRequest {
-            c: "c".into(),
-            d: "d".into(),
-            v: Some(3),
-        }));
-        round_trip(&ClientMessage::BulkFetch(BulkRequest {
-            c: "c".into(),
-            b: Bulk::Ids(vec!["a".into(), "b".into()]),
-        }));
-        round_trip(&ClientMessage::Op(OpRequest {
-            c: "c".into(),
-            d: "d".into(),
-            v: Some(2),
-            src: Some("s".into()),
-            seq: Some(9),
-            kind: OpKind::Delete,
-            x: None,
-        }));
-        round_trip(&ClientMessage::Presence(PresenceUpdate {
-            ch: "c.d".into(),
-            id: "p1".into(),
-            p: json!({"index": 3}),
-            pv: 2,
-            c: Some("c".into()),
-            d: Some("d".into()),
-            v: Some(4),
-            t: None,
-            src: None,
-        }));
-        round_trip(&ClientMessage::Ping);
-    }
-
-    #[test]
-    fn rejects_bad_frames_with_sharedb_errors() {
-        let cases = [
-            ("not json", ErrorCode::MessageBadlyFormed, false),
-            ("[1,2]", ErrorCode::MessageBadlyFormed, false),
-            (r#"{"foo":1}"#, ErrorCode::MessageBadlyFormed, true),
-            (
-                r#"{"a":"zz","c":"c","d":"d1"}"#,
-                ErrorCode::MessageBadlyFormed,
-                true,
-            ),
-            (
-                r#"{"a":"s","c":5,"d":"d1"}"#,
-                ErrorCode::MessageBadlyFormed,
-                true,
-            ),
-            (r#"{"a":"s","d":"d1"}"#, ErrorCode::MessageBadlyFormed, true),
-            (
-                r#"{"a":"s","c":"__proto__","d":"d1"}"#,
-                ErrorCode::MessageBadlyFormed,
-                true,
-            ),
-            (
-                r#"{"a":"qs","id":"x","c":"c","q":{}}"#,
-                ErrorCode::MessageBadlyFormed,
-                true,
-            ),
-            (
-                r#"{"a":"op","c":"c","d":"d","v":1,"seq":1}"#,
-                ErrorCode::MessageBadlyFormed,
-                true,
-            ),
-        ];
-        for (text, code, echoed) in cases {
-            let rejected = ClientMessage::parse(text).unwrap_err();
-            assert_eq!(rejected.error.code, code, "{text}");
-            assert_eq!(!rejected.echo.is_empty(), echoed, "{text}");
-        }
-        let no_action = ClientMessage::parse(r#"{"foo":1}"#).unwrap_err();
-        assert_eq!(no_action.echo.get("foo"), Some(&json!(1)));
-    }
-
-    #[test]
-    fn a_null_op_is_a_badly_formed_op() {
-        let rejected =
-            ClientMessage::parse(r#"{"a":"op","c":"c","d":"d","v":1,"src":"s","seq":4,"op":null}"#)
-                .unwrap_err();
-        assert_eq!(rejected.error.code, ErrorCode::OtOpBadlyFormed);
-        assert_eq!(rejected.echo.get("seq"), Some(&json!(4)));
-        // An absent op is a different mistake.
-        let rejected = ClientMessage::parse(r#"{"a":"op","c":"c","d":"d","v":1}"#).unwrap_err();
-        assert_eq!(rejected.error.code, ErrorCode::MessageBadlyFormed);
-    }
-
-    #[test]
-    fn handshake_versions_may_be_strings() {
-        let version = |v: &str| {
-            let text = format!(r#"{{"a":"hs","id":null,"protocol":{v},"protocolMinor":{v}}}"#);
-            match ClientMessage::parse(&text) {
-                Ok(ClientMessage::Handshake {
-                    protocol,
-                    protocol_minor,
-                    ..
-                }) => {
-                    assert_eq!(protocol, protocol_minor);
-                    Ok(protocol)
-                }
-                Ok(other) => panic!("not a handshake: {other:?}"),
-                Err(rejected) => Err(rejected.error.code),
-            }
-        };
-        assert_eq!(version("1"), Ok(Some(1)));
-        assert_eq!(version(r#""1""#), Ok(Some(1)));
-        assert_eq!(version("2.0"), Ok(Some(2)));
-        assert_eq!(version(r#""beta""#), Ok(None));
-        assert_eq!(version("null"), Ok(None));
-        assert_eq!(version("true"), Err(ErrorCode::MessageBadlyFormed));
-        assert_eq!(version("[1]"), Err(ErrorCode::MessageBadlyFormed));
-    }
-
-    #[test]
-    fn an_oversized_frame_echoes_its_header_only() {
-        let frame = json!({"a": "op", "c": "c", "d": "d", "v": 3, "src": "s", "seq": 9,
-            "x": {"big": "y".repeat(100)}, "op": [{"p": ["t", 0], "si": "x".repeat(100)}]})
-        .to_string();
-        let rejected = Rejected::oversized(&frame, 64);
-        assert_eq!(
-            Value::Object(rejected.echo),
-            json!({"a": "op", "c": "c", "d": "d", "v": 3, "src": "s", "seq": 9})
-        );
-        assert!(
-            rejected
-                .error
-                .message
-                .contains(&format!("Message of {} bytes", frame.len()))
-        );
-        // Lists and objects where a header field should be are skipped.
-        let odd = Rejected::oversized(r#"{"a":"f","c":{"x":[1,2]},"d":[3],"v":null}"#, 8);
-        assert_eq!(Value::Object(odd.echo), json!({"a": "f", "v": null}));
-        for junk in ["not json", "[1,2]", r#"{"a":"f","a":"s"}"#] {
-            assert!(Rejected::oversized(junk, 1).echo.is_empty(), "{junk}");
-        }
-    }
-}
+mod tests;

@@ -32,7 +32,8 @@ use mongodb::options::{
 };
 use serde_json::Value;
 
-use super::{MongoDbOptions, to_bson};
+use super::MongoDbOptions;
+use super::layout::to_bson;
 use crate::backend::query::{ParsedQuery, QueryError, SortOrder};
 
 /// What a query does in MongoDB.

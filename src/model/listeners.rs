@@ -1,0 +1,113 @@
+//! The model's listener API: [`Model::on`], [`Model::once`],
+//! [`Model::on_value_change`] and their removal, and how a mutation's events
+//! are emitted (with the model's `pass` data, echoed through refs).
+//!
+//! The registry and delivery order are `events`'; this module must not
+//! change data, only report what changed.
+
+use serde_json::{Map, Value};
+
+use super::events::{EventKind, EventType, ModelEvent};
+use super::path::{self, Segments};
+use super::{Model, value};
+
+impl Model {
+    /// Calls `listener` for events of `event_type` at paths matching
+    /// `pattern` (relative to this model; `*` one segment, a trailing `**`
+    /// any number), with the captures of the wildcards. Returns an id for
+    /// [`Model::remove_listener`].
+    pub fn on(
+        &self,
+        event_type: EventType,
+        pattern: &str,
+        listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
+    ) -> u64 {
+        let pattern = path::join(&self.absolute(pattern));
+        self.root.events.add(event_type, &pattern, false, listener)
+    }
+
+    /// Like [`Model::on`], for the first matching event only.
+    pub fn once(
+        &self,
+        event_type: EventType,
+        pattern: &str,
+        listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
+    ) -> u64 {
+        let pattern = path::join(&self.absolute(pattern));
+        self.root.events.add(event_type, &pattern, true, listener)
+    }
+
+    /// Whether an event at `segments` could reach a listener, directly or
+    /// echoed through a ref.
+    pub(crate) fn heard_at(&self, segments: &[String]) -> bool {
+        let state = self.state();
+        !state.refs.is_empty() || !state.ref_lists.is_empty() || self.root.events.heard_at(segments)
+    }
+
+    /// Calls `listener` for every event at `path` (relative to this model),
+    /// below it, or at one of its parents: whatever may change the value
+    /// read there (what a view's signal of `path` listens to). Returns an
+    /// id for [`Model::remove_listener`].
+    pub fn on_value_change(
+        &self,
+        path: &str,
+        listener: impl Fn(&ModelEvent) + Send + Sync + 'static,
+    ) -> u64 {
+        self.root
+            .events
+            .add_value_listener(&self.absolute(path), move |event, _| listener(event))
+    }
+
+    /// Removes a listener; whether it was there.
+    pub fn remove_listener(&self, id: u64) -> bool {
+        self.root.events.remove(id)
+    }
+
+    /// Removes every listener.
+    pub fn remove_all_listeners(&self) {
+        self.root.events.remove_all();
+    }
+
+    /// Emits events of a mutation (with this model's `pass` data), and
+    /// their echoes through refs.
+    pub(crate) fn emit(&self, events: Vec<(Segments, EventKind)>) {
+        if events.is_empty() {
+            return;
+        }
+        if self.silent {
+            // Refs follow their items all the same.
+            self.follow_list_items(&events);
+            return;
+        }
+        let passed = self.pass.as_deref().cloned().unwrap_or_default();
+        self.emit_with(events, passed);
+    }
+
+    pub(crate) fn emit_with(
+        &self,
+        mut events: Vec<(Segments, EventKind)>,
+        passed: Map<String, Value>,
+    ) {
+        let gone = self.follow_list_items(&events);
+        events.extend(gone);
+        let mut out = Vec::new();
+        for (segments, mut kind) in events {
+            if let [collection, id] = segments.as_slice()
+                && !path::is_local(collection)
+            {
+                kind.values_mut().for_each(|v| value::add_doc_id(v, id));
+            }
+            for (segments, kind) in self.echoes(segments, kind) {
+                out.push((
+                    segments.clone(),
+                    ModelEvent {
+                        path: path::join(&segments),
+                        kind,
+                        passed: passed.clone(),
+                    },
+                ));
+            }
+        }
+        self.root.events.emit(out);
+    }
+}
