@@ -20,6 +20,10 @@
 //!   and the model middleware.
 //! - [`leptos`] (features `ssr`, `hydrate`): the view side: the model in
 //!   context, signals, loading during server rendering, hydration.
+//!
+//! This file owns only the module tree and its feature gates. The client side
+//! (`ot`, `protocol`, `client`, `model`) uses nothing of the server side, so it
+//! builds without `ssr`.
 
 pub mod client;
 pub mod model;

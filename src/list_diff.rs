@@ -3,6 +3,9 @@
 //! result changes; the model's `set_diff` turns them into list ops and
 //! events. A plain algorithm over slices: it knows no OT type, no document
 //! and no wire format.
+//!
+//! This module owns the algorithm and its steps only; its callers turn the
+//! steps into what they send or apply (query diffs, list ops, events).
 
 /// One step of a list diff. Steps apply in order, each to the list as the
 /// previous steps left it.

@@ -1,4 +1,7 @@
 //! Random ids: client ids on the server, document ids in models.
+//!
+//! This module owns making random values only; what an id names, and making
+//! sure a client id is not in use, are the callers'.
 
 /// A new random id: 22 characters of `[0-9A-Za-z]` (about 131 bits), like a
 /// UUID v4 in entropy but shorter in URLs and keys.

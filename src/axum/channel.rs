@@ -1,5 +1,9 @@
 //! `/channel`: ShareDB's protocol over WebSocket, one JSON message per
 //! text frame.
+//!
+//! This module owns the socket only: frames in and out, the size check, close
+//! frames and TCP settings. Parsing messages is `protocol`'s; answering them,
+//! and deciding when to ping or close, is the agent's (`backend`).
 
 use ::axum::Router;
 use ::axum::extract::State;

@@ -1,6 +1,10 @@
 //! The HTTP side, on axum: the `/channel` WebSocket route that speaks
 //! ShareDB's protocol, and the store's model middleware that gives each
 //! request a model and writes its bundle into the page.
+//!
+//! This module owns the HTTP glue only: it hands each connection's HTTP request
+//! to the backend, whose middleware decides who the connection is and what it
+//! may do, and it keeps no documents of its own.
 
 mod channel;
 mod model;

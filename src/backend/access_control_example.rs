@@ -1,3 +1,6 @@
+// Private documents: `private.<user>` is readable and writable by its user
+// only (tests/backend/access_control.rs tries every read as the wrong user).
+
 use async_trait::async_trait;
 use peloton::backend::{AgentInfo, Backend, CollectionAccess, ConnectContext, Middleware, SubmitRequest};
 use peloton::protocol::{ErrorCode, ErrorObject};

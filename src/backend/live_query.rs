@@ -12,6 +12,10 @@
 //! `access`), the query runs without its paging, the results it may not
 //! read are dropped, and then it is paged: documents it may not read take
 //! no place in its results, its positions or its counts.
+//!
+//! This module owns one query's current results and how ops change them; it
+//! sends nothing and listens to nothing: the agent (`queries`, `delivery`)
+//! subscribes to the collection and turns each update into messages.
 
 use serde_json::Value;
 

@@ -6,6 +6,11 @@
 //! (a browser over the `/channel` WebSocket, or a server-side model
 //! in-process) is served by its own task, an agent.
 //!
+//! This module owns the `Backend` handle, its builder and options, and the
+//! state its agents and submit pipeline share; the work is done in the
+//! submodules (`agent`, `submit`, `access`, `db`, `pubsub`, ...), and it opens
+//! no sockets: HTTP is `peloton::axum`'s.
+//!
 //! ```
 //! use peloton::backend::Backend;
 //! use peloton::protocol::{ClientMessage, DocRequest, ServerMessage};

@@ -2,6 +2,9 @@
 //! after its timeout ([`Limits::db_timeout`](super::Limits::db_timeout),
 //! [`Limits::pubsub_timeout`](super::Limits::pubsub_timeout)), so one slow
 //! call holds up one request, not the documents and connections behind it.
+//!
+//! This module owns the timeouts only; every call is passed through unchanged,
+//! and retrying or telling the client is for the caller.
 
 use std::collections::HashMap;
 use std::future::Future;

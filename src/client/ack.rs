@@ -1,4 +1,8 @@
 //! `Ack`: the server's answer to an op or a request, awaited.
+//!
+//! This module owns the `Ack` future and its sending side only; the concern the
+//! answer depends on (`docs`, `queries`, `presences`) keeps the waiters and
+//! decides when to answer them.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,6 +1,10 @@
 //! `Doc`: a handle on one document of a connection (ShareDB's client
 //! `Doc`). Its state lives in the connection (see `docs`); the handle
 //! reads and edits it under the connection's lock.
+//!
+//! This module owns the handle only: it keeps nothing but which document it is,
+//! and leaves the data, the ops and the wire to `docs`, reached through the
+//! connection's `State`.
 
 use serde_json::Value;
 

@@ -1,4 +1,8 @@
 //! What can go wrong on the client side.
+//!
+//! This module owns the error type and its messages; it decides nothing about
+//! recovery, which is `docs`' (rollbacks, reloads) and `connection`'s
+//! (reconnects).
 
 use crate::protocol::ErrorObject;
 

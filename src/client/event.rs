@@ -1,4 +1,8 @@
 //! What a connection tells its listeners.
+//!
+//! This module owns the event types only; the concerns that change state decide
+//! which events to raise, and `connection` hands them to the listeners once its
+//! lock is released.
 
 use serde_json::Value;
 

@@ -39,6 +39,11 @@
 //! the queries (`queries`) and the presence channels (`presences`). The
 //! public handles ([`Doc`], [`Query`], [`Presence`]) read and change that
 //! state under the connection's lock.
+//!
+//! Each concern keeps its own state and says at its top what it must not
+//! touch; `state` carries what one's change means for another. The client as a
+//! whole never touches the model (`crate::model`), which uses it only through
+//! these handles, and reaches a server only through the protocol's messages.
 
 mod ack;
 mod connection;

@@ -12,6 +12,9 @@
 //! shape of such a value). Each value travels with the document version it
 //! refers to; the server moves it to the latest version, and each client
 //! moves it past what it applied since, and past its own unsent edits.
+//!
+//! This module owns the handles only: they keep the channel's name and nothing
+//! else, and leave the values, their moves and the wire to `presences`.
 
 use std::collections::HashMap;
 

@@ -5,6 +5,9 @@
 //! caller puts their snapshots into [`Docs`] before handing the ids here.
 //! This module reads the documents' versions to resume a query, and sends
 //! through the [`Link`].
+//!
+//! This module owns the queries' state and requests only; it never changes a
+//! document.
 
 use std::collections::HashMap;
 

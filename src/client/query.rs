@@ -1,5 +1,8 @@
 //! `Query`: a handle on one query of a connection (ShareDB's client
 //! `Query`). Its state lives in the connection (see `queries`).
+//!
+//! This module owns the handle only: it keeps nothing but the query's id, and
+//! leaves the results and the wire to `queries`.
 
 use serde_json::Value;
 

@@ -1,5 +1,9 @@
 //! The little the client needs from an async runtime: spawning a task and
 //! sleeping. tokio natively; the browser's event loop in WASM.
+//!
+//! This module owns those calls and the clock (`now_ms`) only; it keeps no
+//! state and knows nothing of its callers (the connection, the model, the
+//! views).
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,4 +1,8 @@
 //! The browser's entry: the model rebuilt from the page, then hydration.
+//!
+//! This module owns the browser's start only: finding the bundle and the
+//! WebSocket's URL, and following the network; rebuilding the model is
+//! `Model::from_bundle`'s, and what renders is the app's.
 
 use ::leptos::prelude::*;
 use wasm_bindgen::JsCast;

@@ -22,6 +22,10 @@
 //!     }
 //! }
 //! ```
+//!
+//! This module owns presence as views see it: the signals, the carets and their
+//! overlay. It never writes the model, and reaches presence only through the
+//! client's `Presence` and `DocPresence` handles.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -17,6 +17,9 @@
 //!     }
 //! }
 //! ```
+//!
+//! This module owns the undo signals and shortcuts only; what a step is and
+//! what it undoes are the model's.
 
 use ::leptos::prelude::*;
 

@@ -1,5 +1,9 @@
 //! Bundles: a model's state, serialized on the server into the page and
 //! rebuilt in the browser into the same model.
+//!
+//! This module owns the bundle's format and the conversions both ways; it
+//! copies load counts, refs and queries as they are, and leaves counting,
+//! resolving and releasing them to `loading`, `refs` and `query`.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,7 @@
 //! What can go wrong with a model operation.
+//!
+//! This module owns the error type and its messages; it decides nothing about
+//! recovery, which is the caller's.
 
 use crate::client::ClientError;
 

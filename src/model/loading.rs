@@ -1,4 +1,8 @@
 //! Loading data into a model: subscribe, fetch, and their counted undoing.
+//!
+//! This module owns the documents' load counts and when a document is
+//! unsubscribed and forgotten; queries count themselves (`query`), and the
+//! documents' data stays the client's.
 
 use std::collections::HashMap;
 

@@ -1,4 +1,8 @@
 //! Model paths: `collection.id.field.0.x`, as dot-separated segments.
+//!
+//! This module owns the path syntax, which collections are local, and the json0
+//! form of paths; it is pure, and never reads the model or follows refs (that
+//! is `refs`').
 
 /// A path's segments. Numeric segments index lists.
 pub(crate) type Segments = Vec<String>;

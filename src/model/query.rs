@@ -1,5 +1,10 @@
 //! Queries in a model: results kept at `$queries.<key>`, loaded and
 //! counted like documents.
+//!
+//! This module owns the model's queries (entries, counts, keys) and their
+//! results under `$queries`, which it writes only through the mutators; the
+//! documents in the results are released through `loading`, never unloaded
+//! here.
 
 use serde_json::{Value, json};
 

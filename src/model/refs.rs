@@ -1,4 +1,8 @@
 //! Refs: one path that stands for another.
+//!
+//! This module owns the refs and ref lists, and how they redirect paths and
+//! echo events; it writes no data: a write through a ref is the mutators', at
+//! the path `resolve` gives.
 
 use serde_json::Value;
 

@@ -2,6 +2,10 @@
 //!
 //! Remote ops arrive one json0 component at a time, and each becomes one
 //! Racer event at the path it changed, passed `{"$remote": true}`.
+//!
+//! This module owns that translation only; it changes no data (the client
+//! applied the op already), and leaves query results to `query` and the undo
+//! history to `undo`.
 
 use serde_json::{Map, Value, json};
 

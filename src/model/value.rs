@@ -1,4 +1,8 @@
 //! Walking JSON values by model path segments.
+//!
+//! This module owns these pure helpers on values (lookups, implied parents, the
+//! padding check, equality, the `id` alias); it never locks the model nor reads
+//! a document: callers hand it the values.
 
 use serde_json::Value;
 

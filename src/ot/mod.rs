@@ -6,6 +6,10 @@
 //!
 //! String offsets in both types count UTF-16 code units, as JavaScript does,
 //! so that ops written by JS clients land where they were meant to.
+//!
+//! This module owns the OT types and what they share (`Side`, the whole-op
+//! transform, UTF-16 offsets, wire-form helpers); it knows no collection,
+//! version, message or database: those are its callers'.
 
 pub mod json0;
 mod op_transform;

@@ -4,6 +4,10 @@
 //! one component moves past another. This module lifts that to whole ops the
 //! way ot-json0's `bootstrapTransform.js` does, including the order in which
 //! it splits and merges components, so results match it op for op.
+//!
+//! This module owns the whole-op loop only; how one component moves past
+//! another, and how two merge, is each type's (through the `Component` trait),
+//! so nothing here knows a component's shape.
 
 use std::borrow::Cow;
 

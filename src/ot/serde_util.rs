@@ -1,4 +1,8 @@
 //! Deserialization helpers shared by the json0 and text0 wire forms.
+//!
+//! This module owns only what both forms read alike (the component list,
+//! `Offset`); the keys of a component are each type's (json0's `serde_impl`,
+//! text0's `op`), and nothing here serializes.
 
 use std::fmt;
 

@@ -4,6 +4,10 @@
 //! offset and length in a json0/text0 op is one. These helpers convert them
 //! to byte offsets and refuse offsets that fall inside a surrogate pair,
 //! which a Rust `String` cannot represent.
+//!
+//! This module owns the offset arithmetic only; it knows no op, and what to do
+//! with an offset it refuses is the caller's (text0, json0's `presence`, the
+//! model).
 
 /// Why a UTF-16 offset has no byte offset in a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,8 @@
 //! Errors as they travel on the wire: ShareDB's `{code, message}` objects.
+//!
+//! This module owns the codes, their wire form and `ErrorObject` only; which
+//! code fits a failure is decided where the failure is found (the backend,
+//! its middleware and databases, the client).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -18,6 +18,10 @@
 //! };
 //! assert_eq!(reply.to_json(), r#"{"a":"f","c":"notes","d":"n1","data":{"v":3,"data":{"text":"hi"}}}"#);
 //! ```
+//!
+//! This module owns the messages, their JSON form and the transport seam; it
+//! keeps no connection state and serves no request: that is `backend`'s and
+//! `client`'s.
 
 mod client_message;
 mod error;

@@ -1,4 +1,8 @@
 //! Documents and ops as they travel on the wire.
+//!
+//! This module owns these shapes and their wire and pub/sub forms only; it
+//! applies no op and checks no version (that is the backend's and the
+//! client's), and how they are stored is each database's.
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};

@@ -5,6 +5,10 @@
 //! depends on `a`. Deserializing into this one flat struct reads a message in
 //! a single pass (serde's internally tagged enums buffer the whole message
 //! first); the typed messages are then built from it.
+//!
+//! This module owns reading the shared fields only; which fields each action
+//! needs, and writing messages back, are `client_message`'s and
+//! `server_message`'s.
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};

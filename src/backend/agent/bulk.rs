@@ -1,5 +1,9 @@
 //! Bulk requests: several documents of a collection at once, by ids or
 //! from versions.
+//!
+//! This module owns bulk fetches and subscribes only; listening to, recording
+//! and passing each document through middleware are `docs`'s helpers, and bulk
+//! unsubscribes go through `docs` too.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

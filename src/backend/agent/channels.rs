@@ -1,4 +1,8 @@
 //! The pub/sub channels a connection listens to, each subscribed once.
+//!
+//! This module owns the use counts of channels and the tests of channel names
+//! only; which channels a connection needs is for the agent's other submodules
+//! to say, and the names themselves are `pubsub`'s.
 
 use std::collections::HashMap;
 

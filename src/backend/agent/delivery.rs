@@ -1,5 +1,10 @@
 //! Deliveries from pub/sub: ops of subscribed documents and of queried
 //! collections, and presence.
+//!
+//! This module owns the routing of what pub/sub brings only: ops go out through
+//! `docs` (`forward_op`), query changes are worked out by `live_query` and
+//! turned into messages by `queries`, and presence is passed by `presence`. It
+//! publishes nothing.
 
 use std::sync::Arc;
 

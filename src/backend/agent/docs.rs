@@ -1,5 +1,10 @@
 //! Documents: fetches and subscribes (from a version or not), and what
 //! passes the `read_snapshots` and `op` hooks on its way to the client.
+//!
+//! This module owns the connection's document subscriptions and the reading of
+//! one document; whether it may be read is the read policy's (`access`, through
+//! `may_read`), and it writes nothing: ops are committed by the submit pipeline
+//! (`submit`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

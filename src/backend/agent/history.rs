@@ -1,5 +1,9 @@
 //! Snapshots of the past: a document at a version or a time, rebuilt from
 //! its ops.
+//!
+//! This module owns rebuilding past snapshots only; applying an op is the
+//! submit pipeline's (`submit::apply_op`), and nothing rebuilt is stored or
+//! cached.
 
 use std::sync::Arc;
 

@@ -1,5 +1,9 @@
 //! Submitting: a client's op through the submit pipeline, applied at most
 //! once whatever the client claims, then acknowledged.
+//!
+//! This module owns the connection's side of a submit (the at-most-once check,
+//! the ack, the ops the client missed); transforming, applying and committing
+//! the op are the submit pipeline's (`submit`).
 
 use crate::backend::Shared;
 use crate::backend::middleware::AgentInfo;

@@ -1,6 +1,10 @@
 //! Presence: a client's own, relayed under ids scoped to its connection
 //! and moved to the document's latest version; others', passed through
 //! `send_presence` on their way in.
+//!
+//! This module owns the connection's presence channels and its own presence;
+//! who may follow or publish on a channel is the read policy's (`access`), and
+//! presence is never written to the database: it only travels through pub/sub.
 
 use std::sync::Arc;
 

@@ -1,5 +1,9 @@
 //! Queries: fetched once, or live (subscribed), filtered by the read policy
 //! in collections read document by document.
+//!
+//! This module owns the connection's query requests and the messages they send;
+//! keeping a live query's results current is `live_query`'s, and matching and
+//! paging are `query`'s.
 
 use serde_json::Value;
 

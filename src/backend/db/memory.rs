@@ -1,4 +1,8 @@
 //! `MemoryDb`: the embedded database, in process memory.
+//!
+//! This module owns the in-memory storage only: it keeps what the submit
+//! pipeline commits, checking versions and nothing else, and leaves matching,
+//! sorting and paging to `query` (`ParsedQuery::run`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -1,4 +1,7 @@
 //! `MemoryPubSub`: pub/sub within one process.
+//!
+//! This module owns publishing within one process only; who listens to what is
+//! the `Registry`'s, and nothing reaches other processes.
 
 use std::sync::Arc;
 

@@ -6,6 +6,10 @@
 //! document), `$presence.<channel>` for presence. A subscriber gives a
 //! [`Mailbox`]; every message published on the channel is delivered to it as
 //! a [`Delivery`] until the returned [`Subscription`] is dropped.
+//!
+//! This module owns the contract only: the `PubSub` trait, messages, mailboxes
+//! and channel names. Which channels to listen to and what to publish are for
+//! the agent and the submit pipeline (`submit`) to decide.
 
 mod memory;
 #[cfg(feature = "redis")]

@@ -20,6 +20,10 @@
 //! let backend = Backend::builder().pubsub(pubsub).build();
 //! # Ok(()) }
 //! ```
+//!
+//! This module owns the Redis connections and the JSON of messages only; local
+//! fan-out is the `Registry`'s, and the channel names come from the parent
+//! module.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,4 +1,7 @@
 //! Local fan-out: which mailboxes listen to which channel.
+//!
+//! This module owns the map from channels to mailboxes in one process only; it
+//! talks to no server and does not look inside a message.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

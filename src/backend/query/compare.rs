@@ -1,5 +1,8 @@
 //! How MongoDB compares JSON values: equality, and the order across types
 //! that `$sort` and the range operators use.
+//!
+//! This module owns comparing two values only: it knows nothing of paths,
+//! operators or documents, which are `filter`'s and the parent's.
 
 use std::cmp::Ordering;
 

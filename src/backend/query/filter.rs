@@ -4,6 +4,10 @@
 //! `$`-operator is kept as *foreign*: the compiled filter cannot decide it,
 //! and the query records its name so that a database which understands it
 //! (MongoDB) runs it while the others refuse it.
+//!
+//! This module owns the filter only; top-level parsing, sorting, paging,
+//! counting and database options are the parent's (`ParsedQuery`), and how
+//! values compare is `compare`'s.
 
 use std::cmp::Ordering;
 

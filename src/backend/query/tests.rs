@@ -1,3 +1,8 @@
+//! Unit tests of `ParsedQuery` (the parent module, compiled for tests only):
+//! which documents each filter matches, what is kept for the database or
+//! refused, sorting, paging and counting, and when a live query must poll.
+//! That every database gives the same results is `tests/db_conformance.rs`'s.
+
 use serde_json::{Value, json};
 
 use super::*;

@@ -2,6 +2,11 @@
 //! flight), acknowledgements, and the server's ops transformed past the
 //! local ones; a rejected op is undone, and a conflict reloads the
 //! document.
+//!
+//! This module owns what happens to a document's ops; it reloads through the
+//! fetch in `docs`, sends through the `Link`, and leaves what an op means for
+//! presence to the caller (the connection's state), told by what these methods
+//! return.
 
 use serde_json::Value;
 

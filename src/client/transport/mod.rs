@@ -1,5 +1,8 @@
 //! WebSocket transports: connect a [`Connection`](super::Connection) to a
 //! server's `/channel`, natively (feature `native`) or in the browser.
+//!
+//! This module owns the connector (its URL, and which transport serves it); the
+//! sockets are `native`'s and `web`'s, and reconnecting is the connection's.
 
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 mod native;

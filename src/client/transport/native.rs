@@ -1,4 +1,8 @@
 //! The WebSocket transport on tokio (tokio-tungstenite).
+//!
+//! This module owns the socket and its task only: frames in and out as the
+//! protocol's messages. It never reconnects; the connection sees the stream end
+//! and does.
 
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;

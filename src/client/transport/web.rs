@@ -1,4 +1,8 @@
 //! The WebSocket transport in the browser (web-sys).
+//!
+//! This module owns the socket and its handlers only: frames in and out as the
+//! protocol's messages. It never reconnects; the connection sees the stream end
+//! and does.
 
 use std::cell::RefCell;
 use std::rc::Rc;

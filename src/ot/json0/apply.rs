@@ -4,6 +4,10 @@
 //! anything, and records how to undo itself. If a later component fails, the
 //! earlier ones are undone in reverse, so the document is left exactly as it
 //! was (key order included) without ever cloning it.
+//!
+//! This module owns walking the document, the checks and the rollback; string
+//! edits go through text0, and which op to apply to which snapshot, and when,
+//! is the caller's.
 
 use serde_json::{Map, Value};
 

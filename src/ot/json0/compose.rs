@@ -1,5 +1,8 @@
 //! Merging components: `append`, which `compose`, `normalize` and transform
 //! all build on.
+//!
+//! This module owns json0's merge rules only; text edits merge through text0,
+//! and it never sees a document, so it cannot tell whether a merged op applies.
 
 use serde_json::Value;
 

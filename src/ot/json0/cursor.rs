@@ -1,4 +1,8 @@
 //! Moving a caret (a position in a string or list) past an op, for presence.
+//!
+//! This module owns moving one position only; the JSON shape of a presence
+//! value is `presence`'s, moves inside a string are text0's, and it never sees
+//! the document.
 
 use super::op::{Action, Component, Op, Path, PathSegment};
 use crate::ot::{Side, text0};

@@ -1,4 +1,8 @@
 //! What can go wrong with a json0 op.
+//!
+//! This module owns the error types and their messages only; the other json0
+//! modules decide when to raise them, and turning them into ShareDB error codes
+//! is the caller's.
 
 use super::op::{Path, display_path};
 use crate::ot::text0;

@@ -1,4 +1,7 @@
 //! Inverting json0 ops.
+//!
+//! This module owns inverting only; it never sees the document, so it cannot
+//! check the `ld`/`od` values, and keeping an undo history valid is `undo`'s.
 
 use super::error::Error;
 use super::op::{Action, Component, Op, PathSegment};

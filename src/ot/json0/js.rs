@@ -1,6 +1,10 @@
 //! The bits of JavaScript semantics ot-json0's results depend on: number
 //! formatting, `===` and `==` on values and path segments, and `<` between a
 //! path segment and an index.
+//!
+//! This module owns these emulations only: it knows JSON values and path
+//! segments, not components or ops, and which comparison a json0 rule needs is
+//! decided by its callers (`apply`, `compose`, `transform`, `serde_impl`).
 
 use std::cmp::Ordering;
 

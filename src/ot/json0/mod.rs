@@ -44,6 +44,10 @@
 //! assert_eq!(doc, json!({"todos": ["eggs"], "note": "hi 👋!"}));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! This module owns the json0 type alone: its ops, their JSON form, and pure
+//! functions over them and JSON values. It knows no collection, version,
+//! message or database; those belong to `protocol`, `backend` and `client`.
 
 mod apply;
 mod compose;

@@ -1,4 +1,8 @@
 //! json0 ops as Rust types.
+//!
+//! This module owns the types, their constructors and the questions ot-json0
+//! asks of a component; their JSON form is `serde_impl`'s, and what they do to
+//! a document is `apply`'s.
 
 use std::fmt;
 

@@ -5,6 +5,10 @@
 //! Anything else (unknown keys, two actions, a `p` that is not an array of
 //! strings and non-negative integers, an unknown subtype) is refused with a
 //! message saying what is wrong.
+//!
+//! This module owns the JSON form only: it checks an op's shape, not whether it
+//! fits a document (that is `apply`'s), and the text0 op in `o` is read by
+//! text0 itself.
 
 use std::fmt;
 

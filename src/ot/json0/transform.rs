@@ -4,6 +4,11 @@
 //! that results (tie-breaks and quirks included) are the same op for op. The
 //! comments name the cases; the JavaScript comparisons it relies on (`===`
 //! and `==` between path segments, `<` with `undefined`) live in `js`.
+//!
+//! This module owns json0's component transform; the whole-op loop is
+//! `op_transform`'s, merging is `compose`'s and string edits transform through
+//! text0. It never sees the document, and which ops to transform past is the
+//! caller's.
 
 use std::cmp::Ordering;
 

@@ -1,4 +1,8 @@
 //! Applying text0 ops to a string, in place.
+//!
+//! This module owns editing and reverting a string only; UTF-16 offsets are
+//! `utf16`'s, and finding the string in a document is the caller's (json0's
+//! `apply`).
 
 use super::{Action, Component, EditError, Error, Op};
 use crate::ot::utf16::{self, OffsetError};

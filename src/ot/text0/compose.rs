@@ -1,4 +1,7 @@
 //! Merging text0 components: `append`, and `compose`, `normalize`, `invert`.
+//!
+//! This module owns text0's merge rule and what is built on it; it never sees
+//! the string, so it cannot tell whether a composed op applies.
 
 use super::{Action, Component, Error, Op};
 use crate::ot::utf16;

@@ -1,4 +1,8 @@
 //! The smallest text0 op between two strings, as a text field's edit.
+//!
+//! This module owns computing the op only: it applies nothing and reads no
+//! field; the caller (the `leptos` text binding) gives it the two strings and
+//! the caret.
 
 use super::{Component, Op};
 

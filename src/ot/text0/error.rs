@@ -1,4 +1,7 @@
 //! What can go wrong with a text0 op.
+//!
+//! This module owns the error types and their messages only; `apply`, `compose`
+//! and `transform` raise them, and json0 wraps them in its own errors.
 
 /// Why one text edit does not fit the string it is applied to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,6 +22,10 @@
 //! assert_eq!(text, " 😀 there!");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! This module owns text0 alone, as pure functions over strings; it knows
+//! nothing of json0's paths, documents, versions or messages, and json0 calls
+//! into it, never the other way round.
 
 mod apply;
 mod compose;

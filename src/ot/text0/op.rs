@@ -1,4 +1,8 @@
 //! text0 ops and their JSON form: `[{"p": 3, "i": "abc"}, {"p": 0, "d": "x"}]`.
+//!
+//! This module owns the types and their JSON form only; what an op does to a
+//! string is `apply`'s, and reading offsets and component lists is shared
+//! through `serde_util`.
 
 use std::fmt;
 

@@ -1,4 +1,7 @@
 //! Transforming text0 ops and cursors past concurrent ops.
+//!
+//! This module owns text0's component transform and moving offsets past edits;
+//! the whole-op loop is `op_transform`'s, and it never sees the string.
 
 use super::{Action, Component, Edit, Error, Op, append};
 use crate::ot::{Side, op_transform, utf16};

@@ -23,6 +23,9 @@
 //! unless JavaScript is allowed (they run it too), and the options that
 //! cannot give ShareDB results (`$map`, `$returnKey`, `$showRecordId`) or
 //! that MongoDB removed (`$maxScan`, `$snapshot`, `$showDiskLoc`).
+//!
+//! This module owns the translation only, with no I/O: running the plan is
+//! `MongoDb`'s, and turning JSON into BSON is the document layout's (`layout`).
 
 use std::time::Duration;
 
