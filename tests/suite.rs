@@ -9,7 +9,7 @@ fn main() {
     let mut skipped = Vec::new();
     if cfg!(not(feature = "ssr")) {
         skipped.push(
-            "backend, client, model, presence, undo, hostile, axum and leptos \
+            "backend, client, model, racer, presence, undo, hostile, axum and leptos \
              (`cargo test --features ssr`)",
         );
     }

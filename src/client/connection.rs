@@ -93,6 +93,9 @@ pub(crate) struct Shared {
 }
 
 enum Control {
+    /// Local ops were queued: send them (a tick after the writes, so the
+    /// writes of one synchronous run compose).
+    Flush,
     Disconnect,
     Reconnect,
     Close,
@@ -105,6 +108,9 @@ impl Shared {
             let mut state = self.lock();
             let result = f(&mut state);
             state.check_nothing_pending();
+            if state.take_flush_wanted() {
+                let _ = self.control.unbounded_send(Control::Flush);
+            }
             (result, state.take_events())
         };
         self.dispatch(&events);
@@ -388,9 +394,17 @@ async fn drive(
             continue;
         }
         let wait = ceiling.mul_f64(crate::random::unit());
-        let wait = std::pin::pin!(rt::sleep(wait));
-        if let Either::Right((Some(Control::Close) | None, _)) = select(wait, control.next()).await
-        {
+        let mut wait = std::pin::pin!(rt::sleep(wait));
+        let closed = loop {
+            match select(wait.as_mut(), control.next()).await {
+                Either::Left(_) => break false,
+                // Ops queued offline are sent on reconnect.
+                Either::Right((Some(Control::Flush), _)) => continue,
+                Either::Right((Some(Control::Close) | None, _)) => break true,
+                Either::Right(_) => break false,
+            }
+        };
+        if closed {
             shared.detach(ConnectionState::Closed);
             return;
         }
@@ -437,6 +451,7 @@ async fn serve(
             }
             Either::Left((Either::Left((None, _)), _)) => return Served::Ended,
             Either::Left((Either::Right((control, _)), _)) => match control {
+                Some(Control::Flush) => shared.with_state(State::flush),
                 Some(Control::Reconnect) => {}
                 Some(Control::Disconnect) => return Served::Ended,
                 Some(Control::Close) | None => return Served::Closed,

@@ -33,6 +33,10 @@ pub(crate) struct State {
     nothing_pending: Vec<oneshot::Sender<()>>,
     /// Events produced under the lock, dispatched after it is released.
     events: Vec<ClientEvent>,
+    /// Documents with local ops queued since the last flush.
+    unflushed: Vec<(String, String)>,
+    /// Whether the connection's task must be woken to flush them.
+    flush_wanted: bool,
 }
 
 impl State {
@@ -160,6 +164,8 @@ impl State {
 
     /// After a handshake: resubscribe, refetch, resend.
     fn resume(&mut self) {
+        // Sends every queued op, those waiting for a flush too.
+        self.unflushed.clear();
         self.docs.resume(&mut self.link);
         self.queries.resume(&self.docs, &self.link);
         self.presences.resume(&self.docs, &self.link);
@@ -232,7 +238,26 @@ impl State {
     pub fn submit(&mut self, c: &str, d: &str, kind: OpKind) -> Result<Ack, ClientError> {
         self.docs.apply_local(c, d, &kind)?;
         (self.presences).past((c, d), &kind, None, true, &mut self.events);
-        Ok(self.docs.queue(c, d, kind, &mut self.link))
+        let ack = self.docs.queue(c, d, kind);
+        if !self.unflushed.iter().any(|(uc, ud)| uc == c && ud == d) {
+            self.flush_wanted |= self.unflushed.is_empty();
+            self.unflushed.push((c.to_owned(), d.to_owned()));
+        }
+        Ok(ack)
+    }
+
+    /// Whether local ops were queued that nobody has asked to send yet (the
+    /// caller wakes the connection's task, which calls [`State::flush`]).
+    pub fn take_flush_wanted(&mut self) -> bool {
+        std::mem::take(&mut self.flush_wanted)
+    }
+
+    /// Sends the local ops queued since the last flush, one op per document
+    /// (if none is in flight).
+    pub fn flush(&mut self) {
+        for (c, d) in std::mem::take(&mut self.unflushed) {
+            self.docs.flush(&c, &d, &mut self.link);
+        }
     }
 
     fn on_ack(&mut self, c: &str, d: &str, src: Option<&str>, seq: Option<u64>, v: u64) {

@@ -18,6 +18,7 @@ use crate::client::Ack;
 use crate::ot::json0::{self, Component};
 
 mod list;
+mod ref_list;
 mod text;
 
 /// What a mutator returns: Racer's return value at once, and the server's
@@ -260,6 +261,14 @@ impl Model {
         value: impl Serialize,
     ) -> Result<Mutation<Option<Value>>, ModelError> {
         let new = to_value(&self.absolute(path), value)?;
+        if let Some(list) = self.ref_list_at(path) {
+            let items = match new {
+                Value::Array(items) => items,
+                Value::Null => Vec::new(),
+                other => vec![other],
+            };
+            return self.set_ref_list(&list, items);
+        }
         let segments = self.resolve(&self.absolute(path));
         if segments.len() == 2 {
             return self.set_doc(&segments, new);
@@ -503,6 +512,9 @@ impl Model {
     /// Deletes the value at `path` (a whole document at `collection.id`);
     /// returns the previous value.
     pub fn del(&self, path: &str) -> Result<Mutation<Option<Value>>, ModelError> {
+        if let Some(list) = self.ref_list_at(path) {
+            return self.set_ref_list(&list, Vec::new());
+        }
         let segments = self.resolve(&self.absolute(path));
         if let [collection, id] = segments.as_slice() {
             let previous = self.read_resolved(&segments, |v| v.cloned());
@@ -578,23 +590,13 @@ impl Model {
                 events: vec![(
                     rest.to_vec(),
                     EventKind::Change {
-                        value: Some(number(value)),
+                        value: Some(value::number(value)),
                         previous,
                     },
                 )],
                 value,
             })
         })
-    }
-}
-
-/// A JSON number from an f64, an integer when it is one (as JavaScript
-/// prints it).
-fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-        json!(n as i64)
-    } else {
-        json!(n)
     }
 }
 

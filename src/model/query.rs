@@ -72,11 +72,24 @@ impl Model {
                 .queries
                 .iter()
                 .find(|(_, q)| q.client.as_ref().is_some_and(|c| c.id() == client_id))
-                .map(|(key, _)| key.clone())
+                .map(|(key, q)| (key.clone(), q.collection.clone()))
         };
-        let Some(key) = key else { return };
+        let Some((key, collection)) = key else { return };
         let remote = self.pass(json!({"$remote": true}));
         let ids = format!("$queries.{key}.ids");
+        // What leaves the results is released (unloaded unless something
+        // else holds it), as Racer does: it would go stale otherwise, since
+        // the query no longer brings its ops.
+        let left: Vec<String> = match change {
+            QueryChange::Results { ids: all } => self
+                .get::<Vec<String>>(&ids)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|id| !all.contains(id))
+                .collect(),
+            QueryChange::Remove { ids: gone, .. } => gone.clone(),
+            _ => Vec::new(),
+        };
         let result = match change {
             QueryChange::Results { ids: all } => remote.set(&ids, all).map(drop),
             QueryChange::Insert { index, ids: new } => remote
@@ -94,6 +107,11 @@ impl Model {
         };
         if let Err(e) = result {
             tracing::warn!("query update of {key} failed: {e}");
+        }
+        for id in left {
+            let model = self.clone();
+            let doc = (collection.clone(), id);
+            client::rt::spawn(async move { model.release_doc_later(doc).await });
         }
     }
 

@@ -10,6 +10,8 @@ use super::Model;
 use super::ModelError;
 use super::events::EventKind;
 use super::path::{self, Segments};
+use super::value;
+use crate::list_diff::{self, ArrayDiff};
 
 /// `from` stands for `to`.
 #[derive(Clone, Debug, PartialEq)]
@@ -264,50 +266,78 @@ impl Model {
         )
     }
 
-    /// Writing to a ref list's own path is refused: its content is derived
-    /// from its ids.
+    /// Writes to a ref list's own path other than the list mutators and
+    /// `set` (which write through, see `mutators::ref_list`) are refused:
+    /// its content is derived from its ids.
     pub(crate) fn edit_ref_list<T>(&self, segments: &[String]) -> Option<Result<T, ModelError>> {
         let is_list = self.state().ref_lists.iter().any(|l| l.from == segments);
         is_list.then(|| {
             Err(ModelError::RefList(format!(
-                "{} is a ref list: change its ids (or the documents) instead",
+                "{} is a ref list: write it with set, push, insert, remove or move, or change its ids (or the documents)",
                 path::join(segments)
             )))
         })
     }
 
-    /// An event and its echoes through refs and ref lists.
+    /// An event and its echoes through refs and ref lists, in the order
+    /// listeners hear them: as in Racer, an echo comes before the event it
+    /// echoes (through a chain `a → b → c`, a change of `c` is heard at
+    /// `a`, then `b`, then `c`), echoes of one event in the order their
+    /// refs were made.
     pub(crate) fn echoes(&self, segments: Segments, kind: EventKind) -> Vec<(Segments, EventKind)> {
         let (refs, lists) = self.refs_snapshot();
-        let mut out = vec![(segments, kind)];
         if refs.is_empty() && lists.is_empty() {
-            return out;
+            return vec![(segments, kind)];
         }
-        let mut i = 0;
-        while i < out.len() && out.len() < 64 {
-            let (segments, kind) = out[i].clone();
-            for r in &refs {
-                if path::starts_with(&segments, &r.to) {
-                    let echoed = [r.from.as_slice(), &segments[r.to.len()..]].concat();
-                    push_new(&mut out, echoed, kind.clone());
-                } else if path::starts_with(&r.to, &segments) {
-                    let value = self.read_resolved(&self.resolve(&r.to), |v| v.cloned());
-                    push_new(
-                        &mut out,
-                        r.from.clone(),
-                        EventKind::Change {
-                            value,
-                            previous: None,
-                        },
-                    );
-                }
-            }
-            for list in &lists {
-                self.echo_list(list, &segments, &kind, &mut out);
-            }
-            i += 1;
-        }
+        let mut out = Vec::new();
+        self.echo_into(&refs, &lists, segments, kind, &mut Vec::new(), &mut out);
         out
+    }
+
+    /// Puts the echoes of an event (depth first), then the event, into
+    /// `out`. `within`: the events being echoed, so a cycle of refs ends.
+    fn echo_into(
+        &self,
+        refs: &[Ref],
+        lists: &[RefList],
+        segments: Segments,
+        kind: EventKind,
+        within: &mut Vec<(Segments, EventKind)>,
+        out: &mut Vec<(Segments, EventKind)>,
+    ) {
+        let mut derived = Vec::new();
+        for r in refs {
+            if path::starts_with(&segments, &r.to) {
+                let echoed = [r.from.as_slice(), &segments[r.to.len()..]].concat();
+                push_new(&mut derived, echoed, kind.clone());
+            } else if path::starts_with(&r.to, &segments) {
+                let value = self.read_resolved(&self.resolve(&r.to), |v| v.cloned());
+                push_new(
+                    &mut derived,
+                    r.from.clone(),
+                    EventKind::Change {
+                        value,
+                        previous: None,
+                    },
+                );
+            }
+        }
+        for list in lists {
+            self.echo_list(list, &segments, &kind, &mut derived);
+        }
+        within.push((segments.clone(), kind.clone()));
+        for (echoed, echoed_kind) in derived {
+            let seen = |(s, k): &(Segments, EventKind)| *s == echoed && *k == echoed_kind;
+            if within.len() < MAX_DEPTH
+                && out.len() < 64
+                && !within.iter().any(seen)
+                && !out.iter().any(seen)
+            {
+                self.echo_into(refs, lists, echoed, echoed_kind, within, out);
+            }
+        }
+        within.pop();
+        push_new(out, segments, kind);
     }
 
     fn echo_list(
@@ -317,43 +347,82 @@ impl Model {
         kind: &EventKind,
         out: &mut Vec<(Segments, EventKind)>,
     ) {
-        if segments == list.ids.as_slice() {
-            let docs = |ids: &[Value]| match self
-                .list_items(list, &ids.iter().map(id_string).collect::<Vec<_>>())
-            {
-                Value::Array(items) => items,
-                _ => Vec::new(),
-            };
-            let echoed = match kind {
-                EventKind::Insert { index, values } => EventKind::Insert {
-                    index: *index,
-                    values: docs(values),
-                },
-                EventKind::Remove { index, values } => EventKind::Remove {
-                    index: *index,
-                    values: docs(values),
-                },
-                EventKind::Move { from, to, how_many } => EventKind::Move {
-                    from: *from,
-                    to: *to,
-                    how_many: *how_many,
-                },
-                _ => EventKind::Change {
-                    value: Some(self.list_items(list, &self.ids_of(list))),
-                    previous: None,
-                },
-            };
-            push_new(out, list.from.clone(), echoed);
-        } else if path::starts_with(segments, &list.ids) || path::starts_with(&list.ids, segments) {
-            let value = Some(self.list_items(list, &self.ids_of(list)));
-            push_new(
-                out,
-                list.from.clone(),
-                EventKind::Change {
-                    value,
-                    previous: None,
-                },
-            );
+        let whole_change = || EventKind::Change {
+            value: Some(self.list_items(list, &self.ids_of(list))),
+            previous: None,
+        };
+        let docs = |ids: &[String]| match self.list_items(list, ids) {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        };
+        if path::starts_with(&list.ids, segments) {
+            let ids = |values: &[Value]| values.iter().map(id_string).collect::<Vec<_>>();
+            let exact = segments == list.ids.as_slice();
+            match kind {
+                EventKind::Insert { index, values } if exact => push_new(
+                    out,
+                    list.from.clone(),
+                    EventKind::Insert {
+                        index: *index,
+                        values: docs(&ids(values)),
+                    },
+                ),
+                EventKind::Remove { index, values } if exact => push_new(
+                    out,
+                    list.from.clone(),
+                    EventKind::Remove {
+                        index: *index,
+                        values: docs(&ids(values)),
+                    },
+                ),
+                EventKind::Move { from, to, how_many } if exact => push_new(
+                    out,
+                    list.from.clone(),
+                    EventKind::Move {
+                        from: *from,
+                        to: *to,
+                        how_many: *how_many,
+                    },
+                ),
+                // The ids (or what holds them) replaced: the list changes
+                // by the inserts, removes and moves between the two.
+                EventKind::Change { previous, .. } => {
+                    let rel = &list.ids[segments.len()..];
+                    let before = previous
+                        .as_ref()
+                        .and_then(|p| value::lookup(p, rel))
+                        .and_then(Value::as_array)
+                        .map(|values| ids(values))
+                        .unwrap_or_default();
+                    for event in self.list_changes(list, &before, &self.ids_of(list)) {
+                        push_new(out, list.from.clone(), event);
+                    }
+                }
+                _ => push_new(out, list.from.clone(), whole_change()),
+            }
+        } else if path::starts_with(segments, &list.ids) {
+            // One id replaced: the item at its index is another document.
+            let index = &segments[list.ids.len()];
+            match kind {
+                EventKind::Change { value, previous } if segments.len() == list.ids.len() + 1 => {
+                    let doc = |id: Option<&Value>| {
+                        id.map(|id| docs(&[id_string(id)]))
+                            .and_then(|mut d| d.pop())
+                            .filter(|d| !d.is_null())
+                    };
+                    let mut echoed = list.from.clone();
+                    echoed.push(index.clone());
+                    push_new(
+                        out,
+                        echoed,
+                        EventKind::Change {
+                            value: doc(value.as_ref()),
+                            previous: doc(previous.as_ref()),
+                        },
+                    );
+                }
+                _ => push_new(out, list.from.clone(), whole_change()),
+            }
         } else if segments.len() > list.to.len() && path::starts_with(segments, &list.to) {
             let id = &segments[list.to.len()];
             let rest = &segments[list.to.len() + 1..];
@@ -366,6 +435,47 @@ impl Model {
                 }
             }
         }
+    }
+}
+
+impl Model {
+    /// The events that turn a ref list of `before` ids into one of `after`
+    /// ids: removes, then moves and inserts (Racer's `setArrayDiff`).
+    fn list_changes(&self, list: &RefList, before: &[String], after: &[String]) -> Vec<EventKind> {
+        let docs = |ids: &[String]| match self.list_items(list, ids) {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        };
+        let mut current = before.to_vec();
+        let mut events = Vec::new();
+        for step in list_diff::diff(before, after, |a, b| a == b) {
+            match step {
+                ArrayDiff::Insert { index, values } => {
+                    let index = index.min(current.len());
+                    current.splice(index..index, values.iter().cloned());
+                    events.push(EventKind::Insert {
+                        index,
+                        values: docs(&values),
+                    });
+                }
+                ArrayDiff::Remove { index, how_many } => {
+                    let end = (index + how_many).min(current.len());
+                    let gone: Vec<String> = current.drain(index.min(end)..end).collect();
+                    events.push(EventKind::Remove {
+                        index,
+                        values: docs(&gone),
+                    });
+                }
+                ArrayDiff::Move { from, to, how_many } => {
+                    let end = (from + how_many).min(current.len());
+                    let moved: Vec<String> = current.drain(from.min(end)..end).collect();
+                    let to = to.min(current.len());
+                    current.splice(to..to, moved);
+                    events.push(EventKind::Move { from, to, how_many });
+                }
+            }
+        }
+        events
     }
 }
 

@@ -9,9 +9,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Model;
 use super::events::EventKind;
 use super::path::{self, Segments};
+use super::{Model, value};
 use crate::client::ClientEvent;
 use crate::ot::json0::{Action, Component};
 use crate::ot::{text0, utf16};
@@ -192,7 +192,8 @@ pub(super) fn op_event(
         }
         Action::NumberAdd(n) => {
             let now = value.and_then(Value::as_f64);
-            let previous = now.map(|v| json!(v - n));
+            // An integer prints as one, as JavaScript (and the local path) does.
+            let previous = now.map(|v| value::number(v - n));
             (
                 p,
                 EventKind::Change {

@@ -108,3 +108,13 @@ mod tests {
         ));
     }
 }
+
+/// A JSON number from an f64, an integer when it is one (as JavaScript
+/// prints it).
+pub(crate) fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        Value::from(n as i64)
+    } else {
+        Value::from(n)
+    }
+}

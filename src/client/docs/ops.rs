@@ -49,8 +49,10 @@ impl Docs {
         Ok(())
     }
 
-    /// Queues an applied local op for the server.
-    pub fn queue(&mut self, c: &str, d: &str, kind: OpKind, link: &mut Link) -> Ack {
+    /// Queues an applied local op for the server; [`Docs::flush`] sends
+    /// it (the connection waits a tick first, so the writes of one
+    /// synchronous run compose into one op, as ShareDB's client does).
+    pub fn queue(&mut self, c: &str, d: &str, kind: OpKind) -> Ack {
         let doc = self.entry(c, d);
         let (tx, ack) = Ack::new();
         // Consecutive edits waiting to be sent travel as one op, but never
@@ -72,7 +74,6 @@ impl Docs {
                 waiters: vec![tx],
             });
         }
-        self.flush(c, d, link);
         ack
     }
 

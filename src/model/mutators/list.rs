@@ -29,12 +29,15 @@ impl Model {
     /// Inserts at `index`, or (`None`) at the end of the list as it is
     /// when the op is made: atomically, so a remote insert arriving
     /// meanwhile cannot put a `push` in the middle.
-    fn insert_at(
+    pub(super) fn insert_at(
         &self,
         path: &str,
         index: Option<usize>,
         values: Vec<Value>,
     ) -> Result<Mutation<usize>, ModelError> {
+        if let Some(list) = self.ref_list_at(path) {
+            return self.insert_into_ref_list(&list, index, values);
+        }
         if values.is_empty() {
             return Ok(Mutation::done(
                 self.read(path, |v| v.and_then(Value::as_array).map_or(0, Vec::len)),
@@ -102,12 +105,15 @@ impl Model {
 
     /// Removes at `index`, or (`None`) the last `how_many` items of the
     /// list as it is when the op is made (atomically, as for `push`).
-    fn remove_at(
+    pub(super) fn remove_at(
         &self,
         path: &str,
         index: Option<usize>,
         how_many: usize,
     ) -> Result<Mutation<Vec<Value>>, ModelError> {
+        if let Some(list) = self.ref_list_at(path) {
+            return self.remove_from_ref_list(&list, index, how_many);
+        }
         self.edit(path, |doc, rest| {
             let Some(items) = list_at(doc, rest, "remove")? else {
                 return Ok(Edit::new(Vec::new()));
@@ -160,6 +166,9 @@ impl Model {
         to: usize,
         how_many: usize,
     ) -> Result<Mutation<Vec<Value>>, ModelError> {
+        if let Some(list) = self.ref_list_at(path) {
+            return self.move_in_ref_list(&list, from, to, how_many);
+        }
         self.edit(path, |doc, rest| {
             let Some(items) = list_at(doc, rest, "move")? else {
                 return Ok(Edit::new(Vec::new()));
