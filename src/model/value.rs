@@ -80,6 +80,16 @@ pub(crate) fn add_doc_id(value: &mut Value, id: &str) {
     }
 }
 
+/// A JSON number from an f64, an integer when it is one (as JavaScript
+/// prints it).
+pub(crate) fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        Value::from(n as i64)
+    } else {
+        Value::from(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,15 +116,5 @@ mod tests {
             &json!({"a": 1, "b": [2]}),
             &json!({"b": [2.0], "a": 1})
         ));
-    }
-}
-
-/// A JSON number from an f64, an integer when it is one (as JavaScript
-/// prints it).
-pub(crate) fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-        Value::from(n as i64)
-    } else {
-        Value::from(n)
     }
 }
