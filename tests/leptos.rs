@@ -107,3 +107,55 @@ async fn a_signal_follows_remote_changes_to_its_document() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn query_and_filter_signals_follow_remote_changes() {
+    use peloton::leptos::{FilterSignals, QuerySignals};
+    let owner = Owner::new();
+    owner.set();
+    let backend = Backend::new();
+    let writer = Model::new(Connection::new(backend.clone()));
+    writer
+        .create("todos.a", json!({"text": "milk", "done": false}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    let reader = Model::new(Connection::new(backend));
+    let all = reader.query("todos", json!({}));
+    let count = reader.query("todos", json!({"$count": true}));
+    all.subscribe().await.unwrap();
+    count.subscribe().await.unwrap();
+    let ids = all.ids_signal();
+    let docs = all.docs_signal::<serde_json::Value>();
+    let total = count.extra_signal::<u64>();
+    let open = reader
+        .filter("todos", |todo, _| todo["done"] == false)
+        .ids_signal();
+    assert_eq!(ids.get_untracked(), ["a"]);
+    assert_eq!(total.get_untracked(), Some(1));
+    assert_eq!(open.get_untracked(), ["a"]);
+
+    writer
+        .create("todos.b", json!({"text": "eggs", "done": false}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the new id", || ids.get_untracked().len() == 2).await;
+    until("the count", || total.get_untracked() == Some(2)).await;
+    until("the filter", || open.get_untracked().len() == 2).await;
+    writer
+        .set("todos.a.done", true)
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the filter drops a", || open.get_untracked() == ["b"]).await;
+    until("the docs", || {
+        docs.get_untracked()
+            .iter()
+            .any(|d| d["done"] == json!(true))
+    })
+    .await;
+}

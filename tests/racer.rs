@@ -361,3 +361,251 @@ async fn synchronous_writes_to_one_document_travel_as_one_op() {
     assert_eq!(other.get_value("counters.c.n"), Some(json!(3)));
     assert_eq!(other.get_value("counters.c.z"), Some(json!("zed")));
 }
+
+#[test]
+fn a_reactive_function_keeps_its_output_and_runs_after_its_input() {
+    let model = Model::local();
+    model.set("_page.cart.items", json!([2, 3])).unwrap();
+    model.set("_page.cart.other", 1).unwrap();
+    let sum = |inputs: &[Option<Value>]| {
+        let items = inputs[0].as_ref()?.as_array()?;
+        Some(json!(items.iter().filter_map(Value::as_i64).sum::<i64>()))
+    };
+    let first = model
+        .start("_page.total", &["_page.cart.items"], sum)
+        .unwrap();
+    assert_eq!(first, Some(json!(5)));
+    let seen = record_all(&model);
+
+    // The input, a descendant of it, its parent: each runs the function,
+    // after the input's own event.
+    model.push("_page.cart.items", 5).unwrap();
+    assert_eq!(model.get_value("_page.total"), Some(json!(10)));
+    assert_eq!(paths(&seen), ["_page.cart.items", "_page.total"]);
+    model.set("_page.cart.items.0", 10).unwrap();
+    assert_eq!(model.get_value("_page.total"), Some(json!(18)));
+    model
+        .set("_page.cart", json!({"items": [1], "other": 1}))
+        .unwrap();
+    assert_eq!(model.get_value("_page.total"), Some(json!(1)));
+
+    // A sibling does not run it; an unchanged result emits nothing.
+    seen.lock().unwrap().clear();
+    model.set("_page.cart.other", 2).unwrap();
+    model.set("_page.cart.items", json!([1])).unwrap();
+    assert!(at(&seen, "_page.total").is_empty());
+
+    // Stopped: the output keeps its last value.
+    model.stop("_page.total");
+    model.push("_page.cart.items", 1).unwrap();
+    assert_eq!(model.get_value("_page.total"), Some(json!(1)));
+
+    // Named functions and evaluate.
+    model.define_fn("sum", sum);
+    assert_eq!(
+        model.evaluate_named(&["_page.cart.items"], "sum").unwrap(),
+        Some(json!(2))
+    );
+    model
+        .start_named("_page.total", &["_page.cart.items"], "sum")
+        .unwrap();
+    assert_eq!(model.get_value("_page.total"), Some(json!(2)));
+    model.stop_all();
+    assert!(model.start_named("_page.x", &[], "nope").is_err());
+}
+
+#[test]
+fn a_two_way_function_writes_its_inputs_back() {
+    use peloton::model::ReactiveFn;
+    let model = Model::local();
+    model.set("_page.first", "Ada").unwrap();
+    model.set("_page.last", "Lovelace").unwrap();
+    model
+        .start(
+            "_page.full",
+            &["_page.first", "_page.last"],
+            ReactiveFn::two_way(
+                |inputs| {
+                    let part = |i: usize| inputs[i].as_ref()?.as_str().map(str::to_owned);
+                    Some(json!(format!("{} {}", part(0)?, part(1)?)))
+                },
+                |full, _| {
+                    let full = full.as_str().unwrap_or_default();
+                    let (first, last) = full.split_once(' ').unwrap_or((full, ""));
+                    vec![Some(json!(first)), Some(json!(last))]
+                },
+            ),
+        )
+        .unwrap();
+    assert_eq!(model.get_value("_page.full"), Some(json!("Ada Lovelace")));
+    model.set("_page.full", "Grace Hopper").unwrap();
+    assert_eq!(model.get_value("_page.first"), Some(json!("Grace")));
+    assert_eq!(model.get_value("_page.last"), Some(json!("Hopper")));
+    model.set("_page.first", "Anita").unwrap();
+    assert_eq!(model.get_value("_page.full"), Some(json!("Anita Hopper")));
+}
+
+#[tokio::test]
+async fn functions_and_filters_follow_remote_changes() {
+    let backend = Backend::new();
+    let writer = Model::new(Connection::new(backend.clone()));
+    for (id, rank, done) in [("a", 2, false), ("b", 1, true), ("c", 3, false)] {
+        writer
+            .create(&format!("todos.{id}"), json!({"rank": rank, "done": done}))
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+    }
+    let reader = Model::new(Connection::new(backend));
+    reader
+        .subscribe(["todos.a", "todos.b", "todos.c"])
+        .await
+        .unwrap();
+    let open = reader
+        .filter("todos", |todo, _| todo["done"] == false)
+        .sort(|a, b| a["rank"].as_i64().cmp(&b["rank"].as_i64()));
+    assert_eq!(open.ids(), ["a", "c"]);
+    open.ref_to("_page.open");
+    reader
+        .start(
+            "_page.top",
+            &["todos.a.rank"],
+            |inputs: &[Option<Value>]| inputs[0].clone(),
+        )
+        .unwrap();
+    let seen = record_all(&reader);
+
+    writer
+        .set("todos.b.done", false)
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("b joins the view", || {
+        reader.get::<Vec<String>>("$filters._page|open")
+            == Some(vec!["b".into(), "a".into(), "c".into()])
+    })
+    .await;
+    assert_eq!(reader.get_value("_page.open.0.rank"), Some(json!(1)));
+    assert!(
+        at(&seen, "_page.open")
+            .iter()
+            .any(|k| matches!(k, EventKind::Insert { index: 0, .. })),
+        "an insert on the view, not a whole change: {:?}",
+        at(&seen, "_page.open")
+    );
+    writer
+        .set("todos.a.rank", 9)
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the function follows", || {
+        reader.get_value("_page.top") == Some(json!(9))
+    })
+    .await;
+    until("the view re-sorts", || open.ids() == ["b", "c", "a"]).await;
+    assert_eq!(reader.get_value("_page.open.2.rank"), Some(json!(9)));
+
+    reader.remove_filter("_page.open");
+    assert_eq!(reader.get_value("_page.open"), None);
+}
+
+#[test]
+fn filters_skip_limit_inputs_and_lists() {
+    let model = Model::local();
+    model.set("_page.nums", json!([5, 1, 4, 2, 3])).unwrap();
+    model.set("_page.min", 2).unwrap();
+    let big = model
+        .filter_with("_page.nums", &["_page.min"], |n, _, inputs| {
+            n.as_i64() >= inputs[0].as_ref().and_then(Value::as_i64)
+        })
+        .sort(|a, b| a.as_i64().cmp(&b.as_i64()))
+        .skip(1)
+        .limit(2);
+    // List items are known by their indexes.
+    assert_eq!(big.ids(), ["4", "2"]);
+    assert_eq!(big.get(), [json!(3), json!(4)]);
+    big.ref_to("_page.big");
+    model.set("_page.min", 4).unwrap();
+    assert_eq!(model.get_value("_page.big"), Some(json!([5])));
+    let by_value = model.sort("_page.nums", |a, b| b.as_i64().cmp(&a.as_i64()));
+    assert_eq!(
+        by_value.get(),
+        [json!(5), json!(4), json!(3), json!(2), json!(1)]
+    );
+}
+
+#[test]
+fn an_event_context_removes_what_it_added_and_only_that() {
+    let model = Model::local();
+    let page = model.event_context("page");
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    for (m, name) in [(&page, "page"), (&model, "root")] {
+        let heard = heard.clone();
+        m.on(EventType::Change, "_page.**", move |_, _| {
+            heard.lock().unwrap().push(name)
+        });
+    }
+    let scoped = page.at("_page.list");
+    let h = heard.clone();
+    scoped.on_value_change("", move |_| h.lock().unwrap().push("scoped"));
+    model.set("_page.list", json!([1])).unwrap();
+    assert_eq!(*heard.lock().unwrap(), ["page", "root", "scoped"]);
+
+    assert_eq!(page.remove_context_listeners(), 2);
+    heard.lock().unwrap().clear();
+    model.set("_page.list", json!([2])).unwrap();
+    assert_eq!(*heard.lock().unwrap(), ["root"]);
+    assert_eq!(model.remove_context_listeners(), 0, "no context");
+}
+
+#[tokio::test]
+async fn query_results_are_a_first_class_api() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Todo {
+        text: String,
+    }
+    let backend = Backend::new();
+    let writer = Model::new(Connection::new(backend.clone()));
+    writer
+        .create("todos.a", json!({"text": "milk"}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    let reader = Model::new(Connection::new(backend));
+    let all = reader.query("todos", json!({"$sort": {"text": 1}}));
+    let count = reader.query("todos", json!({"$count": true}));
+    all.subscribe().await.unwrap();
+    count.subscribe().await.unwrap();
+    assert_eq!(all.ids(), ["a"]);
+    assert_eq!(
+        all.docs::<Todo>(),
+        [Todo {
+            text: "milk".into()
+        }]
+    );
+    assert_eq!(count.extra_as::<u64>(), Some(1));
+
+    let changes = Arc::new(Mutex::new(0));
+    let c = changes.clone();
+    all.on_change(move || *c.lock().unwrap() += 1);
+    writer
+        .create("todos.b", json!({"text": "eggs"}))
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("b in the results", || all.ids() == ["b", "a"]).await;
+    until("the count", || count.extra_as::<u64>() == Some(2)).await;
+    writer
+        .set("todos.b.text", "brown eggs")
+        .unwrap()
+        .acked()
+        .await
+        .unwrap();
+    until("the edit", || all.docs::<Todo>()[0].text == "brown eggs").await;
+    assert!(*changes.lock().unwrap() >= 2);
+}

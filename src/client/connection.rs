@@ -230,6 +230,12 @@ impl Connection {
         Doc::new(self.clone(), collection, id)
     }
 
+    /// The documents of `collection` this connection holds (loaded and
+    /// existing), by id, in id order.
+    pub fn collection(&self, collection: &str) -> Vec<(String, Value)> {
+        self.shared.with_state(|s| s.collection(collection))
+    }
+
     /// Subscribes to a query: its results arrive, then stay up to date.
     pub fn subscribe_query(&self, collection: &str, expression: Value) -> Query {
         self.query(collection, expression, true, None)

@@ -199,6 +199,11 @@ impl State {
     // ----- documents -----
 
     /// The document `c.d`, added (empty) if it is new.
+    /// The documents of a collection that exist here, in id order.
+    pub fn collection(&self, c: &str) -> Vec<(String, Value)> {
+        self.docs.collection(c)
+    }
+
     pub fn doc(&mut self, c: &str, d: &str) -> &mut DocState {
         self.docs.entry(c, d)
     }

@@ -31,6 +31,7 @@
 //! }
 //! ```
 
+mod derived;
 #[cfg(feature = "hydrate")]
 mod hydrate;
 mod presence;
@@ -41,6 +42,7 @@ use ::leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use derived::{FilterSignals, QuerySignals, use_event_context, use_start};
 #[cfg(feature = "hydrate")]
 pub use hydrate::{HydrateOptions, hydrate_body, hydrate_body_with};
 pub use presence::{
@@ -114,24 +116,15 @@ impl ModelSignals for Model {
     where
         T: DeserializeOwned + PartialEq + Clone + Send + Sync + 'static,
     {
-        let value = ArcRwSignal::new(self.get::<T>(path));
         // Events at the path, below it, and at each of its parents (for a
         // scoped model, its own path's parents too: a whole document
         // loaded or replaced).
-        let listener = {
-            let (model, owned, value) = (self.clone(), path.to_owned(), value.clone());
-            self.on_value_change(path, move |_| {
-                let now = model.get::<T>(&owned);
-                if value.with_untracked(|current| *current != now) {
-                    value.set(now);
-                }
-            })
-        };
-        let model = self.clone();
-        on_cleanup(move || {
-            model.remove_listener(listener);
-        });
-        value.into()
+        let (model, owned) = (self.clone(), path.to_owned());
+        derived::watched(
+            self,
+            |notify| derived::listen_at(self, path, notify),
+            move || model.get::<T>(&owned),
+        )
     }
 }
 

@@ -61,6 +61,9 @@ pub enum ModelError {
     /// A ref list's own path cannot be written.
     #[error("{0}")]
     RefList(String),
+    /// No reactive function has this name ([`Model::define_fn`](super::Model::define_fn)).
+    #[error("no reactive function is named {0:?}: define it with Model::define_fn first")]
+    UnknownFn(String),
     /// The client or server refused.
     #[error(transparent)]
     Client(#[from] ClientError),

@@ -5,6 +5,8 @@
 //! The registry and delivery order are `events`'; this module must not
 //! change data, only report what changed.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::events::{EventKind, EventType, ModelEvent};
@@ -23,7 +25,8 @@ impl Model {
         listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
     ) -> u64 {
         let pattern = path::join(&self.absolute(pattern));
-        self.root.events.add(event_type, &pattern, false, listener)
+        let id = self.root.events.add(event_type, &pattern, false, listener);
+        self.join_context(id)
     }
 
     /// Like [`Model::on`], for the first matching event only.
@@ -34,7 +37,8 @@ impl Model {
         listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
     ) -> u64 {
         let pattern = path::join(&self.absolute(pattern));
-        self.root.events.add(event_type, &pattern, true, listener)
+        let id = self.root.events.add(event_type, &pattern, true, listener);
+        self.join_context(id)
     }
 
     /// Whether an event at `segments` could reach a listener, directly or
@@ -53,18 +57,66 @@ impl Model {
         path: &str,
         listener: impl Fn(&ModelEvent) + Send + Sync + 'static,
     ) -> u64 {
-        self.root
-            .events
-            .add_value_listener(&self.absolute(path), move |event, _| listener(event))
+        let id = (self.root.events)
+            .add_value_listener(&self.absolute(path), move |event, _| listener(event));
+        self.join_context(id)
+    }
+
+    /// A model whose listeners (added with [`Model::on`], [`Model::once`]
+    /// or [`Model::on_value_change`], through it or models made from it)
+    /// belong to the event context `id`, so that
+    /// [`Model::remove_context_listeners`] removes them all at once: what
+    /// a page or component added, when it goes. Racer's `eventContext`.
+    ///
+    /// ```
+    /// use peloton::model::{EventType, Model};
+    ///
+    /// let model = Model::local();
+    /// let page = model.event_context("page-1");
+    /// page.on(EventType::Change, "_page.**", |_, _| {});
+    /// page.at("_page.list").on_value_change("", |_| {});
+    /// assert_eq!(page.remove_context_listeners(), 2);
+    /// ```
+    pub fn event_context(&self, id: &str) -> Model {
+        Model {
+            context: Some(Arc::from(id)),
+            ..self.clone()
+        }
+    }
+
+    /// Removes every listener of this model's event context; how many.
+    /// Without a context, removes nothing.
+    pub fn remove_context_listeners(&self) -> usize {
+        let Some(context) = &self.context else {
+            return 0;
+        };
+        let ids = self.state().contexts.remove(context).unwrap_or_default();
+        ids.into_iter()
+            .filter(|id| self.root.events.remove(*id))
+            .count()
+    }
+
+    fn join_context(&self, id: u64) -> u64 {
+        if let Some(context) = &self.context {
+            let mut state = self.state();
+            state.contexts.entry(context.clone()).or_default().push(id);
+        }
+        id
     }
 
     /// Removes a listener; whether it was there.
     pub fn remove_listener(&self, id: u64) -> bool {
+        if let Some(context) = &self.context
+            && let Some(ids) = self.state().contexts.get_mut(context)
+        {
+            ids.retain(|listener| *listener != id);
+        }
         self.root.events.remove(id)
     }
 
     /// Removes every listener.
     pub fn remove_all_listeners(&self) {
+        self.state().contexts.clear();
         self.root.events.remove_all();
     }
 

@@ -101,7 +101,9 @@
 //! event under `to` at the same place under `from`. A ref list makes
 //! `from` a list of the documents of `to` whose ids are listed at `ids`;
 //! `from.<index>.…` reads and writes `to.<id>.…`, and events follow the
-//! ids as they are inserted, removed and moved.
+//! ids as they are inserted, removed and moved. List mutators on `from`
+//! write through: documents into `to`, their ids into `ids`. An echo
+//! through a ref is heard before the event it echoes, as in Racer.
 //!
 //! ```
 //! use peloton::model::Model;
@@ -119,12 +121,26 @@
 //! assert_eq!(model.get_value("_page.list.0.hex"), Some(json!("f00")));
 //! model.move_items("_page.order", 0, 1, 1)?;
 //! assert_eq!(model.get_value("_page.list.0.hex"), Some(json!("00ff00")));
+//! model.push("_page.list", json!({"id": "blue", "hex": "00f"}))?;
+//! assert_eq!(model.get_value("_page.order.2"), Some(json!("blue")));
 //! # Ok::<(), peloton::model::ModelError>(())
 //! ```
 //!
+//! # Reactive functions, filters and sorts
+//!
+//! [`Model::start`] keeps an output path equal to a function of input
+//! paths; [`Model::filter`] and [`Model::sort`] give a [`ModelFilter`], a
+//! filtered, sorted view of a collection or list, kept live at a path by
+//! [`ModelFilter::ref_to`]. Both follow every change of their inputs,
+//! local or remote.
+//!
 //! # Queries
 //!
-//! Results kept at `$queries.<key>`, loaded and counted like documents.
+//! Loaded and counted like documents; the handle gives the results
+//! ([`ModelQuery::ids`], [`ModelQuery::get`], [`ModelQuery::docs`],
+//! [`ModelQuery::extra`]). A document that leaves a live query's results
+//! is released, as if unsubscribed: unloaded unless something else holds
+//! it.
 //!
 //! ```
 //! # #[cfg(feature = "ssr")]
@@ -250,8 +266,9 @@
 //! This file holds the guide above, the [`Model`] handle and its getters
 //! (most of its length is the guide). Each concern has its module, and
 //! none reaches into another's state except through `Model`: `mutators`
-//! (writes, with `list` and `text`), `events` (the registry and delivery
-//! order) and `listeners` (the listener API and emitting), `refs`,
+//! (writes, with `list`, `text` and `ref_list`), `events` (the registry
+//! and delivery order) and `listeners` (the listener API, event contexts
+//! and emitting), `refs`, `fns` (reactive functions), `filters`,
 //! `loading` (subscribe, fetch, unload), `query`, `remote` (ops from the
 //! connection), `undo`, `bundle`, `path` and `value` (pure helpers). The
 //! model never speaks the protocol: documents are the client's
@@ -260,6 +277,8 @@
 mod bundle;
 mod error;
 mod events;
+mod filters;
+mod fns;
 mod listeners;
 mod loading;
 mod mutators;
@@ -280,6 +299,8 @@ use serde_json::{Map, Value};
 pub use bundle::{BUNDLE_ELEMENT_ID, BUNDLE_WAIT, Bundle, BundledQuery};
 pub use error::ModelError;
 pub use events::{EventKind, EventType, ModelEvent};
+pub use filters::ModelFilter;
+pub use fns::{Inputs, ReactiveFn};
 pub use loading::Loadable;
 pub use mutators::Mutation;
 pub use query::ModelQuery;
@@ -345,6 +366,9 @@ pub struct Model {
     at: Segments,
     pass: Option<Arc<Map<String, Value>>>,
     silent: bool,
+    /// The event context listeners added through this model join
+    /// ([`Model::event_context`]).
+    context: Option<Arc<str>>,
 }
 
 pub(crate) struct Root {
@@ -365,6 +389,10 @@ pub(crate) struct State {
     pub ref_lists: Vec<refs::RefList>,
     pub loads: loading::Loads,
     pub queries: HashMap<String, query::QueryEntry>,
+    /// Listener ids by event context.
+    pub contexts: HashMap<Arc<str>, Vec<u64>>,
+    pub fns: fns::Fns,
+    pub filters: filters::Filters,
 }
 
 impl Model {
@@ -410,6 +438,7 @@ impl Model {
             at: Vec::new(),
             pass: None,
             silent: false,
+            context: None,
         }
     }
 
@@ -549,6 +578,20 @@ impl Model {
                     let docs = state.local.get(collection).cloned().map(Value::Object);
                     drop(state);
                     f(docs.as_ref())
+                } else if let Some(connection) = &self.root.connection {
+                    // The documents loaded, each with Racer's `id` alias.
+                    let docs: Map<String, Value> = (connection.collection(collection))
+                        .into_iter()
+                        .map(|(id, mut data)| {
+                            value::add_doc_id(&mut data, &id);
+                            (id, data)
+                        })
+                        .collect();
+                    if docs.is_empty() {
+                        f(None)
+                    } else {
+                        f(Some(&Value::Object(docs)))
+                    }
                 } else {
                     f(None)
                 }

@@ -136,9 +136,17 @@ impl Model {
 }
 
 impl ModelQuery {
-    /// The query's key: its results are at `$queries.<key>.ids`.
+    /// The query's key: the same collection and expression give the same
+    /// key, here and in the browser. Read the results with
+    /// [`ModelQuery::ids`], [`ModelQuery::get`], [`ModelQuery::docs`] and
+    /// [`ModelQuery::extra`], not by the model paths they are kept at.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The model the query belongs to.
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     /// The collection queried.
@@ -151,8 +159,15 @@ impl ModelQuery {
         &self.expression
     }
 
-    fn ids_path(&self) -> String {
+    /// Where the model keeps the result ids (`$queries.<key>.ids`); read
+    /// them with [`ModelQuery::ids`] rather than by this path.
+    pub(crate) fn ids_path(&self) -> String {
         format!("$queries.{}.ids", self.key)
+    }
+
+    /// Where the model keeps the extra result.
+    pub(crate) fn extra_path(&self) -> String {
+        format!("$queries.{}.extra", self.key)
     }
 
     /// The query's collection and expression.
@@ -163,6 +178,41 @@ impl ModelQuery {
     /// The ids of the results, in order.
     pub fn ids(&self) -> Vec<String> {
         self.model.get(&self.ids_path()).unwrap_or_default()
+    }
+
+    /// The results as `T`s, in order (those that are not a `T` are left
+    /// out, with a warning).
+    pub fn docs<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
+        (self.get().into_iter())
+            .filter_map(|doc| match serde_json::from_value(doc) {
+                Ok(doc) => Some(doc),
+                Err(e) => {
+                    tracing::warn!("a result of query {} is not the type asked: {e}", self.key);
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The query's extra result as a `T` (`$count` gives a number).
+    pub fn extra_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        self.extra()
+            .and_then(|extra| serde_json::from_value(extra).ok())
+    }
+
+    /// Calls `listener` whenever what the query gives may have changed:
+    /// its ids, its extra result, or a document of its collection. Returns
+    /// the listeners' ids, for [`Model::remove_listener`]; the view layer's
+    /// query signals are built on it.
+    pub fn on_change(&self, listener: impl Fn() + Send + Sync + 'static) -> Vec<u64> {
+        let listener = std::sync::Arc::new(listener);
+        [self.ids_path(), self.extra_path(), self.collection.clone()]
+            .iter()
+            .map(|path| {
+                let listener = listener.clone();
+                self.model.on_value_change(path, move |_| listener())
+            })
+            .collect()
     }
 
     /// The results' data, in order.
@@ -176,7 +226,7 @@ impl ModelQuery {
     /// The query's extra result (`$count`, …).
     pub fn extra(&self) -> Option<Value> {
         self.model
-            .get_value(&format!("$queries.{}.extra", self.key))
+            .get_value(&self.extra_path())
             .filter(|v| !v.is_null())
     }
 
@@ -255,7 +305,7 @@ impl ModelQuery {
         client.ready().await?;
         // The results, as the model keeps them.
         model.set_diff(&self.ids_path(), client.ids())?;
-        model.set_diff(&format!("$queries.{}.extra", self.key), client.extra())?;
+        model.set_diff(&self.extra_path(), client.extra())?;
         Ok(())
     }
 

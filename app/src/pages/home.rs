@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use peloton::leptos::{ModelSignals, signal, use_model, use_subscribe_query};
+use peloton::leptos::{QuerySignals, signal, use_model, use_subscribe_query};
 use peloton::model::ModelQuery;
 use serde_json::{Value, json};
 
@@ -57,9 +57,8 @@ pub fn Home() -> impl IntoView {
 /// The lists of a live query, with the live count of another.
 #[component]
 fn ListOverview(lists: ModelQuery, count: ModelQuery) -> impl IntoView {
-    let model = use_model();
-    let ids = model.signal::<Vec<String>>(&format!("$queries.{}.ids", lists.key()));
-    let total = model.signal::<u64>(&format!("$queries.{}.extra", count.key()));
+    let ids = lists.ids_signal();
+    let total = count.extra_signal::<u64>();
     view! {
         <p class="count">
             {move || match total.get().unwrap_or(0) {
@@ -68,7 +67,7 @@ fn ListOverview(lists: ModelQuery, count: ModelQuery) -> impl IntoView {
             }}
         </p>
         <ul class="lists">
-            <For each=move || ids.get().unwrap_or_default() key=|id| id.clone() let:id>
+            <For each=move || ids.get() key=|id| id.clone() let:id>
                 <ListRow id/>
             </For>
         </ul>

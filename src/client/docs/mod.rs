@@ -239,6 +239,16 @@ impl Docs {
         self.0.len()
     }
 
+    /// The documents of collection `c` that exist here, by id, in id order.
+    pub fn collection(&self, c: &str) -> Vec<(String, Value)> {
+        let mut docs: Vec<(String, Value)> = (self.0.iter())
+            .filter(|((dc, _), doc)| dc == c && doc.exists())
+            .filter_map(|((_, id), doc)| Some((id.clone(), doc.data()?.clone())))
+            .collect();
+        docs.sort_by(|a, b| a.0.cmp(&b.0));
+        docs
+    }
+
     /// Whether any document has an unacknowledged op or unanswered request.
     pub fn has_pending(&self) -> bool {
         self.0.values().any(DocState::has_pending)

@@ -2,6 +2,13 @@
 //! a ref list's path writes the documents into its collection and their
 //! ids into its ids list, and the list's events follow from those.
 //!
+//! Where this differs from Racer: the list's event is heard before the
+//! ids' (an echo comes before its cause, for every ref alike; Racer emits
+//! the ids' first for writes to the list), `set` of one item (`list.1`)
+//! writes the document whose id is listed there (Racer lists the new
+//! object's id instead), and there is no `deleteRemoved` option: removed
+//! documents stay in their collection.
+//!
 //! This module only routes such writes to the mutators of the documents and
 //! of the ids; what a ref list reads as, and its events, are `refs`'.
 
