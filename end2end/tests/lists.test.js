@@ -98,6 +98,38 @@ test('an edit in one window appears in the other within a second', async () => {
   await b.context().close();
 });
 
+test('a reactive function and a filter update from the other window', async () => {
+  const a = await openPage(browser);
+  const url = await createList(a, unique('Derived'));
+  await a.goto(url);
+  await waitForHydration(a);
+  await addItem(a, 'first');
+  await addItem(a, 'second');
+  await waitForItems(a, ['first', 'second']);
+
+  // Rendered on the server too: the function's output and the filter's view.
+  const plain = await openPage(browser, { javaScriptEnabled: false });
+  await plain.goto(url);
+  assert.equal(await plain.textContent('p.meta'), '0 of 2 done');
+  assert.equal(await plain.textContent('p.next'), 'Next: first');
+
+  const b = await openPage(browser);
+  await b.goto(url);
+  await waitForHydration(b);
+  await b.waitForSelector('header .status[data-state="connected"]');
+  await a.waitForSelector('header .status[data-state="connected"]');
+  await a.click('ul.items li:first-child input[type=checkbox]');
+  await b.waitForFunction(() => document.querySelector('p.meta')?.textContent === '1 of 2 done');
+  await b.waitForFunction(() => document.querySelector('p.next')?.textContent === 'Next: second');
+  await b.click('ul.items li:nth-child(2) input[type=checkbox]');
+  await a.waitForFunction(() => document.querySelector('p.next')?.textContent === 'Nothing left to do');
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await plain.context().close();
+  await a.context().close();
+  await b.context().close();
+});
+
 test('editing an item\'s text shows in the other window', async () => {
   const a = await openPage(browser);
   const url = await createList(a, unique('Renames'));

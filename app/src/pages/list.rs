@@ -1,11 +1,12 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use peloton::leptos::{
-    DocPresenceView, ModelSignals, TextInput, use_doc_presence, use_model, use_subscribe,
+    DocPresenceView, FilterSignals, ModelSignals, TextInput, use_doc_presence, use_model,
+    use_start, use_subscribe,
 };
 use peloton::model::{Model, ModelError};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// An item of a todo list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +47,18 @@ fn TodoList(id: String) -> impl IntoView {
     }
     let title = list.signal::<String>("title");
     let items = list.signal::<Vec<Item>>("items");
+    // A reactive function: `_page.progress.<id>` follows the items, on the
+    // server (it renders) and in the browser (it updates with every change,
+    // anyone's).
+    let progress_path = format!("_page.progress.{id}");
+    if let Err(e) = use_start(&progress_path, &[&format!("lists.{id}.items")], progress) {
+        leptos::logging::error!("{e}");
+    }
+    let progress = model.signal::<String>(&progress_path);
+    // A filter: the items still to do, in list order, live.
+    let to_do = model
+        .filter(&format!("lists.{id}.items"), |item, _| item["done"] != true)
+        .docs_signal::<Item>();
     // Where everyone is in the list: which item's text they are editing.
     let presence = use_doc_presence(&list, crate::components::me());
     let draft = RwSignal::new(String::new());
@@ -88,14 +101,22 @@ fn TodoList(id: String) -> impl IntoView {
                 }
             />
         </ul>
-        <p class="meta">
-            {move || {
-                let items = items.get().unwrap_or_default();
-                format!("{} of {} done", items.iter().filter(|i| i.done).count(), items.len())
+        <p class="meta">{move || progress.get().unwrap_or_default()}</p>
+        <p class="next">
+            {move || match to_do.get().first() {
+                Some(item) => format!("Next: {}", item.text),
+                None => "Nothing left to do".to_owned(),
             }}
         </p>
     }
     .into_any()
+}
+
+/// "2 of 3 done", from a list's items.
+fn progress(inputs: &[Option<Value>]) -> Option<Value> {
+    let items = inputs[0].as_ref()?.as_array()?;
+    let done = items.iter().filter(|i| i["done"] == true).count();
+    Some(json!(format!("{done} of {} done", items.len())))
 }
 
 /// One item. Its index is looked up when acting: other people may have
