@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 pub const USAGE: &str = "usage: loadgen --url WS_URL [--clients 50] [--docs 10] [--seconds 10] \
-[--warmup 2] [--collection NAME] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]\n       loadgen --url WS_URL --scenario fanout|backlog|flood [--clients N] [--docs N] [--stalled PERCENT] \
+[--warmup 2] [--collection NAME] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]\n       loadgen --url WS_URL --scenario fanout|backlog|flood|query [--clients N] [--docs N] [--stalled PERCENT] \
 [--flooders N] [--pid SERVER_PID] [--seconds 10] [--json]";
 
 /// What to run.
@@ -20,7 +20,7 @@ pub struct Args {
     pub pid: Option<u32>,
     /// Create this many list documents (for the SSR measurement) and exit.
     pub seed: Option<usize>,
-    /// A hostile-client scenario: `fanout`, `backlog` or `flood`.
+    /// A scenario: `fanout`, `backlog`, `flood` or `query`.
     pub scenario: Option<String>,
     /// In `fanout`: the percentage of subscribers that never read.
     pub stalled_percent: usize,

@@ -71,7 +71,7 @@ async fn subscribed(
 }
 
 /// Microseconds since `base`, as ops carry their send time.
-fn micros(base: Instant) -> u64 {
+pub fn micros(base: Instant) -> u64 {
     base.elapsed().as_micros() as u64
 }
 
@@ -87,7 +87,12 @@ fn sent_at(text: &str) -> Option<u64> {
 }
 
 /// Reads `conn` until `end`, recording each op's fan-out latency.
-async fn read_fanout(mut conn: Conn, base: Instant, end: Instant, samples: Rc<RefCell<Samples>>) {
+pub async fn read_fanout(
+    mut conn: Conn,
+    base: Instant,
+    end: Instant,
+    samples: Rc<RefCell<Samples>>,
+) {
     while Instant::now() < end {
         let Ok(Ok(text)) = tokio::time::timeout(Duration::from_millis(200), conn.next_text()).await
         else {

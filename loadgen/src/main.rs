@@ -15,13 +15,15 @@
 //! With `--seed N` it creates N documents like the demo's lists (for
 //! measuring server-side rendering of a page that shows them). With
 //! `--scenario` it measures what hostile clients cost the others (see
-//! `hostile`): subscribers that stop reading, and connections that flood.
+//! `hostile`): subscribers that stop reading, and connections that flood;
+//! `--scenario query` measures one live query with many subscribers.
 
 mod args;
 mod conn;
 mod hostile;
 mod idle;
 mod load;
+mod queries;
 mod stats;
 
 use std::process::ExitCode;
@@ -57,8 +59,9 @@ fn main() -> ExitCode {
             (None, None, Some("fanout")) => hostile::fanout(&args).await.map(|r| r.to_string()),
             (None, None, Some("backlog")) => hostile::backlog(&args).await.map(|r| r.to_string()),
             (None, None, Some("flood")) => hostile::flood(&args).await.map(|r| r.to_string()),
+            (None, None, Some("query")) => queries::run(&args).await.map(|r| r.to_string()),
             (None, None, Some(other)) => Err(conn::ConnError::Socket(format!(
-                "unknown scenario {other:?}: fanout, backlog or flood"
+                "unknown scenario {other:?}: fanout, backlog, flood or query"
             ))),
             (None, None, None) => load::run(&args).await.map(|r| r.to_string()),
         }

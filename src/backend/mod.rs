@@ -35,6 +35,7 @@ mod access;
 mod agent;
 pub mod db;
 mod doc_locks;
+mod evaluations;
 pub mod limits;
 mod live_query;
 pub mod middleware;
@@ -114,6 +115,7 @@ pub(crate) struct Shared {
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
     pub(crate) options: BackendOptions,
     pub(crate) doc_locks: doc_locks::DocLocks,
+    pub(crate) evaluations: evaluations::Evaluations,
     pub(crate) live_ids: agent::LiveIds,
     shutdown: watch::Sender<bool>,
 }
@@ -168,6 +170,7 @@ impl BackendBuilder {
                 middleware: self.middleware,
                 options: self.options,
                 doc_locks: doc_locks::DocLocks::new(1024),
+                evaluations: evaluations::Evaluations::default(),
                 live_ids: agent::LiveIds::default(),
                 shutdown: watch::channel(false).0,
             }),

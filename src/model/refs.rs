@@ -448,7 +448,7 @@ impl Model {
         };
         let mut current = before.to_vec();
         let mut events = Vec::new();
-        for step in list_diff::diff(before, after, |a, b| a == b) {
+        for step in list_diff::diff_hashed(before, after) {
             match step {
                 ArrayDiff::Insert { index, values } => {
                     let index = index.min(current.len());

@@ -380,3 +380,45 @@ async fn a_filter_decided_by_the_document_alone_is_updated_without_querying() {
     settle(&mut ws, &backend).await;
     assert_eq!(TestDb::count(&db.0.polls), 1, "once");
 }
+
+#[tokio::test]
+async fn subscribers_of_one_query_share_its_evaluation_of_each_op() {
+    let db = TestDb::default();
+    let backend = Backend::builder().db(db.clone()).build();
+    for (id, n) in [("a", 1), ("b", 2), ("c", 3)] {
+        backend
+            .submit("c", id, create(json!({"n": n})))
+            .await
+            .unwrap();
+    }
+    let addr = serve(backend.clone()).await;
+    let mut sockets = Vec::new();
+    for _ in 0..20 {
+        let mut ws = RawSocket::connect(addr).await;
+        ws.handshake(None).await;
+        ws.send(json!({"a": "qs", "id": 1, "c": "c", "q": {"$sort": {"n": -1}}}))
+            .await;
+        let reply = ws.next(|m| m["a"] == "qs").await;
+        assert_eq!(reply["data"].as_array().unwrap().len(), 3);
+        sockets.push(ws);
+    }
+
+    // Three ops, each moving a document to the top of the results.
+    for (k, id) in ["a", "b", "c"].into_iter().enumerate() {
+        backend
+            .submit(
+                "c",
+                id,
+                OpKind::Edit(op(json!([{"p": ["n"], "na": 10 * (k + 1)}]))),
+            )
+            .await
+            .unwrap();
+    }
+    for ws in &mut sockets {
+        // The last op comes after its query update.
+        ws.seen(|m| m["a"] == "op" && m["d"] == "c").await;
+        settle(ws, &backend).await;
+    }
+    // Each op polled once for all 20 subscribers (not 20 times).
+    assert_eq!(TestDb::count(&db.0.polls), 3);
+}

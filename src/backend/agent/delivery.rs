@@ -86,7 +86,7 @@ impl Agent {
             let Some(query) = self.queries.get_mut(&id) else {
                 continue;
             };
-            let was_result = query.ids.contains(&op.d);
+            let was_result = query.holds(&op.d);
             match query.update(&shared, &self.info, &op).await {
                 Ok(update) => {
                     forward |= was_result;

@@ -204,7 +204,9 @@ impl Agent {
                 collection: r.c.clone(),
                 query,
                 reading,
-                ids,
+                shared_as: shared_as(&r.q, reading),
+                ids: ids.into(),
+                members: Default::default(),
                 extra: extra.clone(),
             },
             before: Vec::new(),
@@ -272,7 +274,9 @@ impl Agent {
             collection: r.c.clone(),
             query,
             reading,
-            ids: known.iter().map(|(id, _)| id.clone()).collect(),
+            shared_as: shared_as(&r.q, reading),
+            ids: std::sync::Arc::new(known.iter().map(|(id, _)| id.clone()).collect()),
+            members: Default::default(),
             extra: None,
         };
         let update = live.poll(&self.shared, &self.info).await?;
@@ -325,4 +329,11 @@ impl Agent {
         }
         Ok(messages)
     }
+}
+
+/// How subscribers of the same query find each other's evaluations: by
+/// the expression's JSON text, unless the connection reads the collection
+/// document by document.
+fn shared_as(expression: &serde_json::Value, reading: Reading) -> Option<std::sync::Arc<str>> {
+    (reading == Reading::All).then(|| std::sync::Arc::from(expression.to_string()))
 }

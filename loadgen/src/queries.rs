@@ -1,0 +1,117 @@
+//! One live query, many subscribers: `--clients` connections subscribed to
+//! the same sorted query over `--docs` documents, while a writer changes
+//! the field it sorts by, 50 ops a second. Every op changes the results'
+//! order, so every subscriber gets a query update and the op.
+//!
+//! ```text
+//! loadgen --url … --scenario query --clients 1000 --docs 1000 --pid SERVER_PID
+//! ```
+//!
+//! Reports the latency from submit to each subscriber's receipt of the op
+//! (sent after the query update) and, with `--pid`, the server's CPU time
+//! per op.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::json;
+
+use crate::args::Args;
+use crate::conn::{Conn, ConnError};
+use crate::hostile::{Report, micros, read_fanout};
+use crate::stats::Samples;
+
+fn doc_id(doc: usize) -> String {
+    format!("q{doc}")
+}
+
+/// The query every subscriber runs: all documents, highest `n` first.
+fn query() -> serde_json::Value {
+    json!({"n": {"$gte": 0}, "$sort": {"n": -1}})
+}
+
+/// The CPU time (user + system) a process has used, from /proc, in
+/// milliseconds.
+pub fn cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel counts in clock ticks, 100 a second on Linux.
+    Some(ticks * 10.0)
+}
+
+pub async fn run(args: &Args) -> Result<Report, ConnError> {
+    crate::load::create_docs(args, doc_id).await?;
+    let mut conns = Vec::with_capacity(args.clients);
+    for batch in (0..args.clients).collect::<Vec<_>>().chunks(100) {
+        let opening: FuturesUnordered<_> = batch
+            .iter()
+            .map(|_| {
+                let (url, c) = (args.url.clone(), args.collection.clone());
+                async move {
+                    let mut conn = Conn::open(&url).await?;
+                    conn.send(json!({"a": "qs", "id": 1, "c": c, "q": query()}).to_string())
+                        .await?;
+                    conn.wait("query subscribe", |m| m.a.as_deref() == Some("qs"))
+                        .await?;
+                    Ok::<_, ConnError>(conn)
+                }
+            })
+            .collect();
+        for conn in opening.collect::<Vec<_>>().await {
+            conns.push(conn?);
+        }
+    }
+    let cpu_before = args.pid.and_then(cpu_ms);
+    let base = Instant::now();
+    let end = base + args.seconds;
+    let samples = Rc::new(RefCell::new(Samples::default()));
+    let local = tokio::task::LocalSet::new();
+    for conn in conns {
+        local.spawn_local(read_fanout(conn, base, end, samples.clone()));
+    }
+    let written = local.run_until(write(args, base, end)).await?;
+    local.await;
+    let cpu_after = args.pid.and_then(cpu_ms);
+    let cpu_per_op = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) if written > 0 => Some((after - before) / written as f64),
+        _ => None,
+    };
+    let mut samples = samples.take();
+    Ok(Report {
+        json: args.json,
+        figures: json!({
+            "scenario": "query", "clients": args.clients, "docs": args.docs, "ops": written,
+            "samples": samples.len(), "expected_samples": written as usize * args.clients,
+            "update_p50_ms": samples.percentile_ms(50.0), "update_p99_ms": samples.percentile_ms(99.0),
+            "server_cpu_ms_per_op": cpu_per_op,
+        }),
+    })
+}
+
+/// Raises `n` of a document (round robin) every 20 ms until `end`, with
+/// the send time, so the document moves in every subscriber's results.
+async fn write(args: &Args, base: Instant, end: Instant) -> Result<u64, ConnError> {
+    let mut writer = Conn::open(&args.url).await?;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut seq = 0u64;
+    while Instant::now() < end {
+        tokio::select! {
+            _ = tick.tick() => {
+                seq += 1;
+                let op = json!({
+                    "a": "op", "c": args.collection, "d": doc_id(seq as usize % args.docs),
+                    "seq": seq,
+                    "op": [{"p": ["n"], "na": 1000 + seq}, {"p": ["at"], "oi": micros(base)}],
+                });
+                writer.send(op.to_string()).await?;
+            }
+            text = writer.next_text() => { text?; }
+        }
+    }
+    Ok(seq)
+}
