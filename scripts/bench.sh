@@ -5,7 +5,7 @@
 #   BENCH_ROUNDS=3 BENCH_SECONDS=10 scripts/bench.sh
 #   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them);
 #   they are also added when the test services are already running.
-#   BENCH_ONLY=load or BENCH_ONLY=hostile runs only those rows.
+#   BENCH_ONLY=load, BENCH_ONLY=scale or BENCH_ONLY=hostile runs only those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -113,22 +113,26 @@ ssr() {
   stop "$server_pid"
 }
 
-# hostile <scenario> <label> <args...>: what bad clients cost the others (peloton).
-hostile() {
-  local scenario=$1 label=$2 port=3313
-  shift 2
-  start peloton "$port" memory
+# scenario <kind> <server> <scenario> <label> <args...>: one loadgen scenario
+# on a fresh server; its figures go to runs.jsonl as <kind>.
+scenario() {
+  local kind=$1 server=$2 scenario=$3 label=$4 port=3313
+  shift 4
+  start "$server" "$port" memory
   local result
   if ! result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --scenario "$scenario" \
     --pid "$server_pid" --seconds "$seconds" --json "$@"); then
-    echo "==> hostile $scenario ($label): the run failed; no row" >&2
+    echo "==> $kind $scenario ($server, $label): the run failed; no row" >&2
     stop "$server_pid"
     return 0
   fi
-  echo "==> hostile $scenario ($label): $result" >&2
-  echo "{\"kind\":\"hostile\",\"server\":\"peloton\",\"scenario\":\"$scenario\",\"label\":\"$label\",\"result\":$result}" >>"$out/runs.jsonl"
+  echo "==> $kind $scenario ($server, $label): $result" >&2
+  echo "{\"kind\":\"$kind\",\"server\":\"$server\",\"scenario\":\"$scenario\",\"label\":\"$label\",\"result\":$result}" >>"$out/runs.jsonl"
   stop "$server_pid"
 }
+
+# hostile <scenario> <label> <args...>: what bad clients cost the others (peloton).
+hostile() { scenario hostile peloton "$@"; }
 
 # MongoDB + Redis rows: when asked for (starting the services), or when the
 # test services are already running (`cargo make services-start`).
@@ -144,7 +148,7 @@ elif [ "${PELOTON_BENCH_SERVICES:-}" = 1 ]; then
 fi
 
 only="${BENCH_ONLY:-all}"
-if [ "$only" != hostile ]; then
+if [ "$only" = all ] || [ "$only" = load ]; then
   for backing in "${backings[@]}"; do
     for _ in $(seq 1 "$rounds"); do
       load sharedb "$backing"
@@ -159,7 +163,17 @@ if [ "$only" != hostile ]; then
     ssr
   done
 fi
-if [ "$only" != load ]; then
+if [ "$only" = all ] || [ "$only" = scale ]; then
+  for _ in $(seq 1 "$rounds"); do
+    # One live query, 1,000 subscribers (ShareDB's in-memory database does
+    # not run MongoDB queries with $gte and $sort: peloton only).
+    scenario scale peloton query query --clients 1000 --docs 1000 --rate 50
+    # One hot document, 10,000 subscribers.
+    scenario scale sharedb fanout hot --clients 10000 --docs 1 --rate 20
+    scenario scale peloton fanout hot --clients 10000 --docs 1 --rate 20
+  done
+fi
+if [ "$only" = all ] || [ "$only" = hostile ]; then
   for _ in $(seq 1 "$rounds"); do
     hostile fanout none --clients 10000 --docs 100 --stalled 0
     hostile fanout stalled --clients 10000 --docs 100 --stalled 1

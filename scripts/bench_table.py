@@ -100,6 +100,32 @@ if any(r["kind"] == "hostile" for r in runs):
           f"backlog would have been {fmt(unbounded, ' KiB')}. Stalled connections closed by the server "
           f"(close 1013): {fmt(closed)} of 100.")
 
+def scale(server, scenario, key):
+    values = [r["result"][key] for r in runs if r["kind"] == "scale" and r["server"] == server
+              and r["scenario"] == scenario and r["result"].get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+if any(r["kind"] == "scale" for r in runs):
+    print("\nAt scale (medians; server CPU per op from /proc/<pid>/stat):\n")
+    print("| figure | ShareDB 7 (Node) | peloton | ratio |")
+    print("|---|---:|---:|---:|")
+
+    def scale_row(name, scenario, key, unit="", higher=False):
+        s, p = scale("sharedb", scenario, key), scale("peloton", scenario, key)
+        print(f"| {name} | {fmt(s, unit)} | {fmt(p, unit)} | {ratio(p, s, higher) if s else '—'} |")
+
+    scale_row("one live query, 1,000 subscribers, 1,000 docs, 50 ops/s: update p50", "query", "update_p50_ms", " ms")
+    scale_row("the same: update p99", "query", "update_p99_ms", " ms")
+    scale_row("the same: server CPU per op", "query", "server_cpu_ms_per_op", " ms")
+    scale_row("the same: updates delivered in the run", "query", "samples", "", True)
+    scale_row("the same: server CPU per update delivered", "query", "server_cpu_us_per_message", " µs")
+    scale_row("one document, 10,000 subscribers, 20 ops/s: fan-out p50", "fanout", "fanout_p50_ms", " ms")
+    scale_row("the same: fan-out p99", "fanout", "fanout_p99_ms", " ms")
+    scale_row("the same: server CPU per op", "fanout", "server_cpu_ms_per_op", " ms")
+    scale_row("the same: server CPU per message delivered in time", "fanout", "server_cpu_us_per_message", " µs")
+    scale_row("the same: messages delivered in the run", "fanout", "fanout_samples", "", True)
+
 failed = [r for r in runs if r["kind"] == "load" and not r["result"].get("verified", True)]
 if failed:
     print("\nVERIFICATION FAILED in some runs:")

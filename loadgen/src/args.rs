@@ -4,7 +4,7 @@ use std::time::Duration;
 
 pub const USAGE: &str = "usage: loadgen --url WS_URL [--clients 50] [--docs 10] [--seconds 10] \
 [--warmup 2] [--collection NAME] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]\n       loadgen --url WS_URL --scenario fanout|backlog|flood|query [--clients N] [--docs N] [--stalled PERCENT] \
-[--flooders N] [--pid SERVER_PID] [--seconds 10] [--json]";
+[--flooders N] [--rate OPS_PER_S] [--pid SERVER_PID] [--seconds 10] [--json]";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -26,6 +26,15 @@ pub struct Args {
     pub stalled_percent: usize,
     /// In `flood`: how many connections flood.
     pub flooders: usize,
+    /// In `fanout` and `query`: ops a second the writer submits.
+    pub rate: Option<u64>,
+}
+
+impl Args {
+    /// The writer's interval: `--rate` ops a second, or `default`.
+    pub fn interval(&self, default: u64) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(1.0 / self.rate.unwrap_or(default).max(1) as f64)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +65,7 @@ impl Args {
             scenario: None,
             stalled_percent: 0,
             flooders: 0,
+            rate: None,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -77,6 +87,7 @@ impl Args {
                 "--scenario" => parsed.scenario = Some(value()?),
                 "--stalled" => parsed.stalled_percent = number(value()?)?.min(100) as usize,
                 "--flooders" => parsed.flooders = number(value()?)? as usize,
+                "--rate" => parsed.rate = Some(number(value()?)?),
                 "--json" => parsed.json = true,
                 _ => return Err(ArgsError::Unknown(arg)),
             }

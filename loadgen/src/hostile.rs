@@ -138,7 +138,7 @@ async fn write_steadily(
 }
 
 /// Fan-out to `--clients` subscribers over `--docs` documents while a
-/// writer submits 200 ops/s; `--stalled` percent of the subscribers never
+/// writer submits 200 ops/s (`--rate`); `--stalled` percent of the subscribers never
 /// read. Reports the fan-out latency the others see.
 pub async fn fanout(args: &Args) -> Result<Report, ConnError> {
     crate::load::create_docs(args, doc_id).await?;
@@ -150,6 +150,7 @@ pub async fn fanout(args: &Args) -> Result<Report, ConnError> {
         .enumerate()
         .partition(|(i, _)| *i < stalled_n);
     let rss_before = args.pid.and_then(rss_kib);
+    let cpu_before = args.pid.and_then(crate::queries::cpu_ms);
     let base = Instant::now();
     let end = base + args.seconds;
     let samples = Rc::new(RefCell::new(Samples::default()));
@@ -158,17 +159,11 @@ pub async fn fanout(args: &Args) -> Result<Report, ConnError> {
         local.spawn_local(read_fanout(conn, base, end, samples.clone()));
     }
     let written = local
-        .run_until(write_steadily(
-            args,
-            docs,
-            Duration::from_millis(5),
-            200,
-            base,
-            end,
-        ))
+        .run_until(write_steadily(args, docs, args.interval(200), 200, base, end))
         .await?;
     local.await;
     let rss_after = args.pid.and_then(rss_kib);
+    let cpu_per_op = crate::queries::per_op(cpu_before, args.pid.and_then(crate::queries::cpu_ms), written);
     drop(stalled);
     let mut samples = samples.take();
     Ok(Report {
@@ -178,6 +173,8 @@ pub async fn fanout(args: &Args) -> Result<Report, ConnError> {
             "stalled": stalled_n, "ops": written, "fanout_samples": samples.len(),
             "fanout_p50_ms": samples.percentile_ms(50.0), "fanout_p99_ms": samples.percentile_ms(99.0),
             "rss_before_kib": rss_before, "rss_after_kib": rss_after,
+            "fanout_max_ms": samples.percentile_ms(100.0), "server_cpu_ms_per_op": cpu_per_op,
+            "server_cpu_us_per_message": crate::queries::per_message(cpu_per_op, written, samples.len()),
         }),
     })
 }

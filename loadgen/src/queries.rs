@@ -1,6 +1,6 @@
 //! One live query, many subscribers: `--clients` connections subscribed to
 //! the same sorted query over `--docs` documents, while a writer changes
-//! the field it sorts by, 50 ops a second. Every op changes the results'
+//! the field it sorts by, 50 ops a second (`--rate`). Every op changes the results'
 //! order, so every subscriber gets a query update and the op.
 //!
 //! ```text
@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -42,6 +42,21 @@ pub fn cpu_ms(pid: u32) -> Option<f64> {
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     // The kernel counts in clock ticks, 100 a second on Linux.
     Some(ticks * 10.0)
+}
+
+/// CPU microseconds per message delivered, from CPU milliseconds per op.
+pub fn per_message(cpu_ms_per_op: Option<f64>, ops: u64, messages: usize) -> Option<f64> {
+    cpu_ms_per_op
+        .filter(|_| messages > 0)
+        .map(|per_op| per_op * ops as f64 * 1000.0 / messages as f64)
+}
+
+/// CPU milliseconds per op between two readings.
+pub fn per_op(before: Option<f64>, after: Option<f64>, ops: u64) -> Option<f64> {
+    match (before, after) {
+        (Some(before), Some(after)) if ops > 0 => Some((after - before) / ops as f64),
+        _ => None,
+    }
 }
 
 pub async fn run(args: &Args) -> Result<Report, ConnError> {
@@ -76,11 +91,7 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
     }
     let written = local.run_until(write(args, base, end)).await?;
     local.await;
-    let cpu_after = args.pid.and_then(cpu_ms);
-    let cpu_per_op = match (cpu_before, cpu_after) {
-        (Some(before), Some(after)) if written > 0 => Some((after - before) / written as f64),
-        _ => None,
-    };
+    let cpu_per_op = per_op(cpu_before, args.pid.and_then(cpu_ms), written);
     let mut samples = samples.take();
     Ok(Report {
         json: args.json,
@@ -89,15 +100,16 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
             "samples": samples.len(), "expected_samples": written as usize * args.clients,
             "update_p50_ms": samples.percentile_ms(50.0), "update_p99_ms": samples.percentile_ms(99.0),
             "server_cpu_ms_per_op": cpu_per_op,
+            "server_cpu_us_per_message": per_message(cpu_per_op, written, samples.len()),
         }),
     })
 }
 
-/// Raises `n` of a document (round robin) every 20 ms until `end`, with
+/// Raises `n` of a document (round robin) at `--rate` until `end`, with
 /// the send time, so the document moves in every subscriber's results.
 async fn write(args: &Args, base: Instant, end: Instant) -> Result<u64, ConnError> {
     let mut writer = Conn::open(&args.url).await?;
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut tick = tokio::time::interval(args.interval(50));
     let mut seq = 0u64;
     while Instant::now() < end {
         tokio::select! {

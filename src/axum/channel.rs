@@ -9,7 +9,9 @@ use ::axum::Router;
 use ::axum::extract::State;
 use std::time::{Duration, Instant};
 
-use ::axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use ::axum::extract::ws::{
+    CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code,
+};
 use ::axum::response::Response;
 use ::axum::routing::get;
 use futures::stream::{SplitSink, SplitStream};
@@ -147,7 +149,7 @@ impl ServerTransport for SocketIo {
         for message in messages {
             if self
                 .sink
-                .feed(Message::text(message.to_json()))
+                .feed(Message::Text(text_frame(&message)))
                 .await
                 .is_err()
             {
@@ -240,4 +242,10 @@ fn truncate(mut text: String, max: usize) -> String {
         text.truncate(end);
     }
     text
+}
+
+/// A message as a text frame: an op's shared bytes as they are (checked as
+/// UTF-8, which they are, without a copy), anything else serialized.
+fn text_frame(message: &ServerMessage) -> Utf8Bytes {
+    Utf8Bytes::try_from(message.to_json_bytes()).unwrap_or_else(|_| message.to_json().into())
 }

@@ -297,12 +297,22 @@ impl ServerMessage {
     /// Serializes to the JSON text of one WebSocket frame.
     pub fn to_json(&self) -> String {
         if let Self::Op(op) = self {
-            return op.wire_json().to_owned();
+            return op.wire_json();
         }
         // Serializing these types cannot fail: every map key is a string.
         serde_json::to_string(self).unwrap_or_else(|e| {
             format!(r#"{{"error":{{"code":"ERR_UNKNOWN_ERROR","message":"{e}"}}}}"#)
         })
+    }
+
+    /// The message as UTF-8 JSON bytes: for an op, the bytes every
+    /// recipient shares ([`DocOp::wire_bytes`]), so a transport that
+    /// takes `Bytes` sends them without copying.
+    pub fn to_json_bytes(&self) -> bytes::Bytes {
+        match self {
+            Self::Op(op) => op.wire_bytes(),
+            other => bytes::Bytes::from(other.to_json()),
+        }
     }
 
     /// Parses one frame from a server.

@@ -190,7 +190,7 @@ pub struct DocOp {
 /// A lazily serialized wire message. Clones start empty (a clone may be
 /// changed), and it takes no part in equality.
 #[derive(Default)]
-struct WireCache(std::sync::OnceLock<String>);
+struct WireCache(std::sync::OnceLock<bytes::Bytes>);
 
 impl Clone for WireCache {
     fn clone(&self) -> Self {
@@ -254,15 +254,24 @@ impl DocOp {
     }
 
     /// The op as a wire message (`{"a": "op", …}`), serialized once and
-    /// kept: every subscriber of a document gets the same text.
-    pub fn wire_json(&self) -> &str {
-        self.wire.0.get_or_init(|| {
-            let mut out = Vec::with_capacity(128);
-            let mut serializer = serde_json::Serializer::new(&mut out);
-            // Serializing into a Vec cannot fail, and yields UTF-8.
-            let _ = self.serialize_with(&mut serializer, true);
-            String::from_utf8(out).unwrap_or_default()
-        })
+    /// kept: every subscriber of a document gets the same bytes (a clone
+    /// shares them), which are UTF-8 JSON.
+    pub fn wire_bytes(&self) -> bytes::Bytes {
+        self.wire
+            .0
+            .get_or_init(|| {
+                let mut out = Vec::with_capacity(128);
+                let mut serializer = serde_json::Serializer::new(&mut out);
+                // Serializing into a Vec cannot fail, and yields UTF-8.
+                let _ = self.serialize_with(&mut serializer, true);
+                bytes::Bytes::from(out)
+            })
+            .clone()
+    }
+
+    /// [`DocOp::wire_bytes`] as text.
+    pub fn wire_json(&self) -> String {
+        String::from_utf8_lossy(&self.wire_bytes()).into_owned()
     }
 
     /// Serializes the op as a wire message (with `"a": "op"`) when
