@@ -77,7 +77,7 @@ load() {
   echo "==> $server ($backing): $clients clients × $docs docs, ${seconds}s" >&2
   local result
   result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --clients "$clients" --docs "$docs" \
-    --seconds "$seconds" --warmup 2 --json)
+    --seconds "$seconds" --warmup 2 --pid "$server_pid" --json)
   echo "$result" >&2
   echo "{\"kind\":\"load\",\"server\":\"$server\",\"backing\":\"$backing\",\"result\":$result}" >>"$out/runs.jsonl"
   stop "$server_pid"

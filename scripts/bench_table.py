@@ -56,6 +56,7 @@ for backing in backings:
         ("ack latency p99", "ack_p99_ms", False, " ms"),
         ("fan-out latency p50", "fanout_p50_ms", False, " ms"),
         ("fan-out latency p99", "fanout_p99_ms", False, " ms"),
+        ("server CPU per committed op", "server_cpu_us_per_op", False, " µs"),
     ]
     for name, key, higher, unit in rows:
         s = median("load", "sharedb", key, backing=backing)

@@ -159,11 +159,22 @@ pub async fn fanout(args: &Args) -> Result<Report, ConnError> {
         local.spawn_local(read_fanout(conn, base, end, samples.clone()));
     }
     let written = local
-        .run_until(write_steadily(args, docs, args.interval(200), 200, base, end))
+        .run_until(write_steadily(
+            args,
+            docs,
+            args.interval(200),
+            200,
+            base,
+            end,
+        ))
         .await?;
     local.await;
     let rss_after = args.pid.and_then(rss_kib);
-    let cpu_per_op = crate::queries::per_op(cpu_before, args.pid.and_then(crate::queries::cpu_ms), written);
+    let cpu_per_op = crate::queries::per_op(
+        cpu_before,
+        args.pid.and_then(crate::queries::cpu_ms),
+        written,
+    );
     drop(stalled);
     let mut samples = samples.take();
     Ok(Report {

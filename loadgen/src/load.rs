@@ -63,6 +63,9 @@ pub struct Report {
     pub samples: usize,
     /// Ops delivered twice to a subscriber (clients ignore them).
     pub duplicates: u64,
+    /// The server's CPU time per committed op in the measured window
+    /// (`--pid`), in microseconds.
+    pub server_cpu_us_per_op: Option<f64>,
     pub verified: Result<(), String>,
     pub json: bool,
 }
@@ -76,6 +79,7 @@ impl fmt::Display for Report {
                 "ack_p50_ms": self.ack_p50, "ack_p99_ms": self.ack_p99,
                 "fanout_p50_ms": self.fanout_p50, "fanout_p99_ms": self.fanout_p99,
                 "fanout_samples": self.samples, "duplicates": self.duplicates,
+                "server_cpu_us_per_op": self.server_cpu_us_per_op,
                 "verified": self.verified.is_ok(),
                 "verification_error": self.verified.as_ref().err(),
             });
@@ -98,6 +102,9 @@ impl fmt::Display for Report {
             self.fanout_p50, self.fanout_p99, self.samples
         )?;
         writeln!(f, "ops seen twice    {}", self.duplicates)?;
+        if let Some(cpu) = self.server_cpu_us_per_op {
+            writeln!(f, "server CPU per op {cpu:>10.1} µs")?;
+        }
         match &self.verified {
             Ok(()) => write!(
                 f,
@@ -188,6 +195,21 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
             client, conn, doc, doc_name, collection, version, shared,
         )));
     }
+    // The server's CPU time over the measured window only.
+    let cpu = Rc::new(RefCell::new((None, None)));
+    if let Some(pid) = args.pid {
+        let (cpu, warmup_end, end) = (
+            cpu.clone(),
+            start + args.warmup,
+            start + args.warmup + args.seconds,
+        );
+        local.spawn_local(async move {
+            tokio::time::sleep_until(warmup_end.into()).await;
+            cpu.borrow_mut().0 = crate::queries::cpu_ms(pid);
+            tokio::time::sleep_until(end.into()).await;
+            cpu.borrow_mut().1 = crate::queries::cpu_ms(pid);
+        });
+    }
     let results = local
         .run_until(async move {
             let mut results = Vec::new();
@@ -212,6 +234,9 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
         fanout.extend(r.fanout_latency);
     }
     let seconds = args.seconds.as_secs_f64();
+    let (before, after) = *cpu.borrow();
+    let server_cpu_us_per_op =
+        crate::queries::per_op(before, after, window_ops).map(|ms| ms * 1000.0);
     Ok(Report {
         clients: args.clients,
         docs: args.docs,
@@ -223,6 +248,7 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
         fanout_p99: fanout.percentile_ms(99.0),
         samples: fanout.len(),
         duplicates,
+        server_cpu_us_per_op,
         verified,
         json: args.json,
     })
