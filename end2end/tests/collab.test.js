@@ -172,6 +172,19 @@ test("others' carets show where they are and follow the edits", async () => {
   const name = await b.waitForFunction(() => document.querySelector('.peloton-caret')?.dataset.name);
   const who = await name.jsonValue();
   await b.waitForFunction((w) => document.querySelectorAll(`.peloton-caret[data-name="${w}"]`).length === 1, who);
+  // A's caret passes 4 on its way back to 5 (ArrowLeft, ArrowRight): wait
+  // for where it ends, not for the first presence that arrives.
+  await b.waitForFunction(
+    (w) => {
+      let text = '';
+      for (const node of document.querySelector('.peloton-carets').childNodes) {
+        if (node.dataset?.name === w) return text === 'hello';
+        text += node.textContent;
+      }
+      return false;
+    },
+    who,
+  );
   assert.equal(await beforeCaret(b, who), 'hello');
   assert.match(await b.textContent('.editors'), new RegExp(who));
 
