@@ -1,7 +1,8 @@
 use leptos::prelude::*;
 use peloton::leptos::{QuerySignals, signal, use_model, use_subscribe_query};
 use peloton::model::ModelQuery;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 /// The landing page: every list, live, with a live count.
 #[component]
@@ -74,16 +75,21 @@ fn ListOverview(lists: ModelQuery, count: ModelQuery) -> impl IntoView {
     }
 }
 
+/// What a row shows of an item: whether it is done (serde skips the rest,
+/// so the row reads no more than it shows).
+#[derive(Clone, PartialEq, Deserialize)]
+struct ItemState {
+    #[serde(default)]
+    done: bool,
+}
+
 #[component]
 fn ListRow(id: String) -> impl IntoView {
     let title = signal::<String>(&format!("lists.{id}.title"));
-    let items = signal::<Vec<Value>>(&format!("lists.{id}.items"));
+    let items = signal::<Vec<ItemState>>(&format!("lists.{id}.items"));
     let open = move || {
         let items = items.get().unwrap_or_default();
-        let open = items
-            .iter()
-            .filter(|i| i.get("done") != Some(&Value::Bool(true)))
-            .count();
+        let open = items.iter().filter(|i| !i.done).count();
         format!("{open} of {} to do", items.len())
     };
     view! {
