@@ -230,6 +230,18 @@ impl Connection {
         Doc::new(self.clone(), collection, id)
     }
 
+    /// Reads the data of `collection.id` (`None` if the connection does
+    /// not hold it), without creating a handle: what every model read of
+    /// a shared document does. `f` runs under the connection's lock.
+    pub(crate) fn read_doc<R>(
+        &self,
+        collection: &str,
+        id: &str,
+        f: impl FnOnce(Option<&Value>) -> R,
+    ) -> R {
+        self.shared.with_state(|s| s.read_doc(collection, id, f))
+    }
+
     /// The documents of `collection` this connection holds (loaded and
     /// existing), by id, in id order.
     pub fn collection(&self, collection: &str) -> Vec<(String, Value)> {

@@ -199,6 +199,12 @@ impl State {
     // ----- documents -----
 
     /// The document `c.d`, added (empty) if it is new.
+    /// Reads a document's data, if the connection has the document,
+    /// without adding it.
+    pub fn read_doc<R>(&self, c: &str, d: &str, f: impl FnOnce(Option<&Value>) -> R) -> R {
+        f(self.docs.get(c, d).and_then(DocState::data))
+    }
+
     /// The documents of a collection that exist here, in id order.
     pub fn collection(&self, c: &str) -> Vec<(String, Value)> {
         self.docs.collection(c)

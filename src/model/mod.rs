@@ -602,22 +602,20 @@ impl Model {
                     let doc = state.local.get(collection).and_then(|docs| docs.get(id));
                     f(doc.and_then(|d| value::lookup(d, rest)))
                 } else if let Some(connection) = &self.root.connection {
-                    connection
-                        .get(collection, id)
-                        .read(|doc| match (doc, rest) {
-                            // Racer's `id` alias, which the stored data lacks.
-                            (Some(Value::Object(map)), []) if !map.contains_key("id") => {
-                                let mut with_id = Value::Object(map.clone());
-                                value::add_doc_id(&mut with_id, id);
-                                f(Some(&with_id))
-                            }
-                            (Some(Value::Object(map)), [field])
-                                if field == "id" && !map.contains_key("id") =>
-                            {
-                                f(Some(&Value::String(id.clone())))
-                            }
-                            _ => f(doc.and_then(|d| value::lookup(d, rest))),
-                        })
+                    connection.read_doc(collection, id, |doc| match (doc, rest) {
+                        // Racer's `id` alias, which the stored data lacks.
+                        (Some(Value::Object(map)), []) if !map.contains_key("id") => {
+                            let mut with_id = Value::Object(map.clone());
+                            value::add_doc_id(&mut with_id, id);
+                            f(Some(&with_id))
+                        }
+                        (Some(Value::Object(map)), [field])
+                            if field == "id" && !map.contains_key("id") =>
+                        {
+                            f(Some(&Value::String(id.clone())))
+                        }
+                        _ => f(doc.and_then(|d| value::lookup(d, rest))),
+                    })
                 } else {
                     f(None)
                 }

@@ -217,6 +217,19 @@ fn key(c: &str, d: &str) -> (String, String) {
     (c.to_owned(), d.to_owned())
 }
 
+/// A document's key, borrowed: finds a document without allocating its
+/// names (every model read of a shared document looks one up). It hashes
+/// as the owned `(String, String)` key does: field by field, each as a
+/// `str`.
+#[derive(Hash)]
+struct Borrowed<'a>(&'a str, &'a str);
+
+impl indexmap::Equivalent<(String, String)> for Borrowed<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
 fn doc_name(collection: &str, id: &str) -> String {
     format!("{collection}.{id}")
 }
@@ -224,15 +237,18 @@ fn doc_name(collection: &str, id: &str) -> String {
 impl Docs {
     /// The document `c.d`, added (empty) if it is new.
     pub fn entry(&mut self, c: &str, d: &str) -> &mut DocState {
-        self.0.entry(key(c, d)).or_default()
+        match self.0.get_index_of(&Borrowed(c, d)) {
+            Some(index) => &mut self.0[index],
+            None => self.0.entry(key(c, d)).or_default(),
+        }
     }
 
     pub fn get(&self, c: &str, d: &str) -> Option<&DocState> {
-        self.0.get(&key(c, d))
+        self.0.get(&Borrowed(c, d))
     }
 
     fn get_mut(&mut self, c: &str, d: &str) -> Option<&mut DocState> {
-        self.0.get_mut(&key(c, d))
+        self.0.get_mut(&Borrowed(c, d))
     }
 
     pub fn len(&self) -> usize {
@@ -260,7 +276,7 @@ impl Docs {
             .get(c, d)
             .is_some_and(|doc| !doc.has_pending() && !doc.subscribed);
         if idle {
-            self.0.shift_remove(&key(c, d));
+            self.0.shift_remove(&Borrowed(c, d));
         }
         idle
     }
