@@ -53,48 +53,65 @@ pub(crate) fn diff<T: Clone>(
     let mut matched = vec![false; after.len()];
     let mut current: Vec<T> = Vec::with_capacity(before.len());
     for item in before {
-        let found = (0..after.len()).find(|&j| !matched[j] && eq(item, &after[j]));
-        match found {
+        match (0..after.len()).find(|&j| !matched[j] && eq(item, &after[j])) {
             Some(j) => {
                 matched[j] = true;
                 current.push(item.clone());
             }
-            None => match steps.last_mut() {
-                Some(ArrayDiff::Remove { index, how_many }) if *index == current.len() => {
-                    *how_many += 1;
-                }
-                _ => steps.push(ArrayDiff::Remove {
-                    index: current.len(),
-                    how_many: 1,
-                }),
-            },
+            None => push_remove(&mut steps, current.len()),
         }
     }
+    place(current, after, steps, |current, i, target| {
+        (i..current.len()).find(|&j| eq(&current[j], target))
+    })
+}
 
-    // Moves and inserts, so that `current[..i] == after[..i]` after step i.
+/// Adds the removal of the item at `index` (of the list as the removes
+/// so far left it), joined to the previous removal where they touch.
+fn push_remove<T>(steps: &mut Vec<ArrayDiff<T>>, index: usize) {
+    match steps.last_mut() {
+        Some(ArrayDiff::Remove {
+            index: at,
+            how_many,
+        }) if *at == index => *how_many += 1,
+        _ => steps.push(ArrayDiff::Remove { index, how_many: 1 }),
+    }
+}
+
+/// The moves and inserts that turn `current` (what is left of `before`
+/// after the removes) into `after`, so that `current[..i] == after[..i]`
+/// after step i. `find(current, i, target)`: where at or after `i` the
+/// target is in `current`, if it is.
+fn place<T: Clone>(
+    mut current: Vec<T>,
+    after: &[T],
+    mut steps: Vec<ArrayDiff<T>>,
+    mut find: impl FnMut(&[T], usize, &T) -> Option<usize>,
+) -> Vec<ArrayDiff<T>> {
     for (i, target) in after.iter().enumerate() {
-        if current.get(i).is_some_and(|item| eq(item, target)) {
-            continue;
-        }
-        if let Some(j) = (i + 1..current.len()).find(|&j| eq(&current[j], target)) {
-            let item = current.remove(j);
-            current.insert(i, item);
-            steps.push(ArrayDiff::Move {
-                from: j,
-                to: i,
-                how_many: 1,
-            });
-            continue;
-        }
-        current.insert(i, target.clone());
-        match steps.last_mut() {
-            Some(ArrayDiff::Insert { index, values }) if *index + values.len() == i => {
-                values.push(target.clone());
+        match find(&current, i, target) {
+            Some(j) if j == i => continue,
+            Some(j) => {
+                let item = current.remove(j);
+                current.insert(i, item);
+                steps.push(ArrayDiff::Move {
+                    from: j,
+                    to: i,
+                    how_many: 1,
+                });
             }
-            _ => steps.push(ArrayDiff::Insert {
-                index: i,
-                values: vec![target.clone()],
-            }),
+            None => {
+                current.insert(i, target.clone());
+                match steps.last_mut() {
+                    Some(ArrayDiff::Insert { index, values }) if *index + values.len() == i => {
+                        values.push(target.clone());
+                    }
+                    _ => steps.push(ArrayDiff::Insert {
+                        index: i,
+                        values: vec![target.clone()],
+                    }),
+                }
+            }
         }
     }
     steps
@@ -119,55 +136,26 @@ pub(crate) fn diff_hashed<T: Clone + Eq + Hash>(before: &[T], after: &[T]) -> Ve
                 *n -= 1;
                 current.push(item.clone());
             }
-            _ => match steps.last_mut() {
-                Some(ArrayDiff::Remove { index, how_many }) if *index == current.len() => {
-                    *how_many += 1;
-                }
-                _ => steps.push(ArrayDiff::Remove {
-                    index: current.len(),
-                    how_many: 1,
-                }),
-            },
+            _ => push_remove(&mut steps, current.len()),
         }
     }
-    // Of each item, how many `current[i..]` still holds.
+    // Of each item, how many `current[i..]` still holds: an item it holds
+    // none of is inserted without a scan.
     let mut left: HashMap<T, usize> = HashMap::with_capacity(current.len());
     for item in &current {
         *left.entry(item.clone()).or_default() += 1;
     }
-    // Moves and inserts, so that `current[..i] == after[..i]` after step i.
-    for (i, target) in after.iter().enumerate() {
+    place(current, after, steps, |current, i, target| {
         if current.get(i) == Some(target) {
-            if let Some(n) = left.get_mut(target) {
-                *n -= 1;
-            }
-            continue;
+            // In place: it leaves `current[i..]` all the same.
+        } else if left.get(target).is_none_or(|n| *n == 0) {
+            return None;
         }
-        if let Some(n) = left.get_mut(target).filter(|n| **n > 0) {
+        if let Some(n) = left.get_mut(target) {
             *n -= 1;
-            if let Some(j) = (i + 1..current.len()).find(|&j| current[j] == *target) {
-                let item = current.remove(j);
-                current.insert(i, item);
-                steps.push(ArrayDiff::Move {
-                    from: j,
-                    to: i,
-                    how_many: 1,
-                });
-                continue;
-            }
         }
-        current.insert(i, target.clone());
-        match steps.last_mut() {
-            Some(ArrayDiff::Insert { index, values }) if *index + values.len() == i => {
-                values.push(target.clone());
-            }
-            _ => steps.push(ArrayDiff::Insert {
-                index: i,
-                values: vec![target.clone()],
-            }),
-        }
-    }
-    steps
+        (i..current.len()).find(|&j| current[j] == *target)
+    })
 }
 
 /// Applies diff steps to a list: what a receiver of the steps does.

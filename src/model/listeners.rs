@@ -24,9 +24,7 @@ impl Model {
         pattern: &str,
         listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
     ) -> u64 {
-        let pattern = path::join(&self.absolute(pattern));
-        let id = self.root.events.add(event_type, &pattern, false, listener);
-        self.join_context(id)
+        self.listen(event_type, pattern, false, listener)
     }
 
     /// Like [`Model::on`], for the first matching event only.
@@ -36,8 +34,18 @@ impl Model {
         pattern: &str,
         listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
     ) -> u64 {
+        self.listen(event_type, pattern, true, listener)
+    }
+
+    fn listen(
+        &self,
+        event_type: EventType,
+        pattern: &str,
+        once: bool,
+        listener: impl Fn(&ModelEvent, &[String]) + Send + Sync + 'static,
+    ) -> u64 {
         let pattern = path::join(&self.absolute(pattern));
-        let id = self.root.events.add(event_type, &pattern, true, listener);
+        let id = self.root.events.add(event_type, &pattern, once, listener);
         self.join_context(id)
     }
 

@@ -81,12 +81,15 @@ impl Model {
         // else holds it), as Racer does: it would go stale otherwise, since
         // the query no longer brings its ops.
         let left: Vec<String> = match change {
-            QueryChange::Results { ids: all } => self
-                .get::<Vec<String>>(&ids)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|id| !all.contains(id))
-                .collect(),
+            QueryChange::Results { ids: all } => {
+                let now: std::collections::HashSet<&String> = all.iter().collect();
+                (self
+                    .get::<Vec<String>>(&ids)
+                    .unwrap_or_default()
+                    .into_iter())
+                .filter(|id| !now.contains(id))
+                .collect()
+            }
             QueryChange::Remove { ids: gone, .. } => gone.clone(),
             _ => Vec::new(),
         };
