@@ -47,18 +47,31 @@ async fn subscribed(
     n: usize,
     doc: impl Fn(usize) -> String,
 ) -> Result<Vec<Conn>, ConnError> {
+    let c = &args.collection;
+    opened(args, n, |i| json!({"a": "s", "c": c, "d": doc(i)})).await
+}
+
+/// Opens `n` connections, many at a time, each sending `request(i)` and
+/// waiting for its answer (a reply with the same action).
+pub async fn opened(
+    args: &Args,
+    n: usize,
+    request: impl Fn(usize) -> Value,
+) -> Result<Vec<Conn>, ConnError> {
     let mut conns = Vec::with_capacity(n);
     for batch in (0..n).collect::<Vec<_>>().chunks(200) {
         let opening: FuturesUnordered<_> = batch
             .iter()
             .map(|&i| {
-                let (url, c, d) = (args.url.clone(), args.collection.clone(), doc(i));
+                let (url, request) = (args.url.clone(), request(i));
                 async move {
+                    let action = request["a"].as_str().unwrap_or_default().to_owned();
                     let mut conn = Conn::open(&url).await?;
-                    conn.send(json!({"a": "s", "c": c, "d": d}).to_string())
-                        .await?;
-                    conn.wait("subscribe", |m| m.a.as_deref() == Some("s"))
-                        .await?;
+                    conn.send(request.to_string()).await?;
+                    conn.wait("the answer to a subscribe", |m| {
+                        m.a.as_deref() == Some(action.as_str())
+                    })
+                    .await?;
                     Ok::<_, ConnError>(conn)
                 }
             })

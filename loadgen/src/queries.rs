@@ -15,13 +15,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use serde_json::json;
 
 use crate::args::Args;
 use crate::conn::{Conn, ConnError};
-use crate::hostile::{Report, micros, read_fanout};
+use crate::hostile::{Report, micros, opened, read_fanout};
 use crate::stats::Samples;
 
 fn doc_id(doc: usize) -> String {
@@ -61,26 +59,13 @@ pub fn per_op(before: Option<f64>, after: Option<f64>, ops: u64) -> Option<f64> 
 
 pub async fn run(args: &Args) -> Result<Report, ConnError> {
     crate::load::create_docs(args, doc_id).await?;
-    let mut conns = Vec::with_capacity(args.clients);
-    for batch in (0..args.clients).collect::<Vec<_>>().chunks(100) {
-        let opening: FuturesUnordered<_> = batch
-            .iter()
-            .map(|_| {
-                let (url, c) = (args.url.clone(), args.collection.clone());
-                async move {
-                    let mut conn = Conn::open(&url).await?;
-                    conn.send(json!({"a": "qs", "id": 1, "c": c, "q": query()}).to_string())
-                        .await?;
-                    conn.wait("query subscribe", |m| m.a.as_deref() == Some("qs"))
-                        .await?;
-                    Ok::<_, ConnError>(conn)
-                }
-            })
-            .collect();
-        for conn in opening.collect::<Vec<_>>().await {
-            conns.push(conn?);
-        }
-    }
+    let c = &args.collection;
+    let conns = opened(
+        args,
+        args.clients,
+        |_| json!({"a": "qs", "id": 1, "c": c, "q": query()}),
+    )
+    .await?;
     let cpu_before = args.pid.and_then(cpu_ms);
     let base = Instant::now();
     let end = base + args.seconds;
