@@ -46,3 +46,19 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+// The texts of a list page's items, in order.
+export const itemTexts = (page) =>
+  page.$$eval('ul.items li input.text', (inputs) => inputs.map((i) => i.value));
+
+// Waits until a list page shows exactly these items, in this order.
+export async function waitForItems(page, expected, timeout = 1000) {
+  await page.waitForFunction(
+    (want) => {
+      const got = [...document.querySelectorAll('ul.items li input.text')].map((i) => i.value);
+      return JSON.stringify(got) === JSON.stringify(want);
+    },
+    expected,
+    { timeout },
+  );
+}

@@ -9,10 +9,13 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{ParamSegment, SsrMode, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment, path};
 
 mod components;
 mod pages;
+
+#[cfg(feature = "ssr")]
+pub use pages::{ListSummary, plain_shell, seeded_lists};
 
 /// The README's page example, compiled as this crate's doctest so it
 /// cannot drift from the API it shows. (Its server snippet is `main.rs`'s
@@ -27,13 +30,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <HydrationScripts options/>
-                <MetaTags/>
-            </head>
+            {head(options)}
             <body>
                 <App/>
             </body>
@@ -41,8 +38,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The document's `<head>`: metadata, hydration scripts, and what the
+/// page's components add (title, stylesheet).
+pub(crate) fn head(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <head>
+            <meta charset="utf-8"/>
+            <meta name="viewport" content="width=device-width, initial-scale=1"/>
+            <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+            <HydrationScripts options/>
+            <MetaTags/>
+        </head>
+    }
+}
+
 /// The app's routes. Pages render on the server once their data is loaded
 /// (`SsrMode::Async`), so the HTML has it even without JavaScript.
+///
+/// `/ssr/<mode>/lists/<id>` serves the list page in each of Leptos's other
+/// SSR modes: streamed, the loaded data still reaches the browser with the
+/// page (the browser tests check each).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -63,6 +78,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::Home ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("lists"), ParamSegment("id")) view=pages::ListPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("notes"), ParamSegment("id")) view=pages::NotePage ssr=SsrMode::Async/>
+                    <Route path=path!("/ssr/out-of-order/lists/:id") view=pages::ListPage ssr=SsrMode::OutOfOrder/>
+                    <Route path=path!("/ssr/in-order/lists/:id") view=pages::ListPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/ssr/partially-blocked/lists/:id") view=pages::ListPage ssr=SsrMode::PartiallyBlocked/>
                 </Routes>
             </main>
         </Router>

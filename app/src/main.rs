@@ -31,8 +31,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = options.site_addr;
     let backend = backend().await?;
     let routes = generate_route_list(App);
+    // The SSR bench's baseline: the home page's lists from a plain `Vec`.
+    let plain = {
+        let (options, lists) = (options.clone(), app::seeded_lists(100));
+        leptos_axum::render_app_async(move || app::plain_shell(options.clone(), lists.clone()))
+    };
     let app = Router::new()
         .merge(peloton::axum::channel_route(backend.clone()))
+        .route("/bench/plain", axum::routing::get(plain))
         .leptos_routes_with_context(&options, routes, provide_request_model, {
             let options = options.clone();
             move || shell(options.clone())

@@ -1,7 +1,9 @@
 // The demo as people use it: shared todo lists, live in several windows.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, launch, openPage, waitForHydration, screenshot } from '../support.js';
+import {
+  BASE_URL, launch, openPage, waitForHydration, screenshot, itemTexts, waitForItems,
+} from '../support.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -23,20 +25,6 @@ async function createList(page, title) {
 async function addItem(page, text) {
   await page.fill('form.new-item input', text);
   await page.click('form.new-item button');
-}
-
-const itemTexts = (page) =>
-  page.$$eval('ul.items li input.text', (inputs) => inputs.map((i) => i.value));
-
-async function waitForItems(page, expected, timeout = 1000) {
-  await page.waitForFunction(
-    (want) => {
-      const got = [...document.querySelectorAll('ul.items li input.text')].map((i) => i.value);
-      return JSON.stringify(got) === JSON.stringify(want);
-    },
-    expected,
-    { timeout },
-  );
 }
 
 test('a list renders on the server with its items, without JavaScript', async () => {

@@ -37,11 +37,12 @@ use std::task::{Context, Poll};
 use ::axum::body::Body;
 use ::axum::extract::FromRequestParts;
 use ::axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use tower::{Layer, Service};
 
 use crate::backend::Backend;
@@ -162,12 +163,12 @@ where
         Box::pin(async move {
             // Closes the model however the request ends: answered, failed,
             // or dropped half-way (the client went away).
-            let _close = CloseOnDrop(model.clone());
+            let close = CloseOnDrop(model.clone());
             let response = inner.call(request).await?;
-            let Some(created) = model.created().cloned() else {
+            if model.created().is_none() || !is_html(&response) {
                 return Ok(response);
-            };
-            Ok(with_bundle(response, &created).await)
+            }
+            Ok(with_bundle(response, close))
         })
     }
 }
@@ -183,39 +184,78 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Writes the model's bundle into an HTML response, before `</body>`.
-async fn with_bundle(response: Response, model: &Model) -> Response {
-    let is_html = response
+fn is_html(response: &Response) -> bool {
+    response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !is_html {
-        return response;
-    }
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+/// Streams an HTML page through as it renders, and writes the model's
+/// bundle at its end, once every resource of the page has loaded: Leptos
+/// hydrates only after the whole stream, so the bundle is there in time in
+/// every SSR mode (Async, InOrder, OutOfOrder, PartiallyBlocked). The last
+/// chunk is held back, so that a page that ends with `</body>` (all of an
+/// `Async` page is one chunk) gets the bundle inside its body; after
+/// out-of-order chunks, which Leptos itself writes after `</html>`, it
+/// follows them. The model closes when the stream ends or is dropped.
+fn with_bundle(response: Response, close: CloseOnDrop) -> Response {
     let (mut parts, body) = response.into_parts();
-    let html = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            tracing::error!("reading the rendered page failed: {e}");
-            let mut failed = Response::new(Body::from("page rendering failed"));
-            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            return failed;
+    parts.headers.remove(CONTENT_LENGTH);
+    let chunks = body.into_data_stream();
+    let state = Some((chunks, None::<Bytes>, close));
+    let stream = futures::stream::unfold(state, |state| async move {
+        let (mut chunks, mut held, close) = state?;
+        loop {
+            match chunks.next().await {
+                // An empty chunk (leptos ends its stream with one) is not
+                // worth holding back.
+                Some(Ok(chunk)) if chunk.is_empty() => continue,
+                Some(Ok(chunk)) => match held.replace(chunk) {
+                    Some(previous) => return Some((Ok(previous), Some((chunks, held, close)))),
+                    None => continue,
+                },
+                Some(Err(e)) => {
+                    tracing::error!("rendering the page failed: {e}");
+                    return Some((Err(e), None));
+                }
+                None => break,
+            }
         }
-    };
+        let Some(model) = close.0.created().cloned() else {
+            return held.map(|last| (Ok(last), None));
+        };
+        let script = bundle_script(&model).await;
+        let last = held.unwrap_or_default();
+        Some((Ok(splice_before_body_end(&last, &script)), None))
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// The `<script>` that carries `model`'s bundle into the page.
+async fn bundle_script(model: &Model) -> String {
     let bundle = model.bundle().await;
     let json = serde_json::to_string(&bundle).unwrap_or_else(|_| "{}".into());
-    let script = format!(
+    format!(
         r#"<script id="{BUNDLE_ELEMENT_ID}" type="application/json">{}</script>"#,
         escape_for_script(&json)
-    );
-    let html = String::from_utf8_lossy(&html);
-    let page = match html.rfind("</body>") {
-        Some(at) => format!("{}{script}{}", &html[..at], &html[at..]),
-        None => format!("{html}{script}"),
-    };
-    parts.headers.remove(CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(page))
+    )
+}
+
+/// `chunk` with `script` before its last `</body>`, or after it if it has
+/// none.
+fn splice_before_body_end(chunk: &[u8], script: &str) -> Bytes {
+    const BODY_END: &[u8] = b"</body>";
+    let at = chunk
+        .windows(BODY_END.len())
+        .rposition(|w| w == BODY_END)
+        .unwrap_or(chunk.len());
+    let mut page = Vec::with_capacity(chunk.len() + script.len());
+    page.extend_from_slice(&chunk[..at]);
+    page.extend_from_slice(script.as_bytes());
+    page.extend_from_slice(&chunk[at..]);
+    Bytes::from(page)
 }
 
 /// JSON made safe inside `<script>`: `<`, `>` and `&` only occur in JSON
@@ -267,6 +307,19 @@ pub fn provide_request_model() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundle_goes_inside_the_body_or_after_the_last_chunk() {
+        let script = "<script>b</script>";
+        assert_eq!(
+            &splice_before_body_end(b"<html><body><p>x</p></body></html>", script)[..],
+            b"<html><body><p>x</p><script>b</script></body></html>"
+        );
+        assert_eq!(
+            &splice_before_body_end(b"<template>y</template>", script)[..],
+            b"<template>y</template><script>b</script>"
+        );
+    }
 
     #[test]
     fn scripts_cannot_be_closed_from_data() {

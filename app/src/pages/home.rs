@@ -61,12 +61,7 @@ fn ListOverview(lists: ModelQuery, count: ModelQuery) -> impl IntoView {
     let ids = lists.ids_signal();
     let total = count.extra_signal::<u64>();
     view! {
-        <p class="count">
-            {move || match total.get().unwrap_or(0) {
-                1 => "1 list".to_owned(),
-                n => format!("{n} lists"),
-            }}
-        </p>
+        <p class="count">{move || count_label(total.get().unwrap_or(0))}</p>
         <ul class="lists">
             <For each=move || ids.get() key=|id| id.clone() let:id>
                 <ListRow id/>
@@ -89,8 +84,7 @@ fn ListRow(id: String) -> impl IntoView {
     let items = signal::<Vec<ItemState>>(&format!("lists.{id}.items"));
     let open = move || {
         let items = items.get().unwrap_or_default();
-        let open = items.iter().filter(|i| !i.done).count();
-        format!("{open} of {} to do", items.len())
+        to_do_label(items.iter().filter(|i| !i.done).count(), items.len())
     };
     view! {
         <li>
@@ -98,4 +92,17 @@ fn ListRow(id: String) -> impl IntoView {
             <span class="meta">{open}</span>
         </li>
     }
+}
+
+/// "1 list", "3 lists".
+pub(crate) fn count_label(n: u64) -> String {
+    match n {
+        1 => "1 list".to_owned(),
+        n => format!("{n} lists"),
+    }
+}
+
+/// "2 of 5 to do".
+pub(crate) fn to_do_label(open: usize, total: usize) -> String {
+    format!("{open} of {total} to do")
 }

@@ -3,7 +3,11 @@
 mod home;
 mod list;
 mod note;
+#[cfg(feature = "ssr")]
+mod plain;
 
 pub use home::Home;
 pub use list::ListPage;
 pub use note::NotePage;
+#[cfg(feature = "ssr")]
+pub use plain::{ListSummary, plain_shell, seeded_lists};
