@@ -5,7 +5,7 @@
 #   BENCH_ROUNDS=3 BENCH_SECONDS=10 scripts/bench.sh
 #   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them);
 #   they are also added when the test services are already running.
-#   BENCH_ONLY=load, BENCH_ONLY=scale or BENCH_ONLY=hostile runs only those rows.
+#   BENCH_ONLY=load, scale, history or hostile runs only those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,23 +94,51 @@ idle() {
   stop "$server_pid"
 }
 
-# ssr: requests/s of the demo's home page rendering a 100-document query.
+# ssr: requests/s and server CPU per page of the demo's home page rendering
+# a 100-document query, and of the same lists from a plain Vec (no model).
 ssr() {
   local port=3312
   start peloton "$port" memory
   target/release/loadgen --url "ws://127.0.0.1:$port/channel" --seed 100 --collection lists >&2
-  local report rps
-  report=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$port/")
+  ssr_page model / "$port"
+  ssr_page plain /bench/plain "$port"
+  stop "$server_pid"
+}
+
+# ssr_page <label> <path> <port>: one wrk run against the server started.
+ssr_page() {
+  local label=$1 path=$2 port=$3 report rps requests cpu0 cpu1
+  cpu0=$(cpu_ticks "$server_pid")
+  report=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$port$path")
+  cpu1=$(cpu_ticks "$server_pid")
   if grep -q "Non-2xx" <<<"$report"; then
-    echo "SSR: some pages failed to render:" >&2
+    echo "SSR ($label): some pages failed to render:" >&2
     echo "$report" >&2
     exit 1
   fi
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$report")
-  [ -n "$rps" ] || { echo "SSR: wrk reported no rate:" >&2; echo "$report" >&2; exit 1; }
-  echo "==> SSR of a 100-document query page: $rps requests/s" >&2
-  echo "{\"kind\":\"ssr\",\"server\":\"peloton\",\"result\":{\"rps\":$rps}}" >>"$out/runs.jsonl"
-  stop "$server_pid"
+  requests=$(awk '/requests in/ {print $1}' <<<"$report")
+  [ -n "$rps" ] && [ -n "$requests" ] || { echo "SSR: wrk reported no rate:" >&2; echo "$report" >&2; exit 1; }
+  local cpu_us
+  cpu_us=$(python3 -c "print(round(($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / $requests, 1))")
+  echo "==> SSR ($label) of the 100-list home page: $rps requests/s, $cpu_us µs server CPU/page" >&2
+  echo "{\"kind\":\"ssr\",\"server\":\"peloton\",\"label\":\"$label\",\"result\":{\"rps\":$rps,\"cpu_us_per_page\":$cpu_us}}" >>"$out/runs.jsonl"
+}
+
+# cpu_ticks <pid>: user + system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# history: a snapshot at a random version of a 100,000-op document, with
+# milestones and without (criterion, in-process; medians in runs.jsonl).
+history() {
+  cargo bench --features ssr --bench history -- --noplot >&2
+  local name ms
+  for name in milestones_every_1000 no_milestones; do
+    ms=$(python3 -c "import json, sys; e = json.load(open(sys.argv[1])); print(round(e['median']['point_estimate'] / 1e6, 3))" \
+      "target/criterion/history/snapshot_at_random_version/$name/new/estimates.json")
+    echo "==> snapshot at a random version of 100,000 ops ($name): $ms ms" >&2
+    echo "{\"kind\":\"history\",\"server\":\"peloton\",\"label\":\"$name\",\"result\":{\"median_ms\":$ms}}" >>"$out/runs.jsonl"
+  done
 }
 
 # scenario <kind> <server> <scenario> <label> <args...>: one loadgen scenario
@@ -172,6 +200,9 @@ if [ "$only" = all ] || [ "$only" = scale ]; then
     scenario scale sharedb fanout hot --clients 10000 --docs 1 --rate 20
     scenario scale peloton fanout hot --clients 10000 --docs 1 --rate 20
   done
+fi
+if [ "$only" = all ] || [ "$only" = history ]; then
+  history
 fi
 if [ "$only" = all ] || [ "$only" = hostile ]; then
   for _ in $(seq 1 "$rounds"); do

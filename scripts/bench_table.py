@@ -66,8 +66,18 @@ for n in (1000, 10000):
     s = median("idle", "sharedb", "kib_per_client", n=n)
     p = median("idle", "peloton", "kib_per_client", n=n)
     print(f"| memory per idle subscribed client, {n:,} clients | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
-p = median("ssr", "peloton", "rps")
-print(f"| SSR of a page with a 100-document query (wrk, 16 connections) | — (no SSR) | {fmt(p, ' req/s')} | — |")
+for label, what in (("model", "a page with a 100-document query"), ("plain", "the same lists from a plain Vec, no model")):
+    p = median("ssr", "peloton", "rps", label=label)
+    print(f"| SSR of {what} (wrk, 16 connections) | — (no SSR) | {fmt(p, ' req/s')} | — |")
+    p = median("ssr", "peloton", "cpu_us_per_page", label=label)
+    print(f"| server CPU per page, {what} | — | {fmt(p, ' µs')} | — |")
+history = {label: median("history", "peloton", "median_ms", label=label)
+           for label in ("milestones_every_1000", "no_milestones")}
+if any(v is not None for v in history.values()):
+    print(f"| snapshot at a random version of a 100,000-op document, milestones every 1,000 "
+          f"| — | {fmt(history['milestones_every_1000'], ' ms')} | — |")
+    print(f"| the same without milestones (replayed from version 0) "
+          f"| — | {fmt(history['no_milestones'], ' ms')} | — |")
 def hostile(scenario, label, key):
     values = [r["result"][key] for r in runs if r["kind"] == "hostile" and r["scenario"] == scenario
               and r["label"] == label and r["result"].get(key) is not None]

@@ -6,6 +6,8 @@ mod util;
 mod access_control;
 #[path = "backend/channels.rs"]
 mod channels;
+#[path = "backend/history.rs"]
+mod history;
 #[path = "backend/hooks.rs"]
 mod hooks;
 #[path = "backend/pipeline.rs"]

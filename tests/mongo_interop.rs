@@ -239,3 +239,80 @@ async fn bson_other_tools_wrote_reads_as_node_sharedb_sends_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn milestones_are_shared_with_sharedb_milestone_mongo() {
+    util::with_mongo_database("milestone_interop", |url| async move {
+        use peloton::backend::{BackendOptions, Limits};
+        use peloton::ot::json0::{Component, Op};
+        let db = MongoDb::connect(&url).await.unwrap();
+        // Rebuilding from version 0 would replay more than 3 ops: every past
+        // snapshot below starts from a milestone.
+        let mut limits = Limits::default();
+        limits.max_replay_ops = 3;
+        let mut options = BackendOptions::default();
+        options.limits = limits;
+        let backend = Backend::builder()
+            .milestones(db.milestones().with_interval(5))
+            .db(db)
+            .options(options)
+            .build();
+        let connection = Connection::new(backend.clone());
+
+        // peloton's milestones, read by Node's sharedb-milestone-mongo.
+        let doc = connection.get("counters", "ours");
+        doc.create(json!({"n": 0})).unwrap().await.unwrap();
+        for _ in 0..11 {
+            let add = Op::from(Component::number_add(["n"], 1.0));
+            doc.submit_op(add).unwrap().await.unwrap();
+        }
+        let mut from_node = Value::Null;
+        for _ in 0..200 {
+            from_node = node_with(&url, "milestone", &["counters", "ours", "12"]);
+            if from_node["v"] == json!(10) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            from_node["v"],
+            json!(10),
+            "Node finds peloton's latest milestone"
+        );
+        assert_eq!(from_node["data"], json!({"n": 9}));
+        assert_eq!(from_node["type"], json!("http://sharejs.org/types/JSONv0"));
+        assert!(from_node["m"]["mtime"].is_number());
+        let at_7 = connection
+            .fetch_snapshot("counters", "ours", Some(7))
+            .await
+            .unwrap();
+        assert_eq!(
+            at_7.data,
+            Some(json!({"n": 6})),
+            "rebuilt from the milestone at v5"
+        );
+
+        // Node ShareDB's milestones, read by peloton.
+        let theirs = node_with(&url, "milestones", &["counters", "theirs"]);
+        assert_eq!(theirs["v"], json!(12));
+        let at_12 = connection
+            .fetch_snapshot("counters", "theirs", Some(12))
+            .await
+            .unwrap();
+        assert_eq!(at_12.data, Some(json!({"n": 11})));
+        let at_11 = connection
+            .fetch_snapshot("counters", "theirs", Some(11))
+            .await
+            .unwrap();
+        assert_eq!(
+            at_11.data,
+            Some(json!({"n": 10})),
+            "Node's milestone at v10 and one op"
+        );
+        let too_far = connection
+            .fetch_snapshot("counters", "theirs", Some(4))
+            .await;
+        assert!(too_far.is_err(), "from v0 it is 4 ops, past the limit of 3");
+    })
+    .await;
+}

@@ -68,12 +68,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The backend: in memory, unless `PELOTON_MONGO_URL` (MongoDB, in
-/// sharedb-mongo's layout) or `PELOTON_REDIS_URL` (pub/sub shared with
+/// sharedb-mongo's layout, with milestone snapshots in
+/// sharedb-milestone-mongo's) or `PELOTON_REDIS_URL` (pub/sub shared with
 /// other servers) say otherwise.
 async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
     let mut builder = Backend::builder();
     if let Ok(url) = std::env::var("PELOTON_MONGO_URL") {
-        builder = builder.db(MongoDb::connect(&url).await?);
+        let db = MongoDb::connect(&url).await?;
+        // Milestone snapshots beside the documents, as sharedb-milestone-mongo keeps them.
+        builder = builder.milestones(db.milestones()).db(db);
         tracing::info!("storing documents in MongoDB at {}", redact_password(&url));
     }
     if let Ok(url) = std::env::var("PELOTON_REDIS_URL") {

@@ -49,3 +49,43 @@ test('a page that does not exist says so, and hydrates cleanly', async () => {
   assert.deepEqual(problems, []);
   await page.context().close();
 });
+
+test("the note's history shows any version, and restoring one reaches everyone", async () => {
+  const url = `${BASE_URL}/notes/history-${Math.random().toString(36).slice(2, 8)}`;
+  const a = await openPage(browser);
+  const b = await openPage(browser);
+  await a.goto(url);
+  await b.goto(url);
+  await Promise.all([waitForHydration(a), waitForHydration(b)]);
+  await a.waitForSelector('header .status[data-state="connected"]');
+  await b.waitForSelector('header .status[data-state="connected"]');
+  const noteIs = (page, text) =>
+    page.waitForFunction((t) => document.querySelector('textarea.note').value === t, text, { timeout: 5000 });
+
+  await a.fill('textarea.note', 'first words');
+  await noteIs(b, 'first words');
+  await a.fill('textarea.note', 'something else entirely');
+  await noteIs(b, 'something else entirely');
+
+  await a.getByRole('button', { name: 'Show history' }).click();
+  const versions = a.locator('.history button.version');
+  await versions.first().waitFor();
+  assert.match(await versions.first().textContent(), /^Version \d+ · edited \d+ s ago$/);
+  // Newest first: find the version that still reads "first words".
+  let restored = null;
+  const count = await versions.count();
+  for (let i = 0; i < count && restored === null; i++) {
+    const label = await versions.nth(i).textContent();
+    const v = label.match(/^Version (\d+)/)[1];
+    await versions.nth(i).click();
+    await a.waitForSelector(`.history .preview >> text=Version ${v}:`);
+    if ((await a.textContent('.history .preview-text')) === 'first words') restored = v;
+  }
+  assert.ok(restored, 'some version reads "first words"');
+  await a.getByRole('button', { name: `Restore version ${restored}` }).click();
+  await a.waitForSelector(`.history [role=status]:text("Restored version ${restored}.")`);
+  await noteIs(a, 'first words');
+  await noteIs(b, 'first words');
+  for (const page of [a, b]) assert.deepEqual(page.problems, []);
+  for (const page of [a, b]) await page.context().close();
+});

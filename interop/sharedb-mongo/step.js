@@ -5,6 +5,10 @@
 //   node step.js <mongodb-url> write | read
 //   node step.js <mongodb-url> live <redis-url> <prefix> <collection> <id>
 //   node step.js <mongodb-url> show <collection> <id>   (a doc as clients get it)
+//   node step.js <mongodb-url> milestone <collection> <id> <version>
+//                (sharedb-milestone-mongo's milestone at or before a version)
+//   node step.js <mongodb-url> milestones <collection> <id>
+//                (Node ShareDB writes a doc to v12, a milestone every 5 versions)
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -88,7 +92,37 @@ async function show() {
   return { v: doc.version, data: JSON.parse(JSON.stringify(doc.data)) };
 }
 
-const steps = { write, read, live, show };
+// The milestone sharedb-milestone-mongo finds at or before a version.
+async function milestone() {
+  const [collection, id, version] = rest;
+  const MongoMilestoneDB = require('sharedb-milestone-mongo');
+  const milestones = new MongoMilestoneDB({ mongo: url });
+  const found = await call(milestones, 'getMilestoneSnapshot', collection, id, Number(version));
+  await new Promise((resolve) => milestones.close(resolve));
+  return found ?? null;
+}
+
+// Node ShareDB with sharedb-milestone-mongo (every 5 versions) writes a
+// counter up to version 12, and waits for its milestones to be saved.
+async function milestones() {
+  const [collection, id] = rest;
+  const MongoMilestoneDB = require('sharedb-milestone-mongo');
+  const milestoneDb = new MongoMilestoneDB({ mongo: url, interval: 5 });
+  const withMilestones = new ShareDB({ db: new ShareDbMongo(url), milestoneDb });
+  const doc = withMilestones.connect().get(collection, id);
+  await call(doc, 'create', { n: 0 });
+  for (let i = 0; i < 11; i++) await call(doc, 'submitOp', [{ p: ['n'], na: 1 }]);
+  for (let tries = 0; ; tries++) {
+    const saved = await call(milestoneDb, 'getMilestoneSnapshot', collection, id, 10);
+    if (saved && saved.v === 10) break;
+    if (tries > 100) throw new Error('Node ShareDB saved no milestone at v10');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => withMilestones.close(resolve));
+  return { v: doc.version, data: doc.data };
+}
+
+const steps = { write, read, live, show, milestone, milestones };
 try {
   const result = await steps[step]();
   console.log(JSON.stringify(result));

@@ -39,6 +39,7 @@ mod evaluations;
 pub mod limits;
 mod live_query;
 pub mod middleware;
+pub mod milestones;
 pub mod pubsub;
 pub mod query;
 mod snapshot;
@@ -55,6 +56,7 @@ pub use middleware::{
     AgentInfo, CollectionAccess, ConnectContext, Middleware, OpContext, PresenceContext,
     QueryContext, ReadSnapshotsContext, ReceiveContext, ReplyContext, SnapshotKind,
 };
+pub use milestones::{MemoryMilestoneDb, MilestoneDb};
 pub use pubsub::{MemoryPubSub, PubSub, PubSubError};
 pub use snapshot::StoredSnapshot;
 pub use submit::SubmitRequest;
@@ -111,6 +113,7 @@ pub struct Backend {
 /// What the agents and the submit pipeline share.
 pub(crate) struct Shared {
     pub(crate) db: Arc<dyn Db>,
+    pub(crate) milestones: Arc<dyn MilestoneDb>,
     pub(crate) pubsub: Arc<dyn PubSub>,
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
     pub(crate) options: BackendOptions,
@@ -123,6 +126,7 @@ pub(crate) struct Shared {
 /// Builds a [`Backend`]: storage, pub/sub, middleware, options.
 pub struct BackendBuilder {
     db: Arc<dyn Db>,
+    milestones: Arc<dyn MilestoneDb>,
     pubsub: Arc<dyn PubSub>,
     middleware: Vec<Arc<dyn Middleware>>,
     options: BackendOptions,
@@ -133,6 +137,22 @@ impl BackendBuilder {
     pub fn db(mut self, db: impl Db) -> Self {
         self.db = Arc::new(db);
         self
+    }
+
+    /// Keeps milestone snapshots in `milestones` (default: a new
+    /// [`MemoryMilestoneDb`], every 1,000 versions), so a snapshot of the
+    /// past replays only the ops since the nearest one. With
+    /// [`MongoDb`](db::MongoDb), `MongoMilestoneDb` keeps them in the same
+    /// database, where Node's sharedb-milestone-mongo reads them.
+    pub fn milestones(mut self, milestones: impl MilestoneDb) -> Self {
+        self.milestones = Arc::new(milestones);
+        self
+    }
+
+    /// Takes no milestone snapshots: a snapshot of the past replays the
+    /// document's ops from version 0.
+    pub fn without_milestones(self) -> Self {
+        self.milestones(milestones::NoMilestones)
     }
 
     /// Shares ops and presence through `pubsub` (default: a new
@@ -163,6 +183,7 @@ impl BackendBuilder {
                     db: self.db,
                     limit: self.options.limits.db_timeout,
                 }),
+                milestones: self.milestones,
                 pubsub: Arc::new(timed::TimedPubSub {
                     pubsub: self.pubsub,
                     limit: self.options.limits.pubsub_timeout,
@@ -194,6 +215,7 @@ impl Backend {
     pub fn builder() -> BackendBuilder {
         BackendBuilder {
             db: Arc::new(MemoryDb::new()),
+            milestones: Arc::new(MemoryMilestoneDb::new()),
             pubsub: Arc::new(MemoryPubSub::new()),
             middleware: Vec::new(),
             options: BackendOptions::default(),

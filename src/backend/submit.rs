@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use super::doc_locks::DocLock;
 use super::limits;
 use super::middleware::AgentInfo;
+use super::milestones;
 use super::pubsub::{self, Message};
 use super::{Shared, StoredSnapshot};
 use crate::ot::json0;
@@ -182,6 +183,9 @@ async fn commit(
             .await
             .map_err(|e| e.to_client("commit"))?;
         if committed {
+            if milestones::is_due(shared.milestones.interval(), req.snapshot.v) {
+                save_milestone(shared, &req.collection, req.snapshot.clone());
+            }
             // Without middleware nothing reads the request's snapshot
             // again: it moves into the stripe instead of being copied.
             let snapshot = if shared.middleware.is_empty() {
@@ -301,6 +305,21 @@ fn check_op(op: &DocOp) -> Result<(), ErrorObject> {
         ));
     }
     Ok(())
+}
+
+/// Saves a milestone snapshot without holding up the submit: a lost one
+/// only makes history requests replay more ops.
+fn save_milestone(shared: &Shared, collection: &str, snapshot: StoredSnapshot) {
+    let milestones = shared.milestones.clone();
+    let collection = collection.to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = milestones.save(&collection, &snapshot).await {
+            tracing::warn!(
+                collection, id = %snapshot.id, v = snapshot.v,
+                "saving a milestone snapshot failed: {e}"
+            );
+        }
+    });
 }
 
 async fn publish(shared: &Shared, channels: &[String], op: Arc<DocOp>) {

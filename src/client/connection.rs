@@ -307,6 +307,16 @@ impl Connection {
         }
     }
 
+    /// Sends a read of a document's past built by `make` with its id, and
+    /// waits for the reply (see `history`).
+    pub(super) async fn read_past(
+        &self,
+        make: impl FnOnce(u64) -> ClientMessage,
+    ) -> Result<ServerMessage, super::ClientError> {
+        let reply = self.shared.with_state(|s| s.read_past(make));
+        reply.await.unwrap_or(Err(super::ClientError::Closed))
+    }
+
     /// Goes offline until [`Connection::reconnect`]: edits keep applying
     /// locally and are sent when the connection is back.
     pub fn disconnect(&self) {

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::ack::{Ack, Waiter};
 use super::docs::{DocState, Docs, RemoteOp};
 use super::link::{ConnectionState, Link};
+use super::past_reads::{PastReads, ReadReply};
 use super::presences::Presences;
 use super::queries::{Queries, QueryState, ResultsChange};
 use super::{ClientError, ClientEvent};
@@ -29,6 +30,7 @@ pub(crate) struct State {
     docs: Docs,
     queries: Queries,
     presences: Presences,
+    past_reads: PastReads,
     /// Waiters of `Connection::when_nothing_pending`.
     nothing_pending: Vec<oneshot::Sender<()>>,
     /// Events produced under the lock, dispatched after it is released.
@@ -78,6 +80,7 @@ impl State {
         self.docs.on_disconnect(closed);
         self.queries.on_disconnect(closed);
         if closed {
+            self.past_reads.on_close();
             for waiter in self.nothing_pending.drain(..) {
                 let _ = waiter.send(());
             }
@@ -143,6 +146,12 @@ impl State {
             }
             ServerMessage::QueryUpdate { id, diff, extra } => self.on_query_update(id, diff, extra),
             ServerMessage::Error(rejected) => self.on_error(&rejected.echo, rejected.error),
+            ServerMessage::SnapshotFetch(reply) => {
+                (self.past_reads).on_reply(reply.id, ServerMessage::SnapshotFetch(reply))
+            }
+            ServerMessage::History { id, versions } => {
+                (self.past_reads).on_reply(id, ServerMessage::History { id, versions })
+            }
             ServerMessage::Presence(presence) => {
                 (self.presences).on_presence(presence, &self.docs, &self.link, &mut self.events)
             }
@@ -156,7 +165,6 @@ impl State {
             | ServerMessage::BulkSubscribe(_)
             | ServerMessage::BulkUnsubscribe(_)
             | ServerMessage::QueryUnsubscribe { .. }
-            | ServerMessage::SnapshotFetch(_)
             | ServerMessage::Pong
             | ServerMessage::PresenceUnsubscribe { .. } => {}
         }
@@ -169,6 +177,7 @@ impl State {
         self.docs.resume(&mut self.link);
         self.queries.resume(&self.docs, &self.link);
         self.presences.resume(&self.docs, &self.link);
+        self.past_reads.resume(&self.link);
     }
 
     /// Routes an error reply to the request it answers.
@@ -183,6 +192,16 @@ impl State {
             ("f" | "s" | "u", Some(c), Some(d)) => {
                 self.docs.on_request_error(&c, &d, action, error)
             }
+            ("nf" | "nt" | "hv", _, _)
+                if echo
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|id| self.past_reads.is_waiting(id)) =>
+            {
+                if let Some(id) = echo.get("id").and_then(Value::as_u64) {
+                    self.past_reads.on_error(id, error);
+                }
+            }
             ("qs" | "qf", _, _) => {
                 if let Some(id) = echo.get("id").and_then(Value::as_u64) {
                     self.queries.on_error(id, ClientError::Server(error));
@@ -194,6 +213,17 @@ impl State {
                     .push(ClientEvent::Error(ClientError::Server(error)));
             }
         }
+    }
+
+    // ----- the past -----
+
+    /// Sends a read of a document's past (`nf`, `nt`, `hv`) built by
+    /// `make` with its id; the receiver gets the reply.
+    pub fn read_past(
+        &mut self,
+        make: impl FnOnce(u64) -> ClientMessage,
+    ) -> oneshot::Receiver<ReadReply> {
+        self.past_reads.send(make, &self.link)
     }
 
     // ----- documents -----

@@ -64,6 +64,10 @@ pub enum ModelError {
     /// No reactive function has this name ([`Model::define_fn`](super::Model::define_fn)).
     #[error("no reactive function is named {0:?}: define it with Model::define_fn first")]
     UnknownFn(String),
+    /// The path is not a remote document (`collection.id`), which
+    /// history needs.
+    #[error("{0:?} is not a document of a remote collection (`collection.id`)")]
+    NotADocument(String),
     /// The client or server refused.
     #[error(transparent)]
     Client(#[from] ClientError),

@@ -279,6 +279,7 @@ mod error;
 mod events;
 mod filters;
 mod fns;
+mod history;
 mod listeners;
 mod loading;
 mod mutators;

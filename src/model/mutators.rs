@@ -21,6 +21,16 @@ mod list;
 mod ref_list;
 mod text;
 
+/// How a deep diff changes a string that differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Strings {
+    /// Replaces it whole (Racer's `setDiffDeep`).
+    Replace,
+    /// Edits it with the smallest text op, so concurrent typing in it is
+    /// kept.
+    Edit,
+}
+
 /// What a mutator returns: Racer's return value at once, and the server's
 /// acknowledgement later (for remote documents).
 #[derive(Debug)]
@@ -365,6 +375,17 @@ impl Model {
         value: impl Serialize,
     ) -> Result<Mutation<()>, ModelError> {
         let new = to_value(&self.absolute(path), value)?;
+        self.diff_deep(path, new, Strings::Replace)
+    }
+
+    /// [`set_diff_deep`](Model::set_diff_deep), with strings changed as
+    /// `strings` says.
+    pub(crate) fn diff_deep(
+        &self,
+        path: &str,
+        new: Value,
+        strings: Strings,
+    ) -> Result<Mutation<()>, ModelError> {
         let current = self.get_value(path);
         match (current, new) {
             (Some(Value::Object(old)), Value::Object(new)) => {
@@ -380,7 +401,7 @@ impl Model {
                     all.merge_acks(self.del(&join_rel(path, key))?);
                 }
                 for (key, value) in new {
-                    all.merge_acks(self.set_diff_deep(&join_rel(path, &key), value)?);
+                    all.merge_acks(self.diff_deep(&join_rel(path, &key), value, strings)?);
                 }
                 Ok(all)
             }
@@ -402,6 +423,10 @@ impl Model {
                 Ok(all)
             }
             (Some(current), new) if value::deep_equal(&current, &new) => Ok(Mutation::done(())),
+            (Some(Value::String(old)), Value::String(new)) if strings == Strings::Edit => {
+                let op = crate::ot::text0::diff(&old, &new, None);
+                Ok(self.text_op(path, op)?.map(|_| ()))
+            }
             (_, new) => {
                 let write = self.set(path, new)?;
                 Ok(write.map(|_| ()))

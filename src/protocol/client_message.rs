@@ -83,6 +83,22 @@ pub enum ClientMessage {
         /// The time wanted; `None`: now.
         ts: Option<f64>,
     },
+    /// `hv` (peloton's, not ShareDB's): the versions of a document's
+    /// history, from version `from` (the version the first listed op
+    /// produced) up to `to` (exclusive; `None`: the latest), at most
+    /// [`MAX_HISTORY_VERSIONS`] of them.
+    History {
+        /// The client's id for this request.
+        id: u64,
+        /// Collection.
+        c: String,
+        /// Document id.
+        d: String,
+        /// The first version listed (`v` on the wire).
+        from: u64,
+        /// The version after the last one listed.
+        to: Option<u64>,
+    },
     /// `pp`: ping; the server answers with `pp`.
     Ping,
     /// `p`: this client's presence on a channel.
@@ -278,6 +294,17 @@ impl ClientMessage {
                 let (c, d) = collection_and_id(&mut w)?;
                 Self::SnapshotFetchByTimestamp { id, c, d, ts: w.ts }
             }
+            "hv" => {
+                let id = query_id(&w)?;
+                let (c, d) = collection_and_id(&mut w)?;
+                Self::History {
+                    id,
+                    c,
+                    d,
+                    from: w.v.unwrap_or(1),
+                    to: w.to,
+                }
+            }
             "pp" => Self::Ping,
             "p" => {
                 let ch = channel(&mut w)?;
@@ -337,6 +364,7 @@ impl ClientMessage {
             Self::Op(_) => "op",
             Self::SnapshotFetch { .. } => "nf",
             Self::SnapshotFetchByTimestamp { .. } => "nt",
+            Self::History { .. } => "hv",
             Self::Ping => "pp",
             Self::Presence(_) => "p",
             Self::PresenceSubscribe { .. } => "ps",
@@ -354,6 +382,9 @@ impl ClientMessage {
         }
     }
 }
+
+/// The most versions one `hv` reply lists; ask again from the next one.
+pub const MAX_HISTORY_VERSIONS: usize = 1000;
 
 const DANGEROUS_KEYS: [&str; 3] = ["__proto__", "constructor", "prototype"];
 
@@ -489,6 +520,15 @@ impl Serialize for ClientMessage {
                 m.serialize_entry("c", c)?;
                 m.serialize_entry("d", d)?;
                 m.serialize_entry("ts", ts)?;
+            }
+            Self::History { id, c, d, from, to } => {
+                m.serialize_entry("id", id)?;
+                m.serialize_entry("c", c)?;
+                m.serialize_entry("d", d)?;
+                m.serialize_entry("v", from)?;
+                if let Some(to) = to {
+                    m.serialize_entry("to", to)?;
+                }
             }
             Self::Ping => {}
             Self::Presence(p) => p.serialize_fields(&mut m)?,

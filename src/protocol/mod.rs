@@ -31,14 +31,16 @@ pub mod transport;
 mod wire;
 
 pub use client_message::{
-    BulkRequest, ClientMessage, DocRequest, OpRequest, PresenceUpdate, QueryRequest, Rejected,
-    is_safe_key,
+    BulkRequest, ClientMessage, DocRequest, MAX_HISTORY_VERSIONS, OpRequest, PresenceUpdate,
+    QueryRequest, Rejected, is_safe_key,
 };
 pub use error::{ErrorCode, ErrorObject};
 pub use server_message::{
     BulkReply, Hello, QueryData, QueryDiff, QueryReply, QueryResult, ServerMessage, SnapshotReply,
 };
-pub use snapshot::{CreateData, DocOp, OpKind, OpMeta, Snapshot, is_json0, normalize_type};
+pub use snapshot::{
+    CreateData, DocOp, OpKind, OpMeta, Snapshot, VersionInfo, VersionKind, is_json0, normalize_type,
+};
 pub use transport::{
     ClientEnd, ConnectFuture, Connector, Incoming, ServerEnd, ServerTransport, TransportError,
 };

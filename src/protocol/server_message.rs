@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::client_message::{PresenceUpdate, Rejected};
 use super::error::ErrorObject;
-use super::snapshot::{DocOp, Snapshot};
+use super::snapshot::{DocOp, Snapshot, VersionInfo};
 use super::wire::{Bulk, Id, Wire};
 use super::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
 use crate::ot::json0;
@@ -99,6 +99,13 @@ pub enum ServerMessage {
     },
     /// `nf` / `nt`: a snapshot at a version or time.
     SnapshotFetch(SnapshotReply),
+    /// `hv` (peloton's): versions of a document's history.
+    History {
+        /// The client's id for the request.
+        id: u64,
+        /// The versions, oldest first.
+        versions: Vec<VersionInfo>,
+    },
     /// `pp`: the reply to a ping.
     Pong,
     /// `p`: another client's presence.
@@ -284,6 +291,7 @@ impl ServerMessage {
             Self::Op(_) | Self::OpAck { .. } => "op",
             Self::SnapshotFetch(r) if r.by_timestamp => "nt",
             Self::SnapshotFetch(_) => "nf",
+            Self::History { .. } => "hv",
             Self::Pong => "pp",
             Self::Presence(_) => "p",
             Self::PresenceSubscribe { .. } => "ps",
@@ -454,6 +462,10 @@ impl ServerMessage {
                     w.data.take(),
                 ),
             }),
+            "hv" => Self::History {
+                id: num_id()?,
+                versions: w.versions.take().ok_or_else(|| missing("versions"))?,
+            },
             "pp" => Self::Pong,
             "p" => Self::Presence(PresenceUpdate {
                 ch: w.ch.take().ok_or_else(|| missing("ch"))?,
@@ -608,6 +620,10 @@ impl Serialize for ServerMessage {
                     m.serialize_entry("data", data)?;
                 }
                 m.serialize_entry("m", &Value::Null)?;
+            }
+            Self::History { id, versions } => {
+                m.serialize_entry("id", id)?;
+                m.serialize_entry("versions", versions)?;
             }
             Self::Pong => {}
             Self::Presence(p) => p.serialize_fields(&mut m)?,

@@ -359,3 +359,47 @@ mod tests {
         assert_eq!(serde_json::from_value::<DocOp>(json).unwrap(), op);
     }
 }
+
+/// One version in a document's history (`hv`): the version an op produced,
+/// when, by whom, and what kind of op it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// The version the op produced (the op applied at `v - 1`).
+    pub v: u64,
+    /// When it was committed, in ms since the Unix epoch, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<f64>,
+    /// The id of the connection that made it, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// Whether it created, edited or deleted the document.
+    pub kind: VersionKind,
+}
+
+/// What an op in a document's history did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionKind {
+    /// Created the document.
+    Create,
+    /// Edited it.
+    Edit,
+    /// Deleted it.
+    Delete,
+}
+
+impl VersionInfo {
+    /// What `op` made of its document.
+    pub fn of(op: &DocOp) -> Self {
+        Self {
+            v: op.v + 1,
+            ts: op.m.ts,
+            src: op.src.clone(),
+            kind: match op.kind {
+                OpKind::Create(_) => VersionKind::Create,
+                OpKind::Edit(_) => VersionKind::Edit,
+                OpKind::Delete => VersionKind::Delete,
+            },
+        }
+    }
+}

@@ -40,6 +40,10 @@ pub(crate) struct Wire {
     pub del: Option<bool>,
     pub x: Option<Value>,
     pub ts: Option<f64>,
+    /// `hv`: the end of the versions asked for.
+    pub to: Option<u64>,
+    /// `hv`: the versions listed.
+    pub versions: Option<Vec<super::VersionInfo>>,
     pub ch: Option<String>,
     #[serde(deserialize_with = "present")]
     pub p: Option<Value>,

@@ -59,6 +59,7 @@ fn probes() -> Vec<Value> {
         json!({"a": "nf", "id": 3, "c": "private", "d": "ann", "v": null}),
         json!({"a": "nt", "id": 4, "c": "private", "d": "ann", "ts": 0}),
         json!({"a": "nt", "id": 5, "c": "private", "d": "ann", "ts": null}),
+        json!({"a": "hv", "id": 6, "c": "private", "d": "ann", "v": 1}),
         json!({"a": "op", "c": "private", "d": "ann", "v": null, "seq": 1,
             "create": {"type": "json0", "data": {"text": "mine"}}}),
         json!({"a": "op", "c": "private", "d": "ann", "v": 1, "seq": 2,

@@ -62,6 +62,7 @@ async fn ensure_note(model: &Model, id: &str) -> Result<(), String> {
 
 /// The note's text, bound to `notes.<id>.text`: typing becomes text0 ops,
 /// others' edits keep the caret where it was, and others' carets show.
+/// Below it, the note's history, where any version can be restored.
 #[component]
 fn NoteEditor(id: String) -> impl IntoView {
     let note = use_model().at(&format!("notes.{id}"));
@@ -90,6 +91,7 @@ fn NoteEditor(id: String) -> impl IntoView {
             <RemoteCarets field=area carets text/>
         </div>
         <p class="meta editors">{editors}</p>
+        <crate::components::History collection="notes" id=id field="text"/>
     }
 }
 

@@ -441,6 +441,10 @@ impl Agent {
                     snapshot,
                 })
             }
+            ClientMessage::History { id, c, d, from, to } => ServerMessage::History {
+                id: *id,
+                versions: self.versions(c, d, *from, *to).await?,
+            },
             ClientMessage::Ping => ServerMessage::Pong,
             ClientMessage::Presence(presence) => return self.publish_presence(presence).await,
             ClientMessage::PresenceSubscribe { ch, seq } => {

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub use memory::MemoryDb;
 #[cfg(feature = "mongodb")]
-pub use mongo::{MongoDb, MongoDbOptions};
+pub use mongo::{MongoDb, MongoDbOptions, MongoMilestoneDb};
 
 use super::StoredSnapshot;
 use super::query::{ParsedQuery, QueryError};

@@ -64,7 +64,10 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use serde_json::Value;
 
 mod layout;
+mod milestones;
 mod query;
+
+pub use milestones::MongoMilestoneDb;
 
 use layout::{
     field_update, from_bson, int, op_document, read_u64, snapshot_document, to_op, to_snapshot,
