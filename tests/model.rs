@@ -863,6 +863,12 @@ async fn bundles_of_equal_models_are_equal_whatever_the_load_order() {
         options
     });
     assert_eq!(again.bundle_now(), forward);
+    // The JSON a page carries, written without copying the documents, is
+    // the bundle's.
+    again.set("_page.note", "<b>&</b>").unwrap();
+    let json: serde_json::Value = serde_json::from_str(&again.bundle_json().await).unwrap();
+    assert_eq!(json, serde_json::to_value(again.bundle_now()).unwrap());
+    assert_eq!(json["docs"]["notes"]["a"]["data"], json!({"k": "a"}));
 }
 
 #[tokio::test]

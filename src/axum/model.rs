@@ -235,8 +235,7 @@ fn with_bundle(response: Response, close: CloseOnDrop) -> Response {
 
 /// The `<script>` that carries `model`'s bundle into the page.
 async fn bundle_script(model: &Model) -> String {
-    let bundle = model.bundle().await;
-    let json = serde_json::to_string(&bundle).unwrap_or_else(|_| "{}".into());
+    let json = model.bundle_json().await;
     format!(
         r#"<script id="{BUNDLE_ELEMENT_ID}" type="application/json">{}</script>"#,
         escape_for_script(&json)
@@ -261,9 +260,19 @@ fn splice_before_body_end(chunk: &[u8], script: &str) -> Bytes {
 /// JSON made safe inside `<script>`: `<`, `>` and `&` only occur in JSON
 /// strings, where their `\u` escapes mean the same.
 pub(crate) fn escape_for_script(json: &str) -> String {
-    json.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
+    let mut out = String::with_capacity(json.len() + 64);
+    let mut rest = json;
+    while let Some(at) = rest.bytes().position(|b| matches!(b, b'<' | b'>' | b'&')) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'<' => "\\u003c",
+            b'>' => "\\u003e",
+            _ => "\\u0026",
+        });
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `Model` as an axum extractor: the request's model (needs

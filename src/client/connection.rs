@@ -101,6 +101,17 @@ enum Control {
     Close,
 }
 
+/// Borrowed reads of a connection's documents (see `Connection::read_docs`).
+pub(crate) struct DocReader<'s>(&'s State);
+
+impl<'s> DocReader<'s> {
+    /// `collection.id` as loaded here: its version, whether it exists, its
+    /// data; `None` if nothing was loaded.
+    pub fn get(&self, collection: &str, id: &str) -> Option<(u64, bool, Option<&'s Value>)> {
+        self.0.doc_parts(collection, id)
+    }
+}
+
 impl Shared {
     /// Runs `f` under the lock, then dispatches the events it produced.
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -240,6 +251,12 @@ impl Connection {
         f: impl FnOnce(Option<&Value>) -> R,
     ) -> R {
         self.shared.with_state(|s| s.read_doc(collection, id, f))
+    }
+
+    /// Runs `f` with a reader of every document this connection holds,
+    /// under one lock (a page's bundle reads them all at once).
+    pub(crate) fn read_docs<R>(&self, f: impl FnOnce(DocReader<'_>) -> R) -> R {
+        self.shared.with_state(|s| f(DocReader(s)))
     }
 
     /// The documents of `collection` this connection holds (loaded and

@@ -63,6 +63,7 @@ mod state;
 pub mod transport;
 
 pub use ack::Ack;
+pub(crate) use connection::DocReader;
 pub use connection::{Connection, ConnectionOptions, ListenerHandle};
 pub use doc::Doc;
 pub(crate) use docs::edited_value;

@@ -235,6 +235,12 @@ impl State {
         f(self.docs.get(c, d).and_then(DocState::data))
     }
 
+    /// A loaded document's version, whether it exists, and its data.
+    pub fn doc_parts(&self, c: &str, d: &str) -> Option<(u64, bool, Option<&Value>)> {
+        let doc = self.docs.get(c, d)?;
+        Some((doc.version()?, doc.exists(), doc.data()))
+    }
+
     /// The documents of a collection that exist here, in id order.
     pub fn collection(&self, c: &str) -> Vec<(String, Value)> {
         self.docs.collection(c)

@@ -26,6 +26,12 @@ pub(crate) fn watched<T>(
 where
     T: PartialEq + Send + Sync + 'static,
 {
+    if model.options().fetch_only {
+        // A server render's model: nothing edits it, and what loads while
+        // the page renders is read when the value is: no listener, no
+        // stored copy (a page of 100 rows made 200 of each).
+        return Signal::derive(compute);
+    }
     let value = ArcRwSignal::new(compute());
     let notify = {
         let value = value.clone();

@@ -56,12 +56,16 @@ use crate::model::{Loadable, Model, ModelQuery};
 
 /// Makes `model` the model of the components below.
 pub fn provide_model(model: Model) {
-    provide_context(model);
+    provide_context(LazyModel::ready(model));
 }
 
 /// A page's model that is made when a component first asks for it: what a
 /// server integration puts in context (`peloton::axum::provide_request_model`
 /// does), so responses that never ask, such as static files, cost nothing.
+///
+/// It is also how [`provide_model`] provides a model that is there already:
+/// components find the page's model in one context lookup, whichever way
+/// it came.
 #[derive(Clone)]
 pub struct LazyModel(std::sync::Arc<dyn Fn() -> Model + Send + Sync>);
 
@@ -69,6 +73,11 @@ impl LazyModel {
     /// A model made by `make`, when first asked for.
     pub fn new(make: impl Fn() -> Model + Send + Sync + 'static) -> Self {
         Self(std::sync::Arc::new(make))
+    }
+
+    /// A model that is there already.
+    pub fn ready(model: Model) -> Self {
+        Self::new(move || model.clone())
     }
 }
 
@@ -82,9 +91,6 @@ impl std::fmt::Debug for LazyModel {
 /// Leptos lists an app's routes at startup, for example). On the server
 /// the request's model is made on first use.
 pub fn try_use_model() -> Option<Model> {
-    if let Some(model) = use_context::<Model>() {
-        return Some(model);
-    }
     use_context::<LazyModel>().map(|lazy| (lazy.0)())
 }
 

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::loading::Counts;
@@ -15,9 +16,11 @@ use super::path;
 use super::query::QueryEntry;
 use super::refs::{Ref, RefList};
 use super::{Model, ModelOptions};
+use crate::client::DocReader;
 use crate::client::{Connection, rt};
 use crate::ot::json0;
 use crate::protocol::Snapshot;
+use crate::protocol::SnapshotRef;
 
 /// The id of the `<script type="application/json">` element that carries a
 /// server-rendered page's bundle to the browser.
@@ -70,6 +73,49 @@ impl Model {
     /// something still is (then with a warning: the browser catches up from
     /// the versions it gets).
     pub async fn bundle(&self) -> Bundle {
+        self.wait_to_bundle().await;
+        self.bundle_now()
+    }
+
+    /// [`Model::bundle`] as JSON, written straight from the documents the
+    /// connection holds, without copying them first: what a server writes
+    /// into a page.
+    pub async fn bundle_json(&self) -> String {
+        self.wait_to_bundle().await;
+        let (bundle, remote) = self.bundle_parts();
+        let write = |docs: &DocsJson<'_>| -> Result<String, serde_json::Error> {
+            let mut out = Vec::with_capacity(16 * 1024);
+            let mut serializer = serde_json::Serializer::new(&mut out);
+            let mut map = (&mut serializer).serialize_map(None)?;
+            map.serialize_entry("docs", docs)?;
+            map.serialize_entry("local", &bundle.local)?;
+            map.serialize_entry("counts", &bundle.counts)?;
+            map.serialize_entry("queries", &bundle.queries)?;
+            map.serialize_entry("refs", &bundle.refs)?;
+            map.serialize_entry("ref_lists", &bundle.ref_lists)?;
+            map.end()?;
+            Ok(String::from_utf8(out).unwrap_or_default())
+        };
+        let written = match self.connection() {
+            Some(connection) => connection.read_docs(|reader| {
+                write(&DocsJson {
+                    reader: Some(&reader),
+                    remote: &remote,
+                })
+            }),
+            None => write(&DocsJson {
+                reader: None,
+                remote: &remote,
+            }),
+        };
+        written.unwrap_or_else(|e| {
+            tracing::error!("serializing a bundle failed: {e}");
+            "{}".to_owned()
+        })
+    }
+
+    /// Waits as [`Model::bundle`] does.
+    async fn wait_to_bundle(&self) {
         let wait = self.options().bundle_wait;
         if !self.when_nothing_pending_within(wait).await {
             tracing::warn!(
@@ -77,11 +123,36 @@ impl Model {
                  the page may show data older than the server's"
             );
         }
-        self.bundle_now()
     }
 
     /// The model's state as it is now.
     pub fn bundle_now(&self) -> Bundle {
+        let (mut bundle, remote) = self.bundle_parts();
+        if let Some(connection) = self.connection() {
+            connection.read_docs(|reader| {
+                for (collection, id) in &remote {
+                    let Some((v, exists, data)) = reader.get(collection, id) else {
+                        continue;
+                    };
+                    let snapshot = Snapshot {
+                        v,
+                        doc_type: exists.then(|| json0::URI.to_owned()),
+                        data: data.cloned(),
+                    };
+                    bundle
+                        .docs
+                        .entry(collection.clone())
+                        .or_default()
+                        .insert(id.clone(), snapshot);
+                }
+            });
+        }
+        bundle
+    }
+
+    /// Everything of the bundle but the documents' snapshots, and which
+    /// documents go in (sorted, each once).
+    fn bundle_parts(&self) -> (Bundle, Vec<(String, String)>) {
         let state = self.state();
         let mut bundle = Bundle::default();
         for (collection, docs) in &state.local {
@@ -134,23 +205,9 @@ impl Model {
             .map(|r| (path::join(&r.from), path::join(&r.to), path::join(&r.ids)))
             .collect();
         drop(state);
-        if let Some(connection) = self.connection() {
-            for (collection, id) in remote {
-                let doc = connection.get(&collection, &id);
-                let Some(v) = doc.version() else { continue };
-                let snapshot = Snapshot {
-                    v,
-                    doc_type: doc.exists().then(|| json0::URI.to_owned()),
-                    data: doc.data(),
-                };
-                bundle
-                    .docs
-                    .entry(collection)
-                    .or_default()
-                    .insert(id, snapshot);
-            }
-        }
-        bundle
+        remote.sort();
+        remote.dedup();
+        (bundle, remote)
     }
 
     /// Rebuilds a model from a bundle: the same data at the same paths.
@@ -257,5 +314,49 @@ impl Model {
             }
         }
         model
+    }
+}
+
+/// A bundle's `docs` (collection → id → snapshot), serialized from the
+/// connection's documents as they are.
+struct DocsJson<'a> {
+    reader: Option<&'a DocReader<'a>>,
+    /// Sorted, each once.
+    remote: &'a [(String, String)],
+}
+
+impl Serialize for DocsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        let Some(reader) = self.reader else {
+            return map.end();
+        };
+        let loaded: Vec<_> = self
+            .remote
+            .iter()
+            .filter_map(|(c, id)| reader.get(c, id).map(|parts| (c, id, parts)))
+            .collect();
+        for group in loaded.chunk_by(|a, b| a.0 == b.0) {
+            map.serialize_entry(group[0].0, &CollectionJson(group))?;
+        }
+        map.end()
+    }
+}
+
+/// One collection of a bundle's `docs`.
+struct CollectionJson<'a, 'b>(&'b [(&'a String, &'a String, (u64, bool, Option<&'a Value>))]);
+
+impl Serialize for CollectionJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (_, id, (v, exists, data)) in self.0 {
+            let snapshot = SnapshotRef {
+                v: *v,
+                doc_type: exists.then_some(json0::URI),
+                data: *data,
+            };
+            map.serialize_entry(id.as_str(), &snapshot)?;
+        }
+        map.end()
     }
 }

@@ -40,7 +40,7 @@ use crate::protocol::{Snapshot, VersionInfo};
 impl Model {
     /// The collection and id of the remote document at `path`.
     fn remote_doc(&self, path: &str) -> Result<(String, String), ModelError> {
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         match segments.as_slice() {
             [c, id] if !path::is_local(c) => Ok((c.clone(), id.clone())),
             _ => Err(ModelError::NotADocument(path::join(&segments))),

@@ -131,7 +131,7 @@ impl Model {
                     expression: expression.clone(),
                 });
             }
-            Loadable::Path(p) => self.resolve(&self.absolute(p)),
+            Loadable::Path(p) => self.resolve_owned(self.absolute(p)),
             Loadable::Scoped(model) => model.resolve(&model.at),
         };
         match segments.as_slice() {

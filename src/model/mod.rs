@@ -558,7 +558,7 @@ impl Model {
     /// Reads the value at `path` without copying it. `f` runs under the
     /// model's (or its connection's) lock: it must not call the model.
     pub fn read<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> R {
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         self.read_resolved(&segments, f)
     }
 

@@ -219,7 +219,7 @@ impl Model {
         path: &str,
         f: impl FnOnce(&Value, &[String]) -> Result<Edit<R>, ModelError>,
     ) -> Result<Mutation<R>, ModelError> {
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         if let Some(write) = self.edit_ref_list(&segments) {
             return write;
         }
@@ -279,7 +279,7 @@ impl Model {
             };
             return self.set_ref_list(&list, items);
         }
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         if segments.len() == 2 {
             return self.set_doc(&segments, new);
         }
@@ -391,7 +391,7 @@ impl Model {
             (Some(Value::Object(old)), Value::Object(new)) => {
                 // A remote doc's `id` alias is not data: nothing to delete
                 // (Racer sends an `od` for it, which a validating server rejects).
-                let doc_root = matches!(self.resolve(&self.absolute(path)).as_slice(),
+                let doc_root = matches!(self.resolve_owned(self.absolute(path)).as_slice(),
                     [collection, _] if !path::is_local(collection));
                 let mut all = Mutation::done(());
                 for key in old
@@ -454,7 +454,7 @@ impl Model {
     /// Creates the document at `path` (`collection.id`) with `value`; an
     /// error if it exists.
     pub fn create(&self, path: &str, value: impl Serialize) -> Result<Mutation<()>, ModelError> {
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         let new = to_value(&segments, value)?;
         self.create_doc(&segments, new, false)
     }
@@ -465,7 +465,7 @@ impl Model {
         path: &str,
         value: impl Serialize,
     ) -> Result<Mutation<()>, ModelError> {
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         let new = to_value(&segments, value)?;
         self.create_doc(&segments, new, true)
     }
@@ -540,7 +540,7 @@ impl Model {
         if let Some(list) = self.ref_list_at(path) {
             return self.set_ref_list(&list, Vec::new());
         }
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         if let [collection, id] = segments.as_slice() {
             let previous = self.read_resolved(&segments, |v| v.cloned());
             let ack = if path::is_local(collection) {

@@ -210,11 +210,16 @@ impl Model {
 
     /// Follows refs: the path the data of `segments` really is at.
     pub(crate) fn resolve(&self, segments: &[String]) -> Segments {
+        self.resolve_owned(segments.to_vec())
+    }
+
+    /// [`resolve`](Model::resolve), reusing `segments` (every read
+    /// resolves its path: most have no ref to follow).
+    pub(crate) fn resolve_owned(&self, mut segments: Segments) -> Segments {
         let (refs, lists) = self.refs_snapshot();
         if refs.is_empty() && lists.is_empty() {
-            return segments.to_vec();
+            return segments;
         }
-        let mut segments = segments.to_vec();
         for _ in 0..MAX_DEPTH {
             if let Some(r) = refs
                 .iter()

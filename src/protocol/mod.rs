@@ -38,6 +38,7 @@ pub use error::{ErrorCode, ErrorObject};
 pub use server_message::{
     BulkReply, Hello, QueryData, QueryDiff, QueryReply, QueryResult, ServerMessage, SnapshotReply,
 };
+pub(crate) use snapshot::SnapshotRef;
 pub use snapshot::{
     CreateData, DocOp, OpKind, OpMeta, Snapshot, VersionInfo, VersionKind, is_json0, normalize_type,
 };

@@ -57,20 +57,12 @@ impl Snapshot {
         map: &mut M,
         id: Option<&str>,
     ) -> Result<(), M::Error> {
-        if let Some(id) = id {
-            map.serialize_entry("d", id)?;
+        SnapshotRef {
+            v: self.v,
+            doc_type: self.doc_type.as_deref(),
+            data: self.data.as_ref(),
         }
-        map.serialize_entry("v", &self.v)?;
-        match &self.doc_type {
-            None => map.serialize_entry("type", &Value::Null)?,
-            Some(ty) => {
-                map.serialize_entry("data", &self.data)?;
-                if !is_json0(ty) {
-                    map.serialize_entry("type", ty)?;
-                }
-            }
-        }
-        Ok(())
+        .serialize_fields(map, id)
     }
 
     /// Builds a snapshot from wire fields: a missing type means json0,
@@ -89,6 +81,45 @@ impl Snapshot {
                 data,
             },
         }
+    }
+}
+
+/// A snapshot's parts, borrowed from whoever holds them: serialized as a
+/// [`Snapshot`] is, without copying the data first.
+pub(crate) struct SnapshotRef<'a> {
+    pub v: u64,
+    pub doc_type: Option<&'a str>,
+    pub data: Option<&'a Value>,
+}
+
+impl SnapshotRef<'_> {
+    fn serialize_fields<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        id: Option<&str>,
+    ) -> Result<(), M::Error> {
+        if let Some(id) = id {
+            map.serialize_entry("d", id)?;
+        }
+        map.serialize_entry("v", &self.v)?;
+        match self.doc_type {
+            None => map.serialize_entry("type", &Value::Null)?,
+            Some(ty) => {
+                map.serialize_entry("data", &self.data)?;
+                if !is_json0(ty) {
+                    map.serialize_entry("type", ty)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for SnapshotRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        self.serialize_fields(&mut map, None)?;
+        map.end()
     }
 }
 

@@ -22,7 +22,7 @@ use crate::model::{Model, ModelError};
 impl Model {
     /// The ref list whose path `path` (relative to this model) is.
     pub(super) fn ref_list_at(&self, path: &str) -> Option<RefList> {
-        let segments = self.resolve(&self.absolute(path));
+        let segments = self.resolve_owned(self.absolute(path));
         self.state()
             .ref_lists
             .iter()
