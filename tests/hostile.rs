@@ -707,3 +707,46 @@ async fn a_slow_database_call_times_out_and_holds_up_nothing_else() {
     let reply = raw.next(|m| m["a"] == "f").await;
     assert!(reply.get("error").is_none(), "{reply}");
 }
+
+#[tokio::test]
+async fn a_refused_edit_is_taken_back_and_told_to_listeners() {
+    let mut limits = Limits::default();
+    limits.max_snapshot_bytes = 1_000;
+    let backend = backend_with(limits);
+    let addr = serve(backend.clone()).await;
+    let client = Connection::new(WebSocketConnector::new(util::channel_url(addr)));
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _listener = client.on_event({
+        let events = events.clone();
+        move |event| {
+            if let peloton::client::ClientEvent::Rejected {
+                collection,
+                id,
+                error,
+            } = event
+            {
+                events
+                    .lock()
+                    .unwrap()
+                    .push((collection.clone(), id.clone(), error.clone()));
+            }
+        }
+    });
+    let doc = client.get("c", "d");
+    doc.create(json!({"text": "short"})).unwrap().await.unwrap();
+    let big = peloton::ot::json0::Component::string_insert(["text"], 0, "x".repeat(2_000));
+    let refused = doc
+        .submit_op(peloton::ot::json0::Op::from(big))
+        .unwrap()
+        .await;
+    assert!(refused.is_err(), "too large a document");
+    assert_eq!(doc.data(), Some(json!({"text": "short"})), "taken back");
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("c", "d"));
+    let code = events[0]
+        .2
+        .server_error()
+        .map(|e| e.code.as_str().to_owned());
+    assert_eq!(code.as_deref(), Some("ERR_DOC_TOO_LARGE"));
+}

@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
         <Title text="peloton demo"/>
         <Router>
             <components::Header/>
+            <components::SyncErrors/>
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::Home ssr=SsrMode::Async/>

@@ -193,3 +193,27 @@ test('the shared note keeps both writers\' words', async () => {
   await a.context().close();
   await b.context().close();
 });
+
+test('an edit the server refuses is taken back, and the page says so', async () => {
+  const page = await openPage(browser);
+  const url = await createList(page, unique('Refused'));
+  await page.goto(url);
+  await waitForHydration(page);
+  await page.waitForSelector('header .status[data-state="connected"]');
+  await addItem(page, 'short');
+  await waitForItems(page, ['short']);
+  const alert = page.getByRole('alert');
+  assert.equal((await alert.textContent()).trim(), '', 'nothing to say yet');
+
+  // More than the server reads in one message (1 MiB): refused.
+  await page.fill('ul.items li input.text', 'x'.repeat(1_100_000));
+  await page.waitForFunction(() => /not saved/.test(document.querySelector('[role=alert]').textContent));
+  assert.match(await alert.textContent(), /Your change was not saved/);
+  await waitForItems(page, ['short'], 5000);
+  await page.getByRole('button', { name: 'Dismiss' }).click();
+  await page.waitForFunction(() => document.querySelector('[role=alert]').textContent.trim() === '');
+  // The server's refusal is in the console too; nothing else is.
+  const problems = page.problems.filter((m) => !/too large|too big|not saved|reloading|exceeds/i.test(m));
+  assert.deepEqual(problems, []);
+  await page.context().close();
+});

@@ -76,6 +76,17 @@ pub enum ClientEvent {
         /// The new value.
         value: Option<Value>,
     },
+    /// A local edit of a document was refused (by the server, or because
+    /// it no longer applies) and taken back: undone by its inverse, or the
+    /// document reloaded. Apps tell their users: the edit is gone.
+    Rejected {
+        /// The document's collection.
+        collection: String,
+        /// The document's id.
+        id: String,
+        /// Why.
+        error: super::ClientError,
+    },
     /// The connection's state changed.
     State(ConnectionState),
     /// An error that belongs to no request (a rejected op whose submitter

@@ -32,6 +32,7 @@
 //! ```
 
 mod derived;
+mod errors;
 #[cfg(feature = "hydrate")]
 mod hydrate;
 mod presence;
@@ -43,6 +44,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use derived::{FilterSignals, QuerySignals, use_event_context, use_start};
+pub use errors::{SyncError, use_sync_error};
 #[cfg(feature = "hydrate")]
 pub use hydrate::{HydrateOptions, hydrate_body, hydrate_body_with};
 pub use presence::{

@@ -343,8 +343,12 @@ impl Serialize for DocsJson<'_> {
     }
 }
 
+/// A document going into a bundle: collection, id, and its parts as the
+/// connection holds them (version, whether it exists, data).
+type LoadedDoc<'a> = (&'a String, &'a String, (u64, bool, Option<&'a Value>));
+
 /// One collection of a bundle's `docs`.
-struct CollectionJson<'a, 'b>(&'b [(&'a String, &'a String, (u64, bool, Option<&'a Value>))]);
+struct CollectionJson<'a, 'b>(&'b [LoadedDoc<'a>]);
 
 impl Serialize for CollectionJson<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -101,7 +101,10 @@ impl Model {
                 self.on_query_change(*query, change);
                 return;
             }
-            ClientEvent::Presence { .. } | ClientEvent::State(_) | ClientEvent::Error(_) => return,
+            ClientEvent::Presence { .. }
+            | ClientEvent::State(_)
+            | ClientEvent::Error(_)
+            | ClientEvent::Rejected { .. } => return,
         };
         let mut passed = Map::new();
         passed.insert("$remote".into(), Value::Bool(true));

@@ -196,14 +196,14 @@ impl Docs {
             }
         }
         if let Some(error) = conflict {
-            self.hard_rollback(c, d, error, link);
+            self.hard_rollback(c, d, error, link, events);
             return RemoteOp::RolledBack;
         }
         doc.version = Some(version + 1);
         if let Some(kind) = &server
             && let Err(error) = apply_remote(doc, c, d, kind.clone(), events)
         {
-            self.hard_rollback(c, d, error, link);
+            self.hard_rollback(c, d, error, link, events);
             return RemoteOp::RolledBack;
         }
         RemoteOp::Applied(server)
@@ -233,14 +233,14 @@ impl Docs {
         };
         let Some(inverse) = inverse else {
             doc.inflight = Some(op);
-            self.hard_rollback(c, d, ClientError::Server(error), link);
+            self.hard_rollback(c, d, ClientError::Server(error), link, events);
             return None;
         };
         let mut undo = Some(OpKind::Edit(inverse));
         for local in doc.pending.iter_mut() {
             if transform_x(&mut local.kind, &mut undo).is_err() {
                 doc.inflight = Some(op);
-                self.hard_rollback(c, d, ClientError::Server(error), link);
+                self.hard_rollback(c, d, ClientError::Server(error), link, events);
                 return None;
             }
         }
@@ -248,12 +248,19 @@ impl Docs {
             && let Err(e) = apply_remote(doc, c, d, undo.clone(), events)
         {
             doc.inflight = Some(op);
-            self.hard_rollback(c, d, e, link);
+            self.hard_rollback(c, d, e, link, events);
             return None;
         }
+        // A rejection by the server's policy is silent, as in ShareDB;
+        // anything else is also told to the connection's listeners.
         let result = if error.code == ErrorCode::OpSubmitRejected {
             Ok(())
         } else {
+            events.push(ClientEvent::Rejected {
+                collection: c.to_owned(),
+                id: d.to_owned(),
+                error: ClientError::Server(error.clone()),
+            });
             Err(ClientError::Server(error))
         };
         resolve(op.waiters, result);
@@ -262,8 +269,20 @@ impl Docs {
     }
 
     /// Drops every local op and reloads the document from the server.
-    fn hard_rollback(&mut self, c: &str, d: &str, error: ClientError, link: &Link) {
+    fn hard_rollback(
+        &mut self,
+        c: &str,
+        d: &str,
+        error: ClientError,
+        link: &Link,
+        events: &mut Vec<ClientEvent>,
+    ) {
         tracing::warn!("reloading {c}.{d}: {error}");
+        events.push(ClientEvent::Rejected {
+            collection: c.to_owned(),
+            id: d.to_owned(),
+            error: error.clone(),
+        });
         let doc = self.entry(c, d);
         let ops: Vec<PendingOp> = doc
             .inflight
