@@ -747,6 +747,6 @@ async fn a_refused_edit_is_taken_back_and_told_to_listeners() {
     let code = events[0]
         .2
         .server_error()
-        .map(|e| e.code.as_str().to_owned());
+        .map(|e| e.code.as_str().into_owned());
     assert_eq!(code.as_deref(), Some("ERR_DOC_TOO_LARGE"));
 }
