@@ -9,21 +9,33 @@ export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SCREENSHOTS = path.join(root, 'target', 'e2e');
 
+const CHROMIUM = {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+};
+
 export async function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  return chromium.launch(CHROMIUM);
+}
+
+// A browser context whose profile (IndexedDB included) lives in `dir`, so a
+// test can close the browser and open it again with what pages stored.
+export async function launchPersistent(dir) {
+  return chromium.launchPersistentContext(dir, CHROMIUM);
 }
 
 // A new page whose console errors, warnings and uncaught exceptions are kept
 // in `page.problems`, so a test can assert there were none.
 export async function openPage(browser, options = {}) {
   const context = await browser.newContext(options);
-  const page = await context.newPage();
+  return watch(await context.newPage());
+}
+
+// Keeps a page's console problems in `page.problems`.
+export function watch(page) {
   page.problems = [];
   page.on('console', (msg) => {
     const text = msg.text();
@@ -33,6 +45,21 @@ export async function openPage(browser, options = {}) {
   });
   page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));
   return page;
+}
+
+// The records pages left in the offline store (IndexedDB), parsed.
+export async function storedRecords(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('peloton-offline');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      if (!db.objectStoreNames.contains('pending')) { db.close(); resolve([]); return; }
+      const all = db.transaction('pending').objectStore('pending').getAll();
+      all.onsuccess = () => { db.close(); resolve(all.result.map((r) => JSON.parse(r))); };
+      all.onerror = () => reject(all.error);
+    };
+  }));
 }
 
 // Resolves once the WASM has hydrated the page (the app marks <body>).

@@ -249,3 +249,87 @@ async fn a_dropped_connection_reconnects_by_itself_and_catches_up() {
         .unwrap();
     assert!(dropped < back, "reconnected after the drop: {states:?}");
 }
+
+/// A page closes with an op sent (its commit held on the server) and more
+/// made offline; what it kept is replayed by a new connection: the sent op
+/// is acknowledged, not applied again, the rest is applied once, and a
+/// concurrent edit by someone else is kept too.
+#[tokio::test]
+async fn kept_pending_work_is_replayed_exactly_once_by_another_connection() {
+    use peloton::client::offline::PendingRecord;
+    // Holds the first edit: the page's increment.
+    let hold = util::HoldCommit::first_edit();
+    let backend = Backend::builder().middleware(hold.clone()).build();
+    let addr = serve(backend.clone()).await;
+    let url = util::channel_url(addr);
+    let page = Connection::new(WebSocketConnector::new(url.clone()));
+    let kept = Arc::new(std::sync::Mutex::new(PendingRecord::default()));
+    page.keep_pending({
+        let kept = kept.clone();
+        move |record| *kept.lock().unwrap() = record
+    });
+    let doc = page.get("counters", "c");
+    doc.create(json!({"n": 0, "log": []}))
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(
+        kept.lock().unwrap().is_empty(),
+        "nothing pending once acknowledged"
+    );
+
+    // Sent, and held on the server: the record has it with its src/seq.
+    let _sent = doc
+        .submit_op(Op::from(Component::number_add(["n"], 1.0)))
+        .unwrap();
+    hold.reached().await;
+    page.disconnect();
+    until("offline", || page.state() == ConnectionState::Disconnected).await;
+    let _offline = doc
+        .submit_op(Op::from(Component::list_insert(
+            ["log"],
+            0,
+            json!("offline"),
+        )))
+        .unwrap();
+    let record = kept.lock().unwrap().clone();
+    assert_eq!(record.docs.len(), 1);
+    assert_eq!(record.docs[0].ops.len(), 2);
+    assert!(
+        record.docs[0].ops[0].contains("\"seq\""),
+        "the sent op keeps its seq"
+    );
+    assert!(record.id.is_some());
+    drop(doc);
+    drop(page);
+
+    // The held op commits after its page is gone; someone else edits too.
+    hold.release();
+    let other = Connection::new(backend.clone());
+    let theirs = other.get("counters", "c");
+    theirs.subscribe().await.unwrap();
+    until("the held op is stored", || theirs.version() == Some(2)).await;
+    theirs
+        .submit_op(Op::from(Component::number_add(["n"], 100.0)))
+        .unwrap()
+        .await
+        .unwrap();
+
+    // The kept record, replayed by a connection that resumes the page's id.
+    let replay = Connection::replay(
+        WebSocketConnector::new(url),
+        peloton::client::ConnectionOptions::default(),
+        record,
+    )
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), replay.when_nothing_pending())
+        .await
+        .expect("the replay finishes");
+    let stored = backend.fetch("counters", "c").await.unwrap();
+    assert_eq!(
+        stored.data,
+        Some(json!({"n": 101, "log": ["offline"]})),
+        "each edit once"
+    );
+    assert_eq!(stored.v, 4);
+}

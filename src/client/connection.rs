@@ -115,15 +115,18 @@ impl<'s> DocReader<'s> {
 impl Shared {
     /// Runs `f` under the lock, then dispatches the events it produced.
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let (result, events) = {
+        let (result, events, pending) = {
             let mut state = self.lock();
             let result = f(&mut state);
             state.check_nothing_pending();
             if state.take_flush_wanted() {
                 let _ = self.control.unbounded_send(Control::Flush);
             }
-            (result, state.take_events())
+            (result, state.take_events(), state.take_pending_update())
         };
+        if let Some((sink, record)) = pending {
+            sink(record);
+        }
         self.dispatch(&events);
         result
     }
@@ -184,9 +187,18 @@ impl Connection {
 
     /// Like [`Connection::new`], with reconnect options.
     pub fn with_options(connector: impl Connector, options: ConnectionOptions) -> Self {
+        Self::with_state(connector, options, State::default())
+    }
+
+    /// A connection that starts from `state`.
+    pub(super) fn with_state(
+        connector: impl Connector,
+        options: ConnectionOptions,
+        state: State,
+    ) -> Self {
         let (control, control_rx) = mpsc::unbounded();
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             listeners: Mutex::new(Vec::new()),
             control: control.clone(),
         });

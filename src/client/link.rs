@@ -116,6 +116,18 @@ impl Link {
         self.paused = paused;
     }
 
+    /// The next op sequence number.
+    pub fn next_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Before the first handshake: asks for `id` back, and numbers ops
+    /// from `next_seq` (a replay of a page that is gone).
+    pub fn resume_as(&mut self, id: Option<String>, next_seq: u64) {
+        self.id = id;
+        self.seq = self.seq.max(next_seq);
+    }
+
     /// Gives an op this client's id and the next sequence number, unless it
     /// has them: an op sent before a reconnect is resent as it was, so the
     /// server can tell it was committed already.

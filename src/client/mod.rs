@@ -53,6 +53,7 @@ mod error;
 mod event;
 mod history;
 mod link;
+pub mod offline;
 mod past_reads;
 mod presence;
 mod presences;

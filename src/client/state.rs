@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::ack::{Ack, Waiter};
 use super::docs::{DocState, Docs, RemoteOp};
 use super::link::{ConnectionState, Link};
+use super::offline::{PendingDoc, PendingRecord, PendingSink};
 use super::past_reads::{PastReads, ReadReply};
 use super::presences::Presences;
 use super::queries::{Queries, QueryState, ResultsChange};
@@ -39,11 +40,49 @@ pub(crate) struct State {
     unflushed: Vec<(String, String)>,
     /// Whether the connection's task must be woken to flush them.
     flush_wanted: bool,
+    /// Where the unacknowledged work goes when it changes (an offline
+    /// store), and whether it changed since.
+    pending_sink: Option<PendingSink>,
+    pending_changed: bool,
 }
 
 impl State {
     pub fn link(&self) -> &Link {
         &self.link
+    }
+
+    pub fn docs(&self) -> &Docs {
+        &self.docs
+    }
+
+    // ----- the offline store -----
+
+    pub fn set_pending_sink(&mut self, sink: Option<PendingSink>) {
+        self.pending_sink = sink;
+    }
+
+    /// The unacknowledged work may have changed.
+    fn pending_changed(&mut self) {
+        self.pending_changed |= self.pending_sink.is_some();
+    }
+
+    /// The sink and the record to give it, if the work changed.
+    pub fn take_pending_update(&mut self) -> Option<(PendingSink, PendingRecord)> {
+        if !std::mem::take(&mut self.pending_changed) {
+            return None;
+        }
+        let sink = self.pending_sink.clone()?;
+        Some((sink, self.pending_record()))
+    }
+
+    /// See `Link::resume_as`.
+    pub fn resume_as(&mut self, id: Option<String>, next_seq: u64) {
+        self.link.resume_as(id, next_seq);
+    }
+
+    /// Takes back a document an offline store kept.
+    pub fn restore_doc(&mut self, doc: PendingDoc) -> Result<(), ClientError> {
+        self.docs.restore(doc)
     }
 
     /// The events produced since the last call, to dispatch.
@@ -120,6 +159,12 @@ impl State {
 
     /// A message from the server.
     pub fn handle(&mut self, message: ServerMessage) {
+        if matches!(
+            message,
+            ServerMessage::Op(_) | ServerMessage::OpAck { .. } | ServerMessage::Error(_)
+        ) {
+            self.pending_changed();
+        }
         match message {
             ServerMessage::Init(_) => {}
             ServerMessage::Handshake(hello) => {
@@ -172,6 +217,7 @@ impl State {
 
     /// After a handshake: resubscribe, refetch, resend.
     fn resume(&mut self) {
+        self.pending_changed();
         // Sends every queued op, those waiting for a flush too.
         self.unflushed.clear();
         self.docs.resume(&mut self.link);
@@ -284,6 +330,7 @@ impl State {
     /// presence in the document moves past it.
     pub fn submit(&mut self, c: &str, d: &str, kind: OpKind) -> Result<Ack, ClientError> {
         self.docs.apply_local(c, d, &kind)?;
+        self.pending_changed();
         (self.presences).past((c, d), &kind, None, true, &mut self.events);
         let ack = self.docs.queue(c, d, kind);
         if !self.unflushed.iter().any(|(uc, ud)| uc == c && ud == d) {
@@ -302,6 +349,10 @@ impl State {
     /// Sends the local ops queued since the last flush, one op per document
     /// (if none is in flight).
     pub fn flush(&mut self) {
+        if !self.unflushed.is_empty() {
+            // Sending stamps ops with `src`/`seq`: the store must know.
+            self.pending_changed();
+        }
         for (c, d) in std::mem::take(&mut self.unflushed) {
             self.docs.flush(&c, &d, &mut self.link);
         }

@@ -25,6 +25,11 @@ pub struct HydrateOptions {
     pub channel: String,
     /// The page model's options.
     pub model: ModelOptions,
+    /// Whether edits the server has not acknowledged are kept in
+    /// IndexedDB, so that closing the page loses none: the next page of
+    /// the origin sends them, exactly once (see
+    /// `peloton::client::offline`). Default: on.
+    pub offline: bool,
 }
 
 impl Default for HydrateOptions {
@@ -32,6 +37,7 @@ impl Default for HydrateOptions {
         Self {
             channel: "/channel".to_owned(),
             model: ModelOptions::default(),
+            offline: true,
         }
     }
 }
@@ -68,6 +74,12 @@ where
 {
     let model = page_model(&options);
     follow_network(&model);
+    #[cfg(target_arch = "wasm32")]
+    if options.offline
+        && let Some(connection) = model.connection()
+    {
+        crate::client::offline::browser::start(connection.clone(), channel_url(&options.channel));
+    }
     ::leptos::mount::hydrate_body(move || {
         provide_model(model);
         app()

@@ -21,8 +21,9 @@ use serde_json::Value;
 
 use super::ack::{Waiter, resolve};
 use super::link::Link;
+use super::offline::PendingDoc;
 use super::{ClientError, ClientEvent};
-use crate::protocol::{self, ClientMessage, DocRequest, ErrorObject, OpKind};
+use crate::protocol::{self, ClientMessage, DocRequest, ErrorObject, OpKind, OpRequest};
 
 pub(crate) use ops::edited_value;
 
@@ -296,6 +297,67 @@ impl Docs {
             }
             self.flush(&c, &d, link);
         }
+    }
+
+    /// The documents with ops the server has not acknowledged, as the
+    /// offline store keeps them (each op as its wire message).
+    pub fn pending_docs(&self) -> Vec<PendingDoc> {
+        let mut docs: Vec<PendingDoc> = self
+            .0
+            .iter()
+            .filter(|(_, doc)| doc.has_write_pending())
+            .map(|((c, d), doc)| PendingDoc {
+                c: c.clone(),
+                d: d.clone(),
+                v: doc.version,
+                doc_type: doc.doc_type.clone(),
+                data: doc.data.clone(),
+                ops: (doc.inflight.iter().chain(doc.pending.iter()))
+                    .map(|op| {
+                        let message = ClientMessage::Op(OpRequest {
+                            c: c.clone(),
+                            d: d.clone(),
+                            v: None,
+                            src: op.src.clone(),
+                            seq: op.seq,
+                            kind: op.kind.clone(),
+                            x: None,
+                        });
+                        serde_json::to_string(&message).unwrap_or_default()
+                    })
+                    .collect(),
+            })
+            .collect();
+        docs.sort_by(|a, b| (&a.c, &a.d).cmp(&(&b.c, &b.d)));
+        docs
+    }
+
+    /// Takes back what an offline store kept of a document, ops and all, to
+    /// be subscribed from its version and its ops sent (a connection made
+    /// for that, before it connects).
+    pub fn restore(&mut self, pending: PendingDoc) -> Result<(), ClientError> {
+        let mut ops = VecDeque::new();
+        for text in &pending.ops {
+            let Ok(ClientMessage::Op(op)) = ClientMessage::parse(text) else {
+                return Err(ClientError::InvalidOp(format!(
+                    "a stored op of {}.{} is not an op message",
+                    pending.c, pending.d
+                )));
+            };
+            ops.push_back(PendingOp {
+                kind: op.kind,
+                src: op.src,
+                seq: op.seq,
+                waiters: Vec::new(),
+            });
+        }
+        let doc = self.entry(&pending.c, &pending.d);
+        doc.version = pending.v;
+        doc.doc_type = pending.doc_type;
+        doc.data = pending.data;
+        doc.pending = ops;
+        doc.want_subscribe = pending.v.is_some();
+        Ok(())
     }
 
     /// The transport went away (or, with `closed`, the connection closed

@@ -1,0 +1,129 @@
+// Edits made offline outlive the page: kept in IndexedDB, sent by the next
+// page of the origin when it opens online, exactly once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  BASE_URL, launch, launchPersistent, openPage, watch, waitForHydration, waitForItems,
+  storedRecords,
+} from '../support.js';
+
+let browser;
+const dirs = [];
+before(async () => { browser = await launch(); });
+after(async () => {
+  await browser?.close();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const unique = (name) => `${name} ${Math.random().toString(36).slice(2, 8)}`;
+const profile = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'peloton-offline-'));
+  dirs.push(dir);
+  return dir;
+};
+
+async function createList(page, title) {
+  await page.goto(BASE_URL + '/');
+  await waitForHydration(page);
+  await page.fill('form.new-list input', title);
+  await page.click('form.new-list button');
+  const link = page.locator('ul.lists a', { hasText: title });
+  await link.waitFor({ timeout: 5000 });
+  return BASE_URL + (await link.getAttribute('href'));
+}
+
+async function addItem(page, text) {
+  await page.fill('form.new-item input', text);
+  await page.click('form.new-item button');
+}
+
+// What the server has: the list as a fresh browser sees it.
+async function serverItems(url) {
+  const page = await openPage(browser);
+  await page.goto(url);
+  await waitForHydration(page);
+  const items = await page.$$eval('ul.items li input.text', (inputs) => inputs.map((i) => i.value));
+  await page.context().close();
+  return items;
+}
+
+async function until(what, check, timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// The connection's reconnect attempts while offline are the only console
+// noise allowed.
+const problems = (page) =>
+  page.problems.filter((m) => !/WebSocket|ERR_INTERNET_DISCONNECTED|net::/.test(m));
+
+test('edits made offline survive closing the browser and reach the server once', async () => {
+  const dir = profile();
+  let context = await launchPersistent(dir);
+  let page = watch(await context.newPage());
+  const url = await createList(page, unique('Offline trip'));
+  await page.goto(url);
+  await waitForHydration(page);
+  await page.waitForSelector('header .status[data-state="connected"]');
+
+  await context.setOffline(true);
+  await page.waitForSelector('header .status[data-state="offline"]');
+  await addItem(page, 'tent');
+  await addItem(page, 'stove');
+  await waitForItems(page, ['tent', 'stove']);
+  // Stored before the browser goes away.
+  await until('the edits stored', async () => {
+    const records = await storedRecords(page);
+    return records.some((r) => r.docs.some((d) => d.data?.items?.length === 2));
+  });
+  assert.deepEqual(problems(page), []);
+  await context.close();
+  assert.deepEqual(await serverItems(url), [], 'nothing reached the server yet');
+
+  // The browser opens again, online: the edits go out, once.
+  context = await launchPersistent(dir);
+  page = watch(await context.newPage());
+  await page.goto(url);
+  await waitForHydration(page);
+  await waitForItems(page, ['tent', 'stove'], 10_000);
+  await until('the store emptied', async () => (await storedRecords(page)).length === 0);
+  await page.reload();
+  await waitForHydration(page);
+  await waitForItems(page, ['tent', 'stove']);
+  assert.deepEqual(await serverItems(url), ['tent', 'stove'], 'each edit once on the server');
+  assert.deepEqual(problems(page), []);
+  await context.close();
+});
+
+test('two tabs offline at once each send their own edits, once', async () => {
+  const context = await launchPersistent(profile());
+  const first = watch(await context.newPage());
+  const url = await createList(first, unique('Two tabs'));
+  const second = watch(await context.newPage());
+  await first.goto(url);
+  await second.goto(url);
+  await Promise.all([waitForHydration(first), waitForHydration(second)]);
+  await first.waitForSelector('header .status[data-state="connected"]');
+  await second.waitForSelector('header .status[data-state="connected"]');
+
+  await context.setOffline(true);
+  await first.waitForSelector('header .status[data-state="offline"]');
+  await second.waitForSelector('header .status[data-state="offline"]');
+  await addItem(first, 'from the first');
+  await addItem(second, 'from the second');
+  await until('both tabs stored their edit', async () => (await storedRecords(first)).length === 2);
+  await context.setOffline(false);
+  await until('the store emptied', async () => (await storedRecords(first)).length === 0);
+  const items = (await serverItems(url)).sort();
+  assert.deepEqual(items, ['from the first', 'from the second'], 'each once');
+  assert.deepEqual(problems(first), []);
+  assert.deepEqual(problems(second), []);
+  await context.close();
+});
