@@ -38,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let app = Router::new()
         .merge(peloton::axum::channel_route(backend.clone()))
+        .merge(peloton::axum::service_worker_route())
         .route("/bench/plain", axum::routing::get(plain))
         .leptos_routes_with_context(&options, routes, provide_request_model, {
             let options = options.clone();

@@ -127,3 +127,52 @@ test('two tabs offline at once each send their own edits, once', async () => {
   assert.deepEqual(problems(second), []);
   await context.close();
 });
+
+test('a page visited before opens offline with the edits made offline, and they reach the server once', async () => {
+  const dir = profile();
+  let context = await launchPersistent(dir);
+  let page = watch(await context.newPage());
+  const url = await createList(page, unique('Cabin'));
+  await page.goto(url);
+  await waitForHydration(page);
+  // Once more, now that the service worker keeps copies of the page and its files.
+  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 10_000 });
+  await page.reload();
+  await waitForHydration(page);
+  await page.waitForSelector('header .status[data-state="connected"]');
+
+  await context.setOffline(true);
+  await page.waitForSelector('header .status[data-state="offline"]');
+  await addItem(page, 'wood');
+  await waitForItems(page, ['wood']);
+  await until('the edit stored', async () =>
+    (await storedRecords(page)).some((r) => r.docs.some((d) => d.data?.items?.length === 1)));
+  await context.close();
+
+  // Offline, the page opens from the service worker's copy, with the edit.
+  context = await launchPersistent(dir);
+  await context.setOffline(true);
+  page = watch(await context.newPage());
+  const response = await page.goto(url);
+  assert.ok(response.fromServiceWorker(), 'served by the service worker');
+  await waitForHydration(page);
+  await waitForItems(page, ['wood'], 10_000);
+  await addItem(page, 'matches');
+  await waitForItems(page, ['wood', 'matches']);
+  await until('both stored', async () =>
+    (await storedRecords(page)).some((r) => r.docs.some((d) => d.data?.items?.length === 2)));
+  const offlineProblems = problems(page).filter((m) => !/Failed to load resource|service worker/i.test(m));
+  assert.deepEqual(offlineProblems, []);
+  await context.close();
+  assert.deepEqual(await serverItems(url), [], 'nothing reached the server yet');
+
+  // Online again: both edits arrive, once.
+  context = await launchPersistent(dir);
+  page = watch(await context.newPage());
+  await page.goto(url);
+  await waitForHydration(page);
+  await waitForItems(page, ['wood', 'matches'], 10_000);
+  await until('the store emptied', async () => (await storedRecords(page)).length === 0);
+  assert.deepEqual(await serverItems(url), ['wood', 'matches'], 'each edit once');
+  await context.close();
+});

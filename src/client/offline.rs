@@ -7,8 +7,10 @@
 //! it to IndexedDB (`offline::browser`). A record left by a page that is
 //! gone is replayed by [`Connection::replay`]: a connection that resumes
 //! the gone page's id, so an op it had sent is acknowledged, not applied
-//! twice, and the rest is sent once. This module owns the record and those
-//! two entry points; the documents' state is `docs`'.
+//! twice, and the rest is sent once; or [`Connection::adopt`] takes it
+//! over before the page's own connection connects, so the page shows it.
+//! This module owns the record and those entry points; the documents'
+//! state is `docs`'.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -83,6 +85,18 @@ impl Connection {
             s.pending_record()
         });
         sink(now);
+    }
+
+    /// Takes over what a closed page left (`record`) as this connection's
+    /// own: its documents go back to the kept versions with the kept ops
+    /// applied (listeners get `Loaded`), and the connection asks the
+    /// server for the closed page's id, so an op that page had sent is
+    /// acknowledged, not applied twice. Only before the connection's first
+    /// handshake (create it, [`disconnect`](Connection::disconnect) at
+    /// once, adopt, [`reconnect`](Connection::reconnect)), and only if it
+    /// has no writes of its own to those documents; whether it did.
+    pub fn adopt(&self, record: PendingRecord) -> Result<bool, ClientError> {
+        self.shared.with_state(|s| s.adopt(record))
     }
 
     /// A connection that sends what `record` left unacknowledged: it asks

@@ -85,6 +85,27 @@ impl State {
         self.docs.restore(doc)
     }
 
+    /// Takes over a closed page's kept work, id and all, if this
+    /// connection has not connected yet and has no writes of its own to
+    /// those documents; whether it did.
+    pub fn adopt(&mut self, record: PendingRecord) -> Result<bool, ClientError> {
+        let fresh = self.link.handshakes() == 0 && self.link.id().is_none();
+        if !fresh
+            || record
+                .docs
+                .iter()
+                .any(|doc| self.docs.has_writes(&doc.c, &doc.d))
+        {
+            return Ok(false);
+        }
+        self.link.resume_as(record.id, record.next_seq);
+        for doc in record.docs {
+            self.docs.adopt(doc, &mut self.events)?;
+        }
+        self.pending_changed();
+        Ok(true)
+    }
+
     /// The events produced since the last call, to dispatch.
     pub fn take_events(&mut self) -> Vec<ClientEvent> {
         std::mem::take(&mut self.events)

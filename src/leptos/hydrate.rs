@@ -30,6 +30,10 @@ pub struct HydrateOptions {
     /// the origin sends them, exactly once (see
     /// `peloton::client::offline`). Default: on.
     pub offline: bool,
+    /// With `offline`: the service worker to register, so that pages
+    /// visited before open offline (`peloton::axum::service_worker_route`
+    /// serves it); `None`: none. Default: `/peloton-sw.js`.
+    pub service_worker: Option<String>,
 }
 
 impl Default for HydrateOptions {
@@ -38,6 +42,7 @@ impl Default for HydrateOptions {
             channel: "/channel".to_owned(),
             model: ModelOptions::default(),
             offline: true,
+            service_worker: Some("/peloton-sw.js".to_owned()),
         }
     }
 }
@@ -78,7 +83,11 @@ where
     if options.offline
         && let Some(connection) = model.connection()
     {
-        crate::client::offline::browser::start(connection.clone(), channel_url(&options.channel));
+        crate::client::offline::browser::start(
+            connection.clone(),
+            channel_url(&options.channel),
+            options.service_worker.clone(),
+        );
     }
     ::leptos::mount::hydrate_body(move || {
         provide_model(model);

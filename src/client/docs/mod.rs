@@ -360,6 +360,31 @@ impl Docs {
         Ok(())
     }
 
+    /// Whether `c.d` has local writes the server has not acknowledged.
+    pub fn has_writes(&self, c: &str, d: &str) -> bool {
+        self.get(c, d).is_some_and(DocState::has_write_pending)
+    }
+
+    /// Takes a closed page's kept work into a document this connection
+    /// already shows (from a page's bundle): the document goes back to the
+    /// kept version with the kept ops applied, and is subscribed from
+    /// there, so what the server has since arrives transformed as usual.
+    pub fn adopt(
+        &mut self,
+        pending: PendingDoc,
+        events: &mut Vec<ClientEvent>,
+    ) -> Result<(), ClientError> {
+        let (c, d) = (pending.c.clone(), pending.d.clone());
+        let previous = self.get(&c, &d).and_then(|doc| doc.data.clone());
+        self.restore(pending)?;
+        events.push(ClientEvent::Loaded {
+            collection: c,
+            id: d,
+            previous,
+        });
+        Ok(())
+    }
+
     /// The transport went away (or, with `closed`, the connection closed
     /// for good: every waiter fails).
     pub fn on_disconnect(&mut self, closed: bool) {

@@ -32,71 +32,157 @@ use crate::client::{Connection, ConnectionOptions};
 const DATABASE: &str = "peloton-offline";
 const STORE: &str = "pending";
 
-/// Keeps `connection`'s pending work in IndexedDB for this page, and
-/// replays, over a WebSocket to `url`, what pages that are gone left
-/// there. Runs in the background; failures (no IndexedDB in a private
-/// window, say) are logged and only turn the store off.
-pub fn start(connection: Connection, url: String) {
+/// Keeps `connection`'s pending work in IndexedDB for this page, takes
+/// over what the last closed page left (so the page shows those edits even
+/// offline, and sends them once), and replays, over a WebSocket to `url`,
+/// what other closed pages left. `service_worker`: the path of the service
+/// worker to register (`peloton::axum::service_worker_route`), so that
+/// pages visited before open offline.
+///
+/// The connection is held offline until the store has been read (a few
+/// milliseconds), and reconnected then if the browser is online. Failures
+/// (no IndexedDB in a private window, say) are logged and only turn the
+/// store off.
+pub fn start(connection: Connection, url: String, service_worker: Option<String>) {
+    if let Some(path) = service_worker {
+        register_service_worker(&path);
+    }
+    connection.disconnect();
     wasm_bindgen_futures::spawn_local(async move {
-        if let Err(e) = run(connection, url).await {
-            tracing::warn!("peloton: offline store off: {e}");
+        let prepared = prepare(&connection, &url).await;
+        if is_online() {
+            connection.reconnect();
+        }
+        match prepared {
+            Ok(prepared) => prepared.replay_the_rest(url),
+            Err(e) => tracing::warn!("peloton: offline store off: {e}"),
         }
     });
 }
 
-async fn run(connection: Connection, url: String) -> Result<(), String> {
+/// The store, opened and read, with the records left to replay.
+struct Prepared {
+    db: Rc<Database>,
+    locks: Option<Locks>,
+    others: Vec<(String, PendingRecord)>,
+}
+
+async fn prepare(connection: &Connection, url: &str) -> Result<Prepared, String> {
     let db = Rc::new(open().await?);
     let page = crate::random::new_id();
-    let locks = Locks::get();
-    if let Some(locks) = &locks {
-        locks.hold(&lock_name(&page))?;
-    }
-    keep(&connection, &db, page.clone());
-    let Some(locks) = locks else {
+    let Some(locks) = Locks::get() else {
         tracing::warn!("peloton: no Web Locks here: work left by closed pages is not replayed");
-        return Ok(());
-    };
-    let live = locks.held().await?;
-    for (key, record) in all(&db).await? {
-        if key == page || live.iter().any(|name| *name == lock_name(&key)) {
-            continue;
-        }
-        let (db, url) = (db.clone(), url.clone());
-        // Only the page that gets the gone page's lock replays its record.
-        locks.if_available(&lock_name(&key), async move {
-            replay(&db, &key, record, url).await;
+        keep(connection, &db, page, None);
+        return Ok(Prepared {
+            db,
+            locks: None,
+            others: Vec::new(),
         });
+    };
+    locks.hold(&lock_name(&page))?;
+    let live = locks.held().await?;
+    let mut others: Vec<(String, PendingRecord)> = all(&db)
+        .await?
+        .into_iter()
+        .filter(|(key, _)| *key != page && !live.iter().any(|name| *name == lock_name(key)))
+        .collect();
+    // One closed page's work is taken over, if no other page is taking
+    // it: its edits show here at once, even offline.
+    let mut adopted = None;
+    if let Some((key, record)) = others.pop()
+        && locks.try_hold(&lock_name(&key)).await?
+    {
+        match connection.adopt(record.clone()) {
+            Ok(true) => adopted = Some(key),
+            Ok(false) => replay_held(db.clone(), key, record, url.to_owned()),
+            Err(e) => tracing::warn!("peloton: a closed page's edits do not apply: {e}"),
+        }
     }
-    Ok(())
+    keep(connection, &db, page, adopted);
+    Ok(Prepared {
+        db,
+        locks: Some(locks),
+        others,
+    })
+}
+
+impl Prepared {
+    /// Replays every other closed page's record, each by the one page that
+    /// takes its lock.
+    fn replay_the_rest(self, url: String) {
+        let Some(locks) = self.locks else { return };
+        for (key, record) in self.others {
+            let (db, url) = (self.db.clone(), url.clone());
+            locks.if_available(&lock_name(&key), async move {
+                replay(&db, &key, record, url).await;
+            });
+        }
+    }
+}
+
+/// Replays a record whose lock this page already holds.
+fn replay_held(db: Rc<Database>, key: String, record: PendingRecord, url: String) {
+    wasm_bindgen_futures::spawn_local(async move { replay(&db, &key, record, url).await });
 }
 
 fn lock_name(page: &str) -> String {
     format!("peloton-page-{page}")
 }
 
+fn is_online() -> bool {
+    Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| Reflect::get(&n, &"onLine".into()))
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true)
+}
+
+fn register_service_worker(path: &str) {
+    let registered = Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| Reflect::get(&n, &"serviceWorker".into()))
+        .ok()
+        .filter(|sw| !sw.is_undefined())
+        .and_then(|sw| {
+            let register = Reflect::get(&sw, &"register".into())
+                .ok()?
+                .dyn_into::<Function>()
+                .ok()?;
+            register.call1(&sw, &path.into()).ok()
+        });
+    if registered.is_none() {
+        tracing::warn!("peloton: no service worker here: pages will not open offline");
+    }
+}
+
 /// Writes `connection`'s pending record under `key` whenever it changes
-/// (the latest only, in order), and deletes it when there is none.
-fn keep(connection: &Connection, db: &Rc<Database>, key: String) {
+/// (the latest only, in order), and deletes it when there is none. With
+/// `adopted`, the first write also deletes that record (taken over), in
+/// the same transaction, so the ops are never stored twice.
+fn keep(connection: &Connection, db: &Rc<Database>, key: String, adopted: Option<String>) {
     let (tx, mut rx) = mpsc::unbounded::<PendingRecord>();
     connection.keep_pending(move |record| {
         let _ = tx.unbounded_send(record);
     });
     let db = db.clone();
+    let mut adopted = adopted;
     wasm_bindgen_futures::spawn_local(async move {
         while let Some(mut record) = rx.next().await {
             // Only the latest matters: skip what was superseded meanwhile.
             while let Ok(newer) = rx.try_recv() {
                 record = newer;
             }
-            let written = if record.is_empty() {
-                delete(&db, &key).await
+            let json = if record.is_empty() {
+                None
             } else {
                 match serde_json::to_string(&record) {
-                    Ok(json) => put(&db, &key, &json).await,
-                    Err(e) => Err(e.to_string()),
+                    Ok(json) => Some(json),
+                    Err(e) => {
+                        tracing::warn!("peloton: pending edits do not serialize: {e}");
+                        continue;
+                    }
                 }
             };
-            if let Err(e) = written {
+            if let Err(e) = write(&db, &key, json.as_deref(), adopted.take().as_deref()).await {
                 tracing::warn!("peloton: saving pending edits failed: {e}");
             }
         }
@@ -115,7 +201,7 @@ async fn replay(db: &Rc<Database>, key: &str, record: PendingRecord, url: String
     };
     // Its progress is kept under the gone page's key, so a page closed
     // mid-replay leaves the rest (with the `seq`s sent) to the next one.
-    keep(&connection, db, key.to_owned());
+    keep(&connection, db, key.to_owned(), None);
     connection.when_nothing_pending().await;
     connection.close();
 }
@@ -132,28 +218,37 @@ async fn open() -> Result<Database, String> {
     request.await.map_err(|e| e.to_string())
 }
 
-async fn put(db: &Database, key: &str, json: &str) -> Result<(), String> {
+/// In one transaction: `json` under `key` (none: deletes it), and
+/// `also_delete` deleted.
+async fn write(
+    db: &Database,
+    key: &str,
+    json: Option<&str>,
+    also_delete: Option<&str>,
+) -> Result<(), String> {
     let transaction =
         (db.transaction(&[STORE], TransactionMode::ReadWrite)).map_err(|e| e.to_string())?;
     let store = transaction.object_store(STORE).map_err(|e| e.to_string())?;
-    store
-        .put(&JsValue::from_str(json), Some(&JsValue::from_str(key)))
-        .map_err(|e| e.to_string())?
-        .await
-        .map_err(|e| e.to_string())?;
-    transaction.await.map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-async fn delete(db: &Database, key: &str) -> Result<(), String> {
-    let transaction =
-        (db.transaction(&[STORE], TransactionMode::ReadWrite)).map_err(|e| e.to_string())?;
-    let store = transaction.object_store(STORE).map_err(|e| e.to_string())?;
-    store
-        .delete(JsValue::from_str(key))
-        .map_err(|e| e.to_string())?
-        .await
-        .map_err(|e| e.to_string())?;
+    match json {
+        Some(json) => {
+            (store.put(&JsValue::from_str(json), Some(&JsValue::from_str(key))))
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        None => {
+            (store.delete(JsValue::from_str(key)))
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(other) = also_delete {
+        (store.delete(JsValue::from_str(other)))
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     transaction.await.map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -211,6 +306,33 @@ impl Locks {
             .map_err(|e| format!("{e:?}"))?;
         forever.forget();
         Ok(())
+    }
+
+    /// Takes `name` for as long as the page lives, unless another page
+    /// holds it; whether it did.
+    async fn try_hold(&self, name: &str) -> Result<bool, String> {
+        let (granted, answer) = futures::channel::oneshot::channel::<bool>();
+        let mut granted = Some(granted);
+        let callback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |lock: JsValue| {
+            let got = !lock.is_null();
+            if let Some(granted) = granted.take() {
+                let _ = granted.send(got);
+            }
+            if got {
+                Promise::new(&mut |_, _| {})
+            } else {
+                Promise::resolve(&JsValue::UNDEFINED)
+            }
+        });
+        let options = Object::new();
+        let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
+        self.method("request")?
+            .call3(&self.0, &name.into(), &options, callback.as_ref())
+            .map_err(|e| format!("{e:?}"))?;
+        callback.forget();
+        answer
+            .await
+            .map_err(|_| "the lock was never answered".to_owned())
     }
 
     /// The names of the locks held now (by any page of this origin).
