@@ -29,6 +29,7 @@ pub mod client;
 pub mod model;
 pub mod ot;
 pub mod protocol;
+pub mod query;
 
 mod list_diff;
 mod random;

@@ -333,3 +333,51 @@ async fn kept_pending_work_is_replayed_exactly_once_by_another_connection() {
     );
     assert_eq!(stored.v, 4);
 }
+
+/// Offline, a live query answers from the documents the client holds: a
+/// document created offline joins its results (and its count), one edited
+/// out of it leaves, and the server agrees once the client is back.
+#[tokio::test]
+async fn offline_a_live_query_answers_from_the_documents_held() {
+    let backend = Backend::new();
+    let client = Connection::new(backend.clone());
+    let first = client.get("tasks", "a");
+    first
+        .create(json!({"done": false, "at": 1}))
+        .unwrap()
+        .await
+        .unwrap();
+    let open = client.subscribe_query("tasks", json!({"done": false, "$sort": {"at": 1}}));
+    let count = client.subscribe_query("tasks", json!({"done": false, "$count": true}));
+    open.ready().await.unwrap();
+    count.ready().await.unwrap();
+    assert_eq!(open.ids(), ["a"]);
+
+    client.disconnect();
+    until("offline", || {
+        client.state() == ConnectionState::Disconnected
+    })
+    .await;
+    let second = client.get("tasks", "b");
+    let _created = second.create(json!({"done": false, "at": 0})).unwrap();
+    assert_eq!(open.ids(), ["b", "a"], "created offline, sorted in");
+    assert_eq!(count.extra(), Some(json!(2)));
+    let _done = first
+        .submit_op(Op::from(Component::object_replace(
+            ["done"],
+            json!(false),
+            json!(true),
+        )))
+        .unwrap();
+    assert_eq!(open.ids(), ["b"], "edited out of the query");
+    assert_eq!(count.extra(), Some(json!(1)));
+
+    client.reconnect();
+    client.when_nothing_pending().await;
+    until("the server's answer", || {
+        open.ids() == ["b"] && count.extra() == Some(json!(1))
+    })
+    .await;
+    let stored = backend.fetch("tasks", "b").await.unwrap();
+    assert_eq!(stored.data, Some(json!({"done": false, "at": 0})));
+}

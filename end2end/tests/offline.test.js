@@ -93,7 +93,7 @@ test('edits made offline survive closing the browser and reach the server once',
   await page.goto(url);
   await waitForHydration(page);
   await waitForItems(page, ['tent', 'stove'], 10_000);
-  await until('the store emptied', async () => (await storedRecords(page)).length === 0);
+  await until('nothing left to send', async () => (await storedRecords(page)).every((r) => r.docs.length === 0));
   await page.reload();
   await waitForHydration(page);
   await waitForItems(page, ['tent', 'stove']);
@@ -118,9 +118,10 @@ test('two tabs offline at once each send their own edits, once', async () => {
   await second.waitForSelector('header .status[data-state="offline"]');
   await addItem(first, 'from the first');
   await addItem(second, 'from the second');
-  await until('both tabs stored their edit', async () => (await storedRecords(first)).length === 2);
+  await until('both tabs stored their edit', async () =>
+    (await storedRecords(first)).filter((r) => r.docs.length > 0).length === 2);
   await context.setOffline(false);
-  await until('the store emptied', async () => (await storedRecords(first)).length === 0);
+  await until('nothing left to send', async () => (await storedRecords(first)).every((r) => r.docs.length === 0));
   const items = (await serverItems(url)).sort();
   assert.deepEqual(items, ['from the first', 'from the second'], 'each once');
   assert.deepEqual(problems(first), []);
@@ -172,7 +173,67 @@ test('a page visited before opens offline with the edits made offline, and they 
   await page.goto(url);
   await waitForHydration(page);
   await waitForItems(page, ['wood', 'matches'], 10_000);
-  await until('the store emptied', async () => (await storedRecords(page)).length === 0);
+  await until('nothing left to send', async () => (await storedRecords(page)).every((r) => r.docs.length === 0));
   assert.deepEqual(await serverItems(url), ['wood', 'matches'], 'each edit once');
+  await context.close();
+});
+
+test('offline, a list created on the home page joins its live query and count at once', async () => {
+  const page = await openPage(browser);
+  await page.goto(BASE_URL + '/');
+  await waitForHydration(page);
+  await page.waitForSelector('header .status[data-state="connected"]');
+  const lists = () => page.$$eval('ul.lists a', (links) => links.length);
+  const before = await lists();
+
+  await page.context().setOffline(true);
+  await page.waitForSelector('header .status[data-state="offline"]');
+  const title = unique('Made offline');
+  await page.fill('form.new-list input', title);
+  await page.click('form.new-list button');
+  await page.locator('ul.lists a', { hasText: title }).waitFor({ timeout: 2000 });
+  assert.equal(await lists(), before + 1);
+  assert.equal(await page.textContent('p.count'), `${before + 1} lists`);
+
+  await page.context().setOffline(false);
+  await page.waitForSelector('header .status[data-state="connected"]');
+  const fresh = await openPage(browser);
+  await fresh.goto(BASE_URL + '/');
+  await fresh.locator('ul.lists a', { hasText: title }).waitFor({ timeout: 5000 });
+  assert.equal(await fresh.locator('ul.lists a', { hasText: title }).count(), 1, 'once on the server');
+  assert.deepEqual(problems(page), []);
+  await fresh.context().close();
+  await page.context().close();
+});
+
+test('opened offline, a page shows the latest it had seen, not the older copy it was served', async () => {
+  const dir = profile();
+  let context = await launchPersistent(dir);
+  let page = watch(await context.newPage());
+  const url = await createList(page, unique('Latest'));
+  await page.goto(url);
+  await waitForHydration(page);
+  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 10_000 });
+  await page.reload();
+  await waitForHydration(page);
+  await page.waitForSelector('header .status[data-state="connected"]');
+
+  // Someone else adds an item; it arrives live, after the copy was taken.
+  const other = await openPage(browser);
+  await other.goto(url);
+  await waitForHydration(other);
+  await addItem(other, 'seen live');
+  await waitForItems(page, ['seen live'], 5000);
+  await until('the latest stored', async () =>
+    (await storedRecords(page)).some((r) => r.held.some((d) => d.data?.items?.length === 1)));
+  await other.context().close();
+  await context.close();
+
+  context = await launchPersistent(dir);
+  await context.setOffline(true);
+  page = watch(await context.newPage());
+  await page.goto(url);
+  await waitForHydration(page);
+  await waitForItems(page, ['seen live'], 10_000);
   await context.close();
 });

@@ -41,7 +41,9 @@ mod live_query;
 pub mod middleware;
 pub mod milestones;
 pub mod pubsub;
-pub mod query;
+/// Queries, as the backend and the databases evaluate them (the same
+/// module the browser uses offline: [`crate::query`]).
+pub use crate::query;
 mod snapshot;
 mod submit;
 mod timed;

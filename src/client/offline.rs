@@ -32,6 +32,11 @@ pub struct PendingRecord {
     pub next_seq: u64,
     /// The documents with ops to send, by collection and id.
     pub docs: Vec<PendingDoc>,
+    /// The other documents the connection held, as it last had them (no
+    /// ops): what a page opened offline shows when they are newer than
+    /// the copy it was served with.
+    #[serde(default)]
+    pub held: Vec<PendingDoc>,
 }
 
 /// A document with unacknowledged ops.
@@ -58,6 +63,11 @@ impl PendingRecord {
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty()
     }
+
+    /// Whether there is nothing to keep at all.
+    pub fn holds_nothing(&self) -> bool {
+        self.docs.is_empty() && self.held.is_empty()
+    }
 }
 
 /// Where a connection's pending record goes whenever it changes.
@@ -70,6 +80,7 @@ impl State {
             id: self.link().id().map(str::to_owned),
             next_seq: self.link().next_seq(),
             docs: self.docs().pending_docs(),
+            held: self.docs().held_docs(),
         }
     }
 }
@@ -112,6 +123,7 @@ impl Connection {
     ) -> Result<Self, ClientError> {
         let mut state = State::default();
         state.resume_as(record.id, record.next_seq);
+        // Only what is to be sent: the documents held are the page's view.
         for doc in record.docs {
             state.restore_doc(doc)?;
         }

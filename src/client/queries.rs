@@ -6,6 +6,10 @@
 //! This module reads the documents' versions to resume a query, and sends
 //! through the [`Link`].
 //!
+//! While offline it also answers live queries from the documents the
+//! connection holds (with the same matcher as the server, `crate::query`),
+//! so what is created or edited offline joins or leaves their results.
+//!
 //! This module owns the queries' state and requests only; it never changes a
 //! document.
 
@@ -18,6 +22,7 @@ use super::docs::Docs;
 use super::link::Link;
 use super::{ClientError, ClientEvent, QueryChange};
 use crate::protocol::{ClientMessage, QueryRequest};
+use crate::query::ParsedQuery;
 
 /// One query.
 pub(crate) struct QueryState {
@@ -301,6 +306,42 @@ impl Queries {
             query: id,
             change: QueryChange::Extra(extra),
         });
+    }
+
+    /// While offline: answers the live queries on `collection` from the
+    /// documents the connection holds, as the server would. A query that
+    /// pages (`$skip`/`$limit`: the client may not hold the pages before)
+    /// or that only the database can run keeps its results until the
+    /// server answers again.
+    pub fn answer_offline(&mut self, collection: &str, docs: &Docs, events: &mut Vec<ClientEvent>) {
+        let mut held = None;
+        for (id, query) in self.queries.iter_mut() {
+            // Answered before, or known from the page's bundle.
+            let has_results = query.ready || query.known.is_some();
+            if !query.live || !has_results || query.collection != collection {
+                continue;
+            }
+            let Ok(parsed) = ParsedQuery::parse(&query.expression) else {
+                continue;
+            };
+            let paged = parsed.skip().is_some() || parsed.limit().is_some();
+            if !parsed.is_portable() || paged {
+                continue;
+            }
+            let held = held.get_or_insert_with(|| docs.collection(collection));
+            let outcome = parsed.run(held.iter().map(|(id, data)| (id.as_str(), data)));
+            if parsed.is_count() {
+                if outcome.extra != query.extra {
+                    query.extra.clone_from(&outcome.extra);
+                    let change = QueryChange::Extra(outcome.extra);
+                    events.push(ClientEvent::Query { query: *id, change });
+                }
+            } else if outcome.ids != query.ids {
+                query.ids.clone_from(&outcome.ids);
+                let change = QueryChange::Results { ids: outcome.ids };
+                events.push(ClientEvent::Query { query: *id, change });
+            }
+        }
     }
 
     /// The server refused a query.

@@ -99,8 +99,20 @@ impl State {
             return Ok(false);
         }
         self.link.resume_as(record.id, record.next_seq);
+        let mut collections: Vec<String> = (record.docs.iter())
+            .chain(&record.held)
+            .map(|doc| doc.c.clone())
+            .collect();
         for doc in record.docs {
             self.docs.adopt(doc, &mut self.events)?;
+        }
+        for doc in record.held {
+            self.docs.take_newer(doc, &mut self.events);
+        }
+        collections.sort();
+        collections.dedup();
+        for c in collections {
+            (self.queries).answer_offline(&c, &self.docs, &mut self.events);
         }
         self.pending_changed();
         Ok(true)
@@ -180,9 +192,15 @@ impl State {
 
     /// A message from the server.
     pub fn handle(&mut self, message: ServerMessage) {
-        if matches!(
+        // What the offline store keeps changes with anything about
+        // documents (presence and pongs aside).
+        if !matches!(
             message,
-            ServerMessage::Op(_) | ServerMessage::OpAck { .. } | ServerMessage::Error(_)
+            ServerMessage::Presence(_)
+                | ServerMessage::PresenceSubscribe { .. }
+                | ServerMessage::PresenceUnsubscribe { .. }
+                | ServerMessage::PresenceRequest { .. }
+                | ServerMessage::Pong
         ) {
             self.pending_changed();
         }
@@ -352,6 +370,9 @@ impl State {
     pub fn submit(&mut self, c: &str, d: &str, kind: OpKind) -> Result<Ack, ClientError> {
         self.docs.apply_local(c, d, &kind)?;
         self.pending_changed();
+        if !self.link.can_send() {
+            (self.queries).answer_offline(c, &self.docs, &mut self.events);
+        }
         (self.presences).past((c, d), &kind, None, true, &mut self.events);
         let ack = self.docs.queue(c, d, kind);
         if !self.unflushed.iter().any(|(uc, ud)| uc == c && ud == d) {

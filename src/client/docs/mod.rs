@@ -360,6 +360,50 @@ impl Docs {
         Ok(())
     }
 
+    /// The documents held without local writes (loaded, with a version):
+    /// their latest copies, for a page opened offline.
+    pub fn held_docs(&self) -> Vec<PendingDoc> {
+        let mut docs: Vec<PendingDoc> = (self.0.iter())
+            .filter(|(_, doc)| !doc.has_write_pending() && doc.version.is_some())
+            .map(|((c, d), doc)| PendingDoc {
+                c: c.clone(),
+                d: d.clone(),
+                v: doc.version,
+                doc_type: doc.doc_type.clone(),
+                data: doc.data.clone(),
+                ops: Vec::new(),
+            })
+            .collect();
+        docs.sort_by(|a, b| (&a.c, &a.d).cmp(&(&b.c, &b.d)));
+        docs
+    }
+
+    /// Takes a newer copy of a document this connection shows (from a
+    /// closed page's store); a copy no newer, or of a document with local
+    /// writes or not shown here, changes nothing.
+    pub fn take_newer(&mut self, held: PendingDoc, events: &mut Vec<ClientEvent>) {
+        let Some(doc) = self.get_mut(&held.c, &held.d) else {
+            return;
+        };
+        let newer = match (doc.version, held.v) {
+            (Some(mine), Some(theirs)) => theirs > mine,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if !newer || doc.has_write_pending() {
+            return;
+        }
+        let previous = doc.data.take();
+        doc.version = held.v;
+        doc.doc_type = held.doc_type;
+        doc.data = held.data;
+        events.push(ClientEvent::Loaded {
+            collection: held.c,
+            id: held.d,
+            previous,
+        });
+    }
+
     /// Whether `c.d` has local writes the server has not acknowledged.
     pub fn has_writes(&self, c: &str, d: &str) -> bool {
         self.get(c, d).is_some_and(DocState::has_write_pending)

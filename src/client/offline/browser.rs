@@ -154,11 +154,32 @@ fn register_service_worker(path: &str) {
     }
 }
 
-/// Writes `connection`'s pending record under `key` whenever it changes
-/// (the latest only, in order), and deletes it when there is none. With
+/// Writes `connection`'s record under `key` whenever it changes (the
+/// latest only, in order), and deletes it when it holds nothing. With
 /// `adopted`, the first write also deletes that record (taken over), in
-/// the same transaction, so the ops are never stored twice.
+/// the same transaction, so the ops are never stored twice. A replay keeps
+/// only its pending ops (`Keep::Pending`): the documents it held are not a
+/// page's view.
 fn keep(connection: &Connection, db: &Rc<Database>, key: String, adopted: Option<String>) {
+    keep_as(connection, db, key, adopted, Keep::All);
+}
+
+/// What a record keeps.
+#[derive(Clone, Copy, PartialEq)]
+enum Keep {
+    /// Pending ops and the documents held: a page.
+    All,
+    /// Pending ops only: a replay.
+    Pending,
+}
+
+fn keep_as(
+    connection: &Connection,
+    db: &Rc<Database>,
+    key: String,
+    adopted: Option<String>,
+    what: Keep,
+) {
     let (tx, mut rx) = mpsc::unbounded::<PendingRecord>();
     connection.keep_pending(move |record| {
         let _ = tx.unbounded_send(record);
@@ -171,7 +192,10 @@ fn keep(connection: &Connection, db: &Rc<Database>, key: String, adopted: Option
             while let Ok(newer) = rx.try_recv() {
                 record = newer;
             }
-            let json = if record.is_empty() {
+            if what == Keep::Pending {
+                record.held.clear();
+            }
+            let json = if record.holds_nothing() {
                 None
             } else {
                 match serde_json::to_string(&record) {
@@ -201,7 +225,7 @@ async fn replay(db: &Rc<Database>, key: &str, record: PendingRecord, url: String
     };
     // Its progress is kept under the gone page's key, so a page closed
     // mid-replay leaves the rest (with the `seq`s sent) to the next one.
-    keep(&connection, db, key.to_owned(), None);
+    keep_as(&connection, db, key.to_owned(), None, Keep::Pending);
     connection.when_nothing_pending().await;
     connection.close();
 }

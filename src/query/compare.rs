@@ -32,7 +32,7 @@ pub(super) fn same_class(a: &Value, b: &Value) -> bool {
 /// arrays and objects element by element).
 ///
 /// ```
-/// use peloton::backend::query::compare_values;
+/// use peloton::query::compare_values;
 /// use serde_json::json;
 /// use std::cmp::Ordering;
 ///

@@ -11,6 +11,7 @@
 
 use std::cmp::Ordering;
 
+#[cfg(feature = "ssr")]
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
@@ -57,6 +58,7 @@ enum Operator {
     Size(usize),
     All(Vec<Value>),
     Not(Condition),
+    #[cfg(feature = "ssr")]
     Regex(Regex),
     /// Some element of an array value satisfies this.
     ElemMatch(ElemMatch),
@@ -250,7 +252,21 @@ impl Compiler {
 
     /// `$regex` (with `$options`) as a compiled pattern; a pattern Rust's
     /// `regex` cannot compile (look-around, back-references) is left to
+    /// the database, whose PCRE may accept it. Without the server side
+    /// (the browser, offline) every `$regex` is left to the server.
+    #[cfg(not(feature = "ssr"))]
+    fn regex(&mut self, pattern: &Value, _: Option<&Value>) -> Result<Operator, QueryError> {
+        if !pattern.is_string() {
+            return Err(QueryError::InvalidArgument("$regex".into(), "a string"));
+        }
+        self.foreign("$regex");
+        Ok(Operator::Foreign)
+    }
+
+    /// `$regex` (with `$options`) as a compiled pattern; a pattern Rust's
+    /// `regex` cannot compile (look-around, back-references) is left to
     /// the database, whose PCRE may accept it.
+    #[cfg(feature = "ssr")]
     fn regex(&mut self, pattern: &Value, options: Option<&Value>) -> Result<Operator, QueryError> {
         let Value::String(pattern) = pattern else {
             return Err(QueryError::InvalidArgument("$regex".into(), "a string"));
@@ -482,6 +498,7 @@ impl Operator {
                     })
             }
             Operator::Not(condition) => !condition.holds(values, present),
+            #[cfg(feature = "ssr")]
             Operator::Regex(regex) => {
                 candidates(values).any(|v| matches!(v, Value::String(s) if regex.is_match(s)))
             }

@@ -4,10 +4,12 @@
 //! `$limit` and `$count` are cursor options every database runs; other
 //! top-level `$`-keys (`$comment`, `$hint`, `$distinct`, ...) are options
 //! for the database that understands them ([`ParsedQuery::options`]); every other
-//! key is the filter. [`ParsedQuery`] parses it once; [`MemoryDb`](super::MemoryDb)
+//! key is the filter. [`ParsedQuery`] parses it once; the server's `MemoryDb`
 //! runs it over documents in memory, `MongoDb` hands it to MongoDB, and
 //! live queries use [`ParsedQuery::matches`] to decide from one changed document
-//! whether it joins or leaves the results.
+//! whether it joins or leaves the results. In the browser (feature
+//! `hydrate`), the client answers subscribed queries from the documents it
+//! holds while it is offline; there `$regex` is left to the server.
 //!
 //! # Which operators work where
 //!
@@ -35,7 +37,7 @@
 //! ignored by MemoryDb.
 //!
 //! ```
-//! use peloton::backend::query::ParsedQuery;
+//! use peloton::query::ParsedQuery;
 //! use serde_json::json;
 //!
 //! let query = ParsedQuery::parse(&json!({"done": false, "n": {"$gte": 2}, "$sort": {"n": -1}}))?;
@@ -54,7 +56,7 @@
 //! let dated = ParsedQuery::parse(&json!({"due": {"$type": "date"}}))?;
 //! assert_eq!(dated.foreign_operators(), ["$type"]);
 //! assert!(!dated.can_poll_doc());
-//! # Ok::<(), peloton::backend::query::QueryError>(())
+//! # Ok::<(), peloton::query::QueryError>(())
 //! ```
 
 mod compare;
@@ -265,7 +267,7 @@ impl ParsedQuery {
             Some(operator) => Err(QueryError::Unsupported {
                 operator: operator.clone(),
                 database,
-                reason: "it evaluates only the operators listed in peloton::backend::query; \
+                reason: "it evaluates only the operators listed in peloton::query; \
                          run such queries on MongoDb",
             }),
         }
