@@ -49,15 +49,41 @@ pub fn start(connection: Connection, url: String, service_worker: Option<String>
     }
     connection.disconnect();
     wasm_bindgen_futures::spawn_local(async move {
-        let prepared = prepare(&connection, &url).await;
-        if is_online() {
-            connection.reconnect();
-        }
+        let page_url = url.clone();
+        let mut prepare = std::pin::pin!(prepare(&connection, &page_url));
+        // A store that does not open in time (another tab upgrading it,
+        // say) must not keep the page offline: it connects, and what a
+        // closed page left is replayed instead of taken over.
+        let waited = futures::future::select(
+            prepare.as_mut(),
+            gloo_timers::future::TimeoutFuture::new(PREPARE_TIMEOUT_MS),
+        )
+        .await;
+        let prepared = match waited {
+            futures::future::Either::Left((prepared, _)) => {
+                reconnect_if_online(&connection);
+                prepared
+            }
+            futures::future::Either::Right(((), _)) => {
+                tracing::warn!("peloton: the offline store is slow to open; connecting meanwhile");
+                reconnect_if_online(&connection);
+                prepare.await
+            }
+        };
         match prepared {
             Ok(prepared) => prepared.replay_the_rest(url),
             Err(e) => tracing::warn!("peloton: offline store off: {e}"),
         }
     });
+}
+
+/// How long the page stays offline waiting for its store, at most.
+const PREPARE_TIMEOUT_MS: u32 = 3_000;
+
+fn reconnect_if_online(connection: &Connection) {
+    if is_online() {
+        connection.reconnect();
+    }
 }
 
 /// The store, opened and read, with the records left to replay.
