@@ -37,6 +37,10 @@ pub struct PendingRecord {
     /// the copy it was served with.
     #[serde(default)]
     pub held: Vec<PendingDoc>,
+    /// When the store wrote it (ms since the epoch; 0 if it did not say):
+    /// the latest closed page is the one a new page takes over.
+    #[serde(default)]
+    pub saved_at: f64,
 }
 
 /// A document with unacknowledged ops.
@@ -81,6 +85,7 @@ impl State {
             next_seq: self.link().next_seq(),
             docs: self.docs().pending_docs(),
             held: self.docs().held_docs(),
+            saved_at: 0.0,
         }
     }
 }

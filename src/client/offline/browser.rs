@@ -112,8 +112,9 @@ async fn prepare(connection: &Connection, url: &str) -> Result<Prepared, String>
         .into_iter()
         .filter(|(key, _)| *key != page && !live.iter().any(|name| *name == lock_name(key)))
         .collect();
-    // One closed page's work is taken over, if no other page is taking
-    // it: its edits show here at once, even offline.
+    // The latest closed page's work is taken over, if no other page is
+    // taking it: its edits show here at once, even offline.
+    others.sort_by(|a, b| a.1.saved_at.total_cmp(&b.1.saved_at));
     let mut adopted = None;
     if let Some((key, record)) = others.pop()
         && locks.try_hold(&lock_name(&key)).await?
@@ -221,6 +222,7 @@ fn keep_as(
             if what == Keep::Pending {
                 record.held.clear();
             }
+            record.saved_at = js_sys::Date::now();
             let json = if record.holds_nothing() {
                 None
             } else {
