@@ -3,29 +3,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BASE_URL, launch, openPage, waitForHydration, screenshot, itemTexts, waitForItems,
+  unique, createList, addItem,
 } from '../support.js';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-
-const unique = (name) => `${name} ${Math.random().toString(36).slice(2, 8)}`;
-
-// Creates a list from the home page; returns its URL.
-async function createList(page, title) {
-  await page.goto(BASE_URL + '/');
-  await waitForHydration(page);
-  await page.fill('form.new-list input', title);
-  await page.click('form.new-list button');
-  const link = page.locator('ul.lists a', { hasText: title });
-  await link.waitFor({ timeout: 5000 });
-  return BASE_URL + (await link.getAttribute('href'));
-}
-
-async function addItem(page, text) {
-  await page.fill('form.new-item input', text);
-  await page.click('form.new-item button');
-}
 
 test('a list renders on the server with its items, without JavaScript', async () => {
   const page = await openPage(browser);

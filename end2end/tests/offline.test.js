@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   BASE_URL, launch, launchPersistent, openPage, watch, waitForHydration, waitForItems,
-  storedRecords,
+  storedRecords, unique, createList, addItem,
 } from '../support.js';
 
 let browser;
@@ -18,26 +18,23 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-const unique = (name) => `${name} ${Math.random().toString(36).slice(2, 8)}`;
 const profile = () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'peloton-offline-'));
   dirs.push(dir);
   return dir;
 };
 
-async function createList(page, title) {
-  await page.goto(BASE_URL + '/');
+// Creates a list and opens it twice, the second time through the service
+// worker, which then keeps copies of the page and its files; its URL.
+async function openListKept(page, title) {
+  const url = await createList(page, title);
+  await page.goto(url);
   await waitForHydration(page);
-  await page.fill('form.new-list input', title);
-  await page.click('form.new-list button');
-  const link = page.locator('ul.lists a', { hasText: title });
-  await link.waitFor({ timeout: 5000 });
-  return BASE_URL + (await link.getAttribute('href'));
-}
-
-async function addItem(page, text) {
-  await page.fill('form.new-item input', text);
-  await page.click('form.new-item button');
+  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 10_000 });
+  await page.reload();
+  await waitForHydration(page);
+  await page.waitForSelector('header .status[data-state="connected"]');
+  return url;
 }
 
 // What the server has: the list as a fresh browser sees it.
@@ -133,14 +130,7 @@ test('a page visited before opens offline with the edits made offline, and they 
   const dir = profile();
   let context = await launchPersistent(dir);
   let page = watch(await context.newPage());
-  const url = await createList(page, unique('Cabin'));
-  await page.goto(url);
-  await waitForHydration(page);
-  // Once more, now that the service worker keeps copies of the page and its files.
-  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 10_000 });
-  await page.reload();
-  await waitForHydration(page);
-  await page.waitForSelector('header .status[data-state="connected"]');
+  const url = await openListKept(page, unique('Cabin'));
 
   await context.setOffline(true);
   await page.waitForSelector('header .status[data-state="offline"]');
@@ -210,13 +200,7 @@ test('opened offline, a page shows the latest it had seen, not the older copy it
   const dir = profile();
   let context = await launchPersistent(dir);
   let page = watch(await context.newPage());
-  const url = await createList(page, unique('Latest'));
-  await page.goto(url);
-  await waitForHydration(page);
-  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 10_000 });
-  await page.reload();
-  await waitForHydration(page);
-  await page.waitForSelector('header .status[data-state="connected"]');
+  const url = await openListKept(page, unique('Latest'));
 
   // Someone else adds an item; it arrives live, after the copy was taken.
   const other = await openPage(browser);

@@ -4,30 +4,22 @@
 // it rendered, so it goes live without fetching again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, launch, openPage, waitForHydration, itemTexts, waitForItems } from '../support.js';
+import {
+  BASE_URL, launch, openPage, waitForHydration, itemTexts, waitForItems, unique, createList, addItem,
+} from '../support.js';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-const unique = (name) => `${name} ${Math.random().toString(36).slice(2, 8)}`;
-
-async function createList(page, title, items) {
-  await page.goto(BASE_URL + '/');
+// A list with these items; its id.
+async function listWith(page, title, items) {
+  const url = await createList(page, title);
+  await page.goto(url);
   await waitForHydration(page);
-  await page.fill('form.new-list input', title);
-  await page.click('form.new-list button');
-  const link = page.locator('ul.lists a', { hasText: title });
-  await link.waitFor({ timeout: 5000 });
-  const path = await link.getAttribute('href');
-  await page.goto(BASE_URL + path);
-  await waitForHydration(page);
-  for (const text of items) {
-    await page.fill('form.new-item input', text);
-    await page.click('form.new-item button');
-  }
+  for (const text of items) await addItem(page, text);
   await waitForItems(page, items);
-  return path.split('/').pop();
+  return url.split('/').pop();
 }
 
 // The messages a page sends on its WebSocket, parsed.
@@ -58,7 +50,7 @@ for (const mode of ['out-of-order', 'in-order', 'partially-blocked']) {
   test(`the list page streamed ${mode} hydrates with its data and goes live`, async () => {
     const writer = await openPage(browser);
     const items = ['one', 'two'];
-    const id = await createList(writer, unique(`Mode ${mode}`), items);
+    const id = await listWith(writer, unique(`Mode ${mode}`), items);
     const url = `${BASE_URL}/ssr/${mode}/lists/${id}`;
 
     // The HTML carries the items and the model's bundle.
@@ -83,8 +75,7 @@ for (const mode of ['out-of-order', 'in-order', 'partially-blocked']) {
     assert.equal(typeof claimed, 'number', `subscribe for ${id} claims a version: ${JSON.stringify(sent)}`);
 
     // Live both ways.
-    await writer.fill('form.new-item input', 'three');
-    await writer.click('form.new-item button');
+    await addItem(writer, 'three');
     await waitForItems(reader, ['one', 'two', 'three']);
     await reader.click('ul.items li:first-child .delete');
     await waitForItems(writer, ['two', 'three']);

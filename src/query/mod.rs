@@ -398,23 +398,9 @@ impl ParsedQuery {
         if !self.sort.is_empty() {
             matched.sort_by(|a, b| self.compare(*a, *b));
         }
-        let skip = self
-            .skip
-            .map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX));
-        let limit = self
-            .limit
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let page = matched.into_iter().skip(skip).take(limit);
-        if self.count {
-            return QueryOutcome {
-                ids: Vec::new(),
-                extra: Some(Value::from(page.count())),
-            };
-        }
-        QueryOutcome {
-            ids: page.map(|(id, _)| id.to_owned()).collect(),
-            extra: None,
-        }
+        let ids = matched.into_iter().map(|(id, _)| id.to_owned()).collect();
+        let (ids, extra) = self.page(ids);
+        QueryOutcome { ids, extra }
     }
 
     fn compare(&self, a: (&str, &Value), b: (&str, &Value)) -> Ordering {

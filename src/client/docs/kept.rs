@@ -16,30 +16,34 @@ impl Docs {
     /// The documents with ops the server has not acknowledged, as the
     /// offline store keeps them (each op as its wire message).
     pub fn pending_docs(&self) -> Vec<PendingDoc> {
-        let mut docs: Vec<PendingDoc> = self
-            .0
-            .iter()
-            .filter(|(_, doc)| doc.has_write_pending())
+        self.kept(|doc| doc.has_write_pending(), true)
+    }
+
+    /// The documents held without local writes (loaded, with a version):
+    /// their latest copies, for a page opened offline.
+    pub fn held_docs(&self) -> Vec<PendingDoc> {
+        self.kept(
+            |doc| !doc.has_write_pending() && doc.version.is_some(),
+            false,
+        )
+    }
+
+    /// The documents `which` picks, as kept, with their ops if `ops`, in
+    /// collection and id order.
+    fn kept(&self, which: impl Fn(&DocState) -> bool, ops: bool) -> Vec<PendingDoc> {
+        let mut docs: Vec<PendingDoc> = (self.0.iter())
+            .filter(|(_, doc)| which(doc))
             .map(|((c, d), doc)| PendingDoc {
                 c: c.clone(),
                 d: d.clone(),
                 v: doc.version,
                 doc_type: doc.doc_type.clone(),
                 data: doc.data.clone(),
-                ops: (doc.inflight.iter().chain(doc.pending.iter()))
-                    .map(|op| {
-                        let message = ClientMessage::Op(OpRequest {
-                            c: c.clone(),
-                            d: d.clone(),
-                            v: None,
-                            src: op.src.clone(),
-                            seq: op.seq,
-                            kind: op.kind.clone(),
-                            x: None,
-                        });
-                        serde_json::to_string(&message).unwrap_or_default()
-                    })
-                    .collect(),
+                ops: if ops {
+                    op_messages(c, d, doc)
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
         docs.sort_by(|a, b| (&a.c, &a.d).cmp(&(&b.c, &b.d)));
@@ -72,24 +76,6 @@ impl Docs {
         doc.pending = ops;
         doc.want_subscribe = pending.v.is_some();
         Ok(())
-    }
-
-    /// The documents held without local writes (loaded, with a version):
-    /// their latest copies, for a page opened offline.
-    pub fn held_docs(&self) -> Vec<PendingDoc> {
-        let mut docs: Vec<PendingDoc> = (self.0.iter())
-            .filter(|(_, doc)| !doc.has_write_pending() && doc.version.is_some())
-            .map(|((c, d), doc)| PendingDoc {
-                c: c.clone(),
-                d: d.clone(),
-                v: doc.version,
-                doc_type: doc.doc_type.clone(),
-                data: doc.data.clone(),
-                ops: Vec::new(),
-            })
-            .collect();
-        docs.sort_by(|a, b| (&a.c, &a.d).cmp(&(&b.c, &b.d)));
-        docs
     }
 
     /// Takes a newer copy of a document this connection shows (from a
@@ -142,4 +128,23 @@ impl Docs {
         });
         Ok(())
     }
+}
+
+/// A document's unacknowledged ops, oldest first, each as its wire message
+/// (with its `src`/`seq` if it was sent).
+fn op_messages(c: &str, d: &str, doc: &DocState) -> Vec<String> {
+    (doc.inflight.iter().chain(doc.pending.iter()))
+        .map(|op| {
+            let message = ClientMessage::Op(OpRequest {
+                c: c.to_owned(),
+                d: d.to_owned(),
+                v: None,
+                src: op.src.clone(),
+                seq: op.seq,
+                kind: op.kind.clone(),
+                x: None,
+            });
+            serde_json::to_string(&message).unwrap_or_default()
+        })
+        .collect()
 }
