@@ -381,3 +381,44 @@ async fn offline_a_live_query_answers_from_the_documents_held() {
     let stored = backend.fetch("tasks", "b").await.unwrap();
     assert_eq!(stored.data, Some(json!({"done": false, "at": 0})));
 }
+
+/// A page opened offline takes over the results a closed page kept for a
+/// query it cannot answer itself (one that pages), until the server
+/// answers.
+#[tokio::test]
+async fn kept_query_results_are_taken_over_until_the_server_answers() {
+    use peloton::client::offline::PendingRecord;
+    let backend = Backend::new();
+    let closed = Connection::new(backend.clone());
+    for (id, n) in [("a", 3), ("b", 1), ("c", 2)] {
+        closed
+            .get("tasks", id)
+            .create(json!({"n": n}))
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let first_two = json!({"$sort": {"n": 1}, "$limit": 2});
+    let kept = Arc::new(std::sync::Mutex::new(PendingRecord::default()));
+    closed.keep_pending({
+        let kept = kept.clone();
+        move |record| *kept.lock().unwrap() = record
+    });
+    let query = closed.subscribe_query("tasks", first_two.clone());
+    query.ready().await.unwrap();
+    let record = kept.lock().unwrap().clone();
+    assert_eq!(record.queries.len(), 1);
+    assert_eq!(record.queries[0].ids, ["b", "c"]);
+    drop(query);
+    drop(closed);
+
+    let page = Connection::new(backend);
+    page.disconnect();
+    let same = page.subscribe_query("tasks", first_two);
+    assert!(same.ids().is_empty(), "nothing known yet");
+    assert!(page.adopt(record).unwrap());
+    assert_eq!(same.ids(), ["b", "c"], "the kept results, offline");
+    page.reconnect();
+    same.ready().await.unwrap();
+    assert_eq!(same.ids(), ["b", "c"]);
+}

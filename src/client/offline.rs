@@ -37,6 +37,11 @@ pub struct PendingRecord {
     /// the copy it was served with.
     #[serde(default)]
     pub held: Vec<PendingDoc>,
+    /// The results of the live queries, as the connection last had them:
+    /// what a page opened offline shows of a query it cannot answer itself
+    /// (one that pages).
+    #[serde(default)]
+    pub queries: Vec<KeptQuery>,
     /// When the store wrote it (ms since the epoch; 0 if it did not say):
     /// the latest closed page is the one a new page takes over.
     #[serde(default)]
@@ -62,6 +67,19 @@ pub struct PendingDoc {
     pub ops: Vec<String>,
 }
 
+/// A live query's results, as an offline store keeps them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptQuery {
+    /// Collection.
+    pub c: String,
+    /// The query expression.
+    pub q: Value,
+    /// The result ids, in order.
+    pub ids: Vec<String>,
+    /// The extra result (`$count`, ...).
+    pub extra: Option<Value>,
+}
+
 impl PendingRecord {
     /// Whether there is nothing to send.
     pub fn is_empty(&self) -> bool {
@@ -70,7 +88,7 @@ impl PendingRecord {
 
     /// Whether there is nothing to keep at all.
     pub fn holds_nothing(&self) -> bool {
-        self.docs.is_empty() && self.held.is_empty()
+        self.docs.is_empty() && self.held.is_empty() && self.queries.is_empty()
     }
 }
 
@@ -85,6 +103,7 @@ impl State {
             next_seq: self.link().next_seq(),
             docs: self.docs().pending_docs(),
             held: self.docs().held_docs(),
+            queries: self.queries().kept(),
             saved_at: 0.0,
         }
     }

@@ -20,6 +20,7 @@ use serde_json::Value;
 use super::ack::{Waiter, resolve};
 use super::docs::Docs;
 use super::link::Link;
+use super::offline::KeptQuery;
 use super::{ClientError, ClientEvent, QueryChange};
 use crate::protocol::{ClientMessage, QueryRequest};
 use crate::query::ParsedQuery;
@@ -341,6 +342,41 @@ impl Queries {
                 let change = QueryChange::Results { ids: outcome.ids };
                 events.push(ClientEvent::Query { query: *id, change });
             }
+        }
+    }
+
+    /// The live queries' results, for an offline store.
+    pub fn kept(&self) -> Vec<KeptQuery> {
+        let mut kept: Vec<KeptQuery> = (self.queries.values())
+            .filter(|q| q.live && (q.ready || q.known.is_some()))
+            .map(|q| KeptQuery {
+                c: q.collection.clone(),
+                q: q.expression.clone(),
+                ids: q.ids.clone(),
+                extra: q.extra.clone(),
+            })
+            .collect();
+        kept.sort_by_cached_key(|k| (k.c.clone(), k.q.to_string()));
+        kept
+    }
+
+    /// Takes results a closed page kept for a query this connection has
+    /// but the server has not answered yet (a page opened offline).
+    pub fn take_kept(&mut self, kept: KeptQuery, events: &mut Vec<ClientEvent>) {
+        let found = (self.queries.iter_mut())
+            .find(|(_, q)| q.live && !q.ready && q.collection == kept.c && q.expression == kept.q);
+        let Some((id, query)) = found else {
+            return;
+        };
+        if query.ids != kept.ids {
+            query.ids.clone_from(&kept.ids);
+            let change = QueryChange::Results { ids: kept.ids };
+            events.push(ClientEvent::Query { query: *id, change });
+        }
+        if query.extra != kept.extra {
+            query.extra.clone_from(&kept.extra);
+            let change = QueryChange::Extra(kept.extra);
+            events.push(ClientEvent::Query { query: *id, change });
         }
     }
 

@@ -55,6 +55,10 @@ impl State {
         &self.docs
     }
 
+    pub fn queries(&self) -> &Queries {
+        &self.queries
+    }
+
     // ----- the offline store -----
 
     pub fn set_pending_sink(&mut self, sink: Option<PendingSink>) {
@@ -108,6 +112,12 @@ impl State {
         }
         for doc in record.held {
             self.docs.take_newer(doc, &mut self.events);
+        }
+        // Kept results first; those the client can answer are answered
+        // again below from the documents it now holds.
+        for query in record.queries {
+            collections.push(query.c.clone());
+            self.queries.take_kept(query, &mut self.events);
         }
         collections.sort();
         collections.dedup();

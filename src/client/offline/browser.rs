@@ -194,7 +194,7 @@ fn keep(connection: &Connection, db: &Rc<Database>, key: String, adopted: Option
 /// What a record keeps.
 #[derive(Clone, Copy, PartialEq)]
 enum Keep {
-    /// Pending ops and the documents held: a page.
+    /// Pending ops, the documents held and the queries' results: a page.
     All,
     /// Pending ops only: a replay.
     Pending,
@@ -221,6 +221,7 @@ fn keep_as(
             }
             if what == Keep::Pending {
                 record.held.clear();
+                record.queries.clear();
             }
             record.saved_at = js_sys::Date::now();
             let json = if record.holds_nothing() {
