@@ -26,46 +26,14 @@ pub(crate) fn unit() -> f64 {
     (u64::from_le_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-#[cfg(target_arch = "wasm32")]
+/// 16 bytes from the operating system's random source (Web Crypto in the
+/// browser), through `getrandom`.
 fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok())
-        && crypto.get_random_values_with_u8_array(&mut bytes).is_ok()
-    {
-        return bytes;
-    }
-    // No Web Crypto (a worker without it): Math.random still gives unique ids.
-    for b in &mut bytes {
-        *b = (js_sys::Math::random() * 256.0) as u8;
-    }
+    // Linux's getrandom(2) and Web Crypto do not fail once the process is
+    // running; without either, no id is unguessable, so nothing may go on.
+    getrandom::fill(&mut bytes).expect("the operating system gave no random bytes");
     bytes
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn random_bytes() -> [u8; 16] {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    // RandomState is seeded from the OS once per process; hashing a counter
-    // and the time with two of them gives ids that never repeat in a process
-    // and do not collide across processes.
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut out = [0u8; 16];
-    for (i, half) in out.chunks_mut(8).enumerate() {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(count);
-        h.write_u128(nanos);
-        h.write_usize(i);
-        half.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    out
 }
 
 #[cfg(test)]

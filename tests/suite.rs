@@ -1,15 +1,17 @@
-//! Says which tests a `cargo test` left out, and which command runs them.
+//! Fails a `cargo test` that left tests out, naming them and the command
+//! that runs them.
 //!
 //! Most integration tests need the server (`--features ssr`), and the
 //! storage ones MongoDB and Redis too. Cargo skips a test whose features
-//! are off without a word; this runs in every `cargo test` (it needs no
-//! feature) and prints what was skipped.
+//! are off without a word, so a plain `cargo test` would pass having run a
+//! fraction of the suite; this runs in every `cargo test` (it needs no
+//! feature) and fails it instead.
 
 fn main() {
     let mut skipped = Vec::new();
     if cfg!(not(feature = "ssr")) {
         skipped.push(
-            "backend, client, model, racer, presence, undo, hostile, axum and leptos \
+            "backend, client, model, racer, presence, undo, hostile, telemetry, axum and leptos \
              (`cargo test --features ssr`)",
         );
     }
@@ -22,12 +24,17 @@ fn main() {
     if skipped.is_empty() {
         return;
     }
-    println!("\nnote: this `cargo test` skipped the integration tests of:");
+    eprintln!("\nerror: this `cargo test` skipped the integration tests of:");
     for what in skipped {
-        println!("  - {what}");
+        eprintln!("  - {what}");
     }
-    println!(
+    eprintln!(
         "`./run test` runs the whole suite (lint, every test, the npm interop and \
-         browser tests), with the services it needs.\n"
+         browser tests), with the services it needs. With MongoDB and Redis \
+         running (`bash scripts/services.sh start`, and the variables \
+         `bash scripts/services.sh env` prints exported), \
+         `cargo test --workspace --features peloton/ssr,peloton/mongodb,peloton/redis,app/ssr` \
+         runs every Rust test.\n"
     );
+    std::process::exit(1);
 }

@@ -411,7 +411,7 @@ impl Model {
                 .ok_or_else(|| ModelError::NoConnection(collection.clone()))?;
             // Racer's `id` alias is the document's id, not data.
             if let Value::Object(map) = &mut new {
-                map.shift_remove("id");
+                crate::ot::object_keys::remove(map, "id");
             }
             let ack = connection.get(collection, id).create(new.clone())?;
             self.state().loads.created(collection, id);
@@ -457,7 +457,7 @@ impl Model {
                 self.state()
                     .local
                     .get_mut(collection)
-                    .and_then(|docs| docs.shift_remove(id));
+                    .and_then(|docs| crate::ot::object_keys::remove(docs, id));
                 None
             } else if previous.is_some() {
                 let connection = self

@@ -12,6 +12,7 @@
 //! version, message or database: those are its callers'.
 
 pub mod json0;
+pub(crate) mod object_keys;
 mod op_transform;
 mod serde_util;
 pub mod text0;

@@ -217,6 +217,10 @@ fn size_all_and_id() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "ssr"),
+    ignore = "`$regex` needs the regex crate, which comes with the ssr feature"
+)]
 fn regex_elem_match_type_mod() {
     table(&[
         (
@@ -322,6 +326,10 @@ fn database_operators_are_kept_for_the_database() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "ssr"),
+    ignore = "`$regex` needs the regex crate, which comes with the ssr feature"
+)]
 fn rejects_what_it_cannot_run() {
     for (expression, message) in [
         (json!(3), "a query must be a JSON object, not a number"),

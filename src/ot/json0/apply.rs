@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::error::{ApplyError, Error};
 use super::js;
 use super::op::{Action, Component, Op, PathSegment};
-use crate::ot::text0;
+use crate::ot::{object_keys, text0};
 
 /// Applies `op` to `doc`.
 ///
@@ -176,7 +176,7 @@ fn apply_component<'a>(
                 } else {
                     None
                 };
-                let Some(value) = map.shift_remove(key) else {
+                let Some(value) = object_keys::remove(map, key) else {
                     return Err(ApplyError::KeyNotFound {
                         depth: path.len() - 1,
                         key: key.to_owned(),
@@ -261,7 +261,7 @@ fn undo_one(doc: &mut Value, undo: Undo<'_>) -> Result<(), ApplyError> {
             }
             _ => {
                 let (map, key) = object_parent(doc, path)?;
-                map.shift_remove(key);
+                object_keys::remove(map, key);
             }
         },
         Undo::ListInsert { path, value } => {
@@ -274,7 +274,7 @@ fn undo_one(doc: &mut Value, undo: Undo<'_>) -> Result<(), ApplyError> {
             value,
         } => {
             let (map, key) = object_parent(doc, path)?;
-            map.shift_insert(position.min(map.len()), key.to_owned(), value);
+            object_keys::insert_at(map, position, key.to_owned(), value);
         }
         Undo::Move { list, from, to } => match resolve(doc, list)? {
             Value::Array(list) if from < list.len() && to < list.len() => {
