@@ -163,7 +163,7 @@ where
         Box::pin(async move {
             // Closes the model however the request ends: answered, failed,
             // or dropped half-way (the client went away).
-            let close = CloseOnDrop(model.clone());
+            let close = CloseOnDrop(model.clone(), std::time::Instant::now());
             let response = inner.call(request).await?;
             if model.created().is_none() || !is_html(&response) {
                 return Ok(response);
@@ -173,13 +173,17 @@ where
     }
 }
 
-/// Closes a request's model (if it made one) when dropped.
-struct CloseOnDrop(RequestModel);
+/// Closes a request's model (if it made one) when dropped, and records how
+/// long the page took since the request came in (its last byte is out, or
+/// the client went away).
+struct CloseOnDrop(RequestModel, std::time::Instant);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         if let Some(model) = self.0.created() {
             model.close();
+            metrics::histogram!(crate::backend::telemetry::SSR_RENDER_SECONDS)
+                .record(self.1.elapsed());
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod pubsub;
 pub use crate::query;
 mod snapshot;
 mod submit;
+pub mod telemetry;
 mod timed;
 
 use std::sync::Arc;
@@ -122,6 +123,7 @@ pub(crate) struct Shared {
     pub(crate) doc_locks: doc_locks::DocLocks,
     pub(crate) evaluations: evaluations::Evaluations,
     pub(crate) live_ids: agent::LiveIds,
+    pub(crate) telemetry: telemetry::Telemetry,
     shutdown: watch::Sender<bool>,
 }
 
@@ -195,6 +197,7 @@ impl BackendBuilder {
                 doc_locks: doc_locks::DocLocks::new(1024),
                 evaluations: evaluations::Evaluations::default(),
                 live_ids: agent::LiveIds::default(),
+                telemetry: telemetry::Telemetry::new(),
                 shutdown: watch::channel(false).0,
             }),
         }

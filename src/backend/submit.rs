@@ -20,6 +20,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::doc_locks::DocLock;
 use super::limits;
@@ -126,10 +127,41 @@ pub(crate) fn now_ms() -> f64 {
 
 /// Runs the whole pipeline. On `ERR_OP_ALREADY_SUBMITTED` the request's
 /// `op.v` is the version the op was committed at.
+///
+/// Each submit is a `debug` span (collection, doc, the version it was made
+/// at and the one it committed at, its outcome) and counts in the metrics.
 pub(crate) async fn submit(
     shared: &Shared,
     req: &mut SubmitRequest<'_>,
 ) -> Result<(), ErrorObject> {
+    let span = tracing::debug_span!(
+        "submit",
+        collection = %req.collection,
+        doc = %req.id,
+        v = req.op.v,
+        committed_v = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let result = pipeline(shared, req).instrument(span.clone()).await;
+    shared.telemetry.submitted(started, &result);
+    let _entered = span.enter();
+    match &result {
+        Ok(()) => {
+            span.record("committed_v", req.op.v);
+            span.record("outcome", "committed");
+            tracing::debug!("op committed");
+        }
+        Err(error) => {
+            span.record("outcome", tracing::field::display(&error.code));
+            tracing::debug!("op refused: {}", error.message);
+        }
+    }
+    result
+}
+
+/// [`submit`], unobserved.
+async fn pipeline(shared: &Shared, req: &mut SubmitRequest<'_>) -> Result<(), ErrorObject> {
     check_op(&req.op)?;
     check_depth(&req.op, shared.options.limits.max_depth)?;
     for m in &shared.middleware {

@@ -3,21 +3,28 @@
 //! [`Limits::pubsub_timeout`](super::Limits::pubsub_timeout)), so one slow
 //! call holds up one request, not the documents and connections behind it.
 //!
-//! This module owns the timeouts only; every call is passed through unchanged,
-//! and retrying or telling the client is for the caller.
+//! Every call is also a `debug` span (`db` or `pubsub`, with the call's
+//! name and collection) and counts in the metrics (`telemetry`): its latency
+//! and whether it failed.
+//!
+//! This module owns the timeouts and that observation only; every call is
+//! passed through unchanged, and retrying or telling the client is for the
+//! caller.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use serde_json::Value;
+use tracing::Instrument;
 
-use super::StoredSnapshot;
 use super::db::{Db, DbError, QueryResults};
 use super::pubsub::{Mailbox, Message, PubSub, PubSubError, Subscription};
 use super::query::ParsedQuery;
+use super::{StoredSnapshot, telemetry};
 use crate::protocol::DocOp;
 
 /// A [`Db`] whose calls time out.
@@ -29,12 +36,35 @@ pub(crate) struct TimedDb {
 impl TimedDb {
     async fn within<T>(
         &self,
+        name: &'static str,
+        collection: &str,
         call: impl Future<Output = Result<T, DbError>>,
     ) -> Result<T, DbError> {
-        tokio::time::timeout(self.limit, call)
+        let span = tracing::debug_span!("db", call = name, %collection);
+        let call = tokio::time::timeout(self.limit, call)
+            .map(|r| r.unwrap_or(Err(DbError::Timeout(self.limit))));
+        observed(telemetry::DB_SECONDS, telemetry::DB_ERRORS, name, call)
+            .instrument(span)
             .await
-            .unwrap_or(Err(DbError::Timeout(self.limit)))
     }
+}
+
+/// Runs `call`, recording its latency and whether it failed.
+async fn observed<T, E: std::fmt::Display>(
+    seconds: &'static str,
+    errors: &'static str,
+    name: &'static str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let result = call.await;
+    let took = started.elapsed();
+    telemetry::called(seconds, errors, name, took, result.is_ok());
+    match &result {
+        Ok(_) => tracing::trace!(?took, "done"),
+        Err(e) => tracing::debug!(?took, "failed: {e}"),
+    }
+    result
 }
 
 #[async_trait]
@@ -46,12 +76,21 @@ impl Db for TimedDb {
         op: &Arc<DocOp>,
         snapshot: &mut StoredSnapshot,
     ) -> Result<bool, DbError> {
-        self.within(self.db.commit(collection, id, op, snapshot))
-            .await
+        self.within(
+            "commit",
+            collection,
+            self.db.commit(collection, id, op, snapshot),
+        )
+        .await
     }
 
     async fn get_snapshot(&self, collection: &str, id: &str) -> Result<StoredSnapshot, DbError> {
-        self.within(self.db.get_snapshot(collection, id)).await
+        self.within(
+            "get_snapshot",
+            collection,
+            self.db.get_snapshot(collection, id),
+        )
+        .await
     }
 
     async fn get_snapshot_bulk(
@@ -59,8 +98,12 @@ impl Db for TimedDb {
         collection: &str,
         ids: &[String],
     ) -> Result<HashMap<String, StoredSnapshot>, DbError> {
-        self.within(self.db.get_snapshot_bulk(collection, ids))
-            .await
+        self.within(
+            "get_snapshot_bulk",
+            collection,
+            self.db.get_snapshot_bulk(collection, ids),
+        )
+        .await
     }
 
     async fn get_ops(
@@ -70,7 +113,12 @@ impl Db for TimedDb {
         from: u64,
         to: Option<u64>,
     ) -> Result<Vec<Arc<DocOp>>, DbError> {
-        self.within(self.db.get_ops(collection, id, from, to)).await
+        self.within(
+            "get_ops",
+            collection,
+            self.db.get_ops(collection, id, from, to),
+        )
+        .await
     }
 
     async fn committed_op_version(
@@ -80,12 +128,17 @@ impl Db for TimedDb {
         src: &str,
         seq: u64,
     ) -> Result<Option<u64>, DbError> {
-        self.within(self.db.committed_op_version(collection, id, src, seq))
-            .await
+        self.within(
+            "committed_op_version",
+            collection,
+            self.db.committed_op_version(collection, id, src, seq),
+        )
+        .await
     }
 
     async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError> {
-        self.within(self.db.query(collection, query)).await
+        self.within("query", collection, self.db.query(collection, query))
+            .await
     }
 
     async fn query_ids(
@@ -93,7 +146,12 @@ impl Db for TimedDb {
         collection: &str,
         query: &ParsedQuery,
     ) -> Result<(Vec<String>, Option<Value>), DbError> {
-        self.within(self.db.query_ids(collection, query)).await
+        self.within(
+            "query_ids",
+            collection,
+            self.db.query_ids(collection, query),
+        )
+        .await
     }
 
     async fn close(&self) {
@@ -110,16 +168,22 @@ pub(crate) struct TimedPubSub {
 impl TimedPubSub {
     async fn within<T>(
         &self,
+        name: &'static str,
         call: impl Future<Output = Result<T, PubSubError>>,
     ) -> Result<T, PubSubError> {
-        tokio::time::timeout(self.limit, call)
-            .await
-            .unwrap_or_else(|_| {
-                Err(PubSubError::new(format!(
-                    "no answer within {:?}",
-                    self.limit
-                )))
-            })
+        let limit = self.limit;
+        let call = tokio::time::timeout(limit, call).map(move |r| {
+            r.unwrap_or_else(|_| Err(PubSubError::new(format!("no answer within {limit:?}"))))
+        });
+        let span = tracing::debug_span!("pubsub", call = name);
+        observed(
+            telemetry::PUBSUB_SECONDS,
+            telemetry::PUBSUB_ERRORS,
+            name,
+            call,
+        )
+        .instrument(span)
+        .await
     }
 }
 
@@ -130,11 +194,13 @@ impl PubSub for TimedPubSub {
         channel: &str,
         mailbox: &Mailbox,
     ) -> Result<Subscription, PubSubError> {
-        self.within(self.pubsub.subscribe(channel, mailbox)).await
+        self.within("subscribe", self.pubsub.subscribe(channel, mailbox))
+            .await
     }
 
     async fn publish(&self, channels: &[String], message: Message) -> Result<(), PubSubError> {
-        self.within(self.pubsub.publish(channels, message)).await
+        self.within("publish", self.pubsub.publish(channels, message))
+            .await
     }
 
     async fn close(&self) {

@@ -430,17 +430,20 @@ async fn drive(
         }
         shared.with_state(|s| s.set_state(ConnectionState::Connecting));
         let handshakes = shared.lock().link().handshakes();
+        tracing::debug!("connecting");
         match connector.connect().await {
             Ok(end) => {
+                tracing::debug!("connected");
                 shared.attach(end.tx);
                 if serve(&shared, end.rx, &mut control, &options).await == Served::Closed {
                     shared.detach(ConnectionState::Closed);
                     return;
                 }
+                tracing::info!("connection lost: reconnecting");
                 shared.detach(ConnectionState::Disconnected);
             }
             Err(error) => {
-                tracing::debug!("{error}");
+                tracing::debug!("cannot connect: {error}");
                 shared.with_state(|s| s.set_state(ConnectionState::Disconnected));
             }
         }

@@ -373,6 +373,23 @@ impl ClientMessage {
         }
     }
 
+    /// The collection and document the request is about, where it names
+    /// them (a bulk or query request names a collection only).
+    pub fn target(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Self::Fetch(r) | Self::Subscribe(r) | Self::Unsubscribe(r) => (Some(&r.c), Some(&r.d)),
+            Self::Op(r) => (Some(&r.c), Some(&r.d)),
+            Self::SnapshotFetch { c, d, .. }
+            | Self::SnapshotFetchByTimestamp { c, d, .. }
+            | Self::History { c, d, .. } => (Some(c), Some(d)),
+            Self::BulkFetch(r) | Self::BulkSubscribe(r) | Self::BulkUnsubscribe(r) => {
+                (Some(&r.c), None)
+            }
+            Self::QueryFetch(r) | Self::QuerySubscribe(r) => (Some(&r.c), None),
+            _ => (None, None),
+        }
+    }
+
     /// The handshake a client sends first.
     pub fn handshake(previous_id: Option<String>) -> Self {
         Self::Handshake {

@@ -21,9 +21,11 @@ use peloton::protocol::{CreateData, ErrorObject, OpKind};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Serves `backend`'s `/channel` on a free loopback port.
+/// Serves `backend`'s `/channel` on a free loopback port, telling each
+/// connection its client's address.
 pub async fn serve(backend: Backend) -> SocketAddr {
-    let app = peloton::axum::channel_route(backend);
+    let app =
+        peloton::axum::channel_route(backend).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

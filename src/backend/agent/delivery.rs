@@ -18,6 +18,7 @@ use super::queries::query_echo;
 impl Agent {
     /// Handles a message from pub/sub.
     pub(super) async fn deliver(&mut self, delivery: Delivery) {
+        self.shared.telemetry.delivered(delivery.sent);
         match delivery.message {
             Message::Op(op) => self.deliver_op(&delivery.channel, op).await,
             Message::Presence(presence) => {

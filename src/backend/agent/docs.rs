@@ -45,10 +45,14 @@ impl Agent {
 
     /// Records a subscription whose channel is listened to.
     pub(super) fn subscribed(&mut self, c: &str, d: &str, next_v: u64) {
-        self.docs
+        let before = self
+            .docs
             .entry(c.to_owned())
             .or_default()
             .insert(d.to_owned(), next_v);
+        if before.is_none() {
+            self.shared.telemetry.subscriptions.increment(1);
+        }
     }
 
     pub(super) fn unsubscribe_doc(&mut self, c: &str, d: &str) {
@@ -56,6 +60,7 @@ impl Agent {
             return;
         };
         if docs.remove(d).is_some() {
+            self.shared.telemetry.subscriptions.decrement(1);
             if docs.is_empty() {
                 self.docs.remove(c);
             }

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use futures::FutureExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use super::Shared;
 use super::limits::Bucket;
@@ -76,6 +77,8 @@ pub(crate) struct Agent {
     looked_up: HashSet<(String, String)>,
     /// The highest `seq` this connection committed under its own id.
     last_seq: Option<u64>,
+    /// The connection's span (its client id changes on a resume).
+    span: tracing::Span,
 }
 
 /// The client ids of this server's live connections: a handshake may not
@@ -122,14 +125,48 @@ const COALESCE_PASSES: usize = 4;
 
 /// Runs a connection until the client goes away, is too slow or too quiet,
 /// or the backend shuts down.
+///
+/// The connection is an `info` span with its client id (updated when a
+/// handshake resumes another) and remote address, so every event of its
+/// requests and submits names it.
 pub(crate) async fn run(
+    shared: Arc<Shared>,
+    io: impl ServerTransport,
+    request: Option<http::request::Parts>,
+    in_process: bool,
+    shutdown: watch::Receiver<bool>,
+) {
+    let info = AgentInfo::new(crate::random::new_id(), in_process);
+    let remote = request.as_ref().and_then(remote_addr);
+    let span = tracing::info_span!(
+        "connection",
+        client = %info.client_id,
+        remote = remote.map(tracing::field::display),
+        in_process,
+    );
+    serve(shared, io, request, info, shutdown)
+        .instrument(span)
+        .await;
+}
+
+/// The client's address, if the server was started with axum's
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
+fn remote_addr(request: &http::request::Parts) -> Option<std::net::SocketAddr> {
+    request
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0)
+}
+
+/// [`run`], inside the connection's span.
+async fn serve(
     shared: Arc<Shared>,
     mut io: impl ServerTransport,
     request: Option<http::request::Parts>,
-    in_process: bool,
+    mut info: AgentInfo,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut info = AgentInfo::new(crate::random::new_id(), in_process);
+    let in_process = info.in_process;
     let refused = connect(&shared, &mut info, request).await;
     if let Err(error) = refused {
         tracing::info!("connection refused by middleware: {error}");
@@ -157,8 +194,11 @@ pub(crate) async fn run(
         resumed: false,
         looked_up: HashSet::new(),
         last_seq: None,
+        span: tracing::Span::current(),
     };
     agent.shared.live_ids.register(&agent.info.client_id);
+    agent.shared.telemetry.connections.increment(1);
+    tracing::debug!("connection opened");
     agent.send(ServerMessage::Init(Hello::new(
         agent.info.client_id.clone(),
     )));
@@ -166,7 +206,12 @@ pub(crate) async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.reset();
     let ending = 'serve: loop {
-        match tokio::time::timeout(limits.write_timeout, io.send(agent.take_outbox())).await {
+        let outbox = agent.take_outbox();
+        if !outbox.is_empty() {
+            let waiting = outbox.len() + inbox.len();
+            agent.shared.telemetry.queue_depth.record(waiting as f64);
+        }
+        match tokio::time::timeout(limits.write_timeout, io.send(outbox)).await {
             Ok(true) => {}
             Ok(false) => break None,
             Err(_) => {
@@ -227,7 +272,7 @@ pub(crate) async fn run(
         }
     };
     if let Some((code, reason)) = ending {
-        tracing::info!(client = %agent.info.client_id, "closing a connection ({code}): {reason}");
+        tracing::info!("closing a connection ({code}): {reason}");
         // What was queued for a client that is told to go is dropped with it.
         drop(agent.take_outbox());
         io.close(code, reason).await;
@@ -311,9 +356,17 @@ impl Agent {
         outbox.extend(ops.into_iter().map(ServerMessage::Op));
     }
 
-    async fn handle(&mut self, mut message: ClientMessage) {
+    /// Handles a request in a `debug` span naming its action and document
+    /// (or query); a refusal is a `debug` event with its code.
+    async fn handle(&mut self, message: ClientMessage) {
+        let (c, d) = message.target();
+        let span = tracing::debug_span!("request", a = message.action(), c, d);
+        self.answer(message).instrument(span).await;
+    }
+
+    async fn answer(&mut self, mut message: ClientMessage) {
         if let Err(error) = self.within_rate(&message) {
-            return self.send(ServerMessage::error(message.to_echo(), error));
+            return self.refuse(&message, error);
         }
         let shared = self.shared.clone();
         for m in &shared.middleware {
@@ -322,7 +375,7 @@ impl Agent {
                 message: &mut message,
             };
             if let Err(error) = m.receive(&mut ctx).await {
-                return self.send(ServerMessage::error(message.to_echo(), error));
+                return self.refuse(&message, error);
             }
         }
         match self.respond(&message).await {
@@ -334,14 +387,20 @@ impl Agent {
                         reply: &mut reply,
                     };
                     if let Err(error) = m.reply(&mut ctx).await {
-                        return self.send(ServerMessage::error(message.to_echo(), error));
+                        return self.refuse(&message, error);
                     }
                 }
                 self.send(reply);
             }
             Ok(None) => {}
-            Err(error) => self.send(ServerMessage::error(message.to_echo(), error)),
+            Err(error) => self.refuse(&message, error),
         }
+    }
+
+    /// Answers a request with an error.
+    fn refuse(&self, message: &ClientMessage, error: ErrorObject) {
+        tracing::debug!(code = %error.code, "refused: {}", error.message);
+        self.send(ServerMessage::error(message.to_echo(), error));
     }
 
     /// Takes this message's share of the connection's rates.
@@ -366,6 +425,8 @@ impl Agent {
                 // unless a live connection has it: then it gets a new one.
                 if let Some(id) = id.as_ref().filter(|id| **id != self.info.client_id) {
                     if self.shared.live_ids.claim(id, &self.info.client_id) {
+                        self.span.record("client", id.as_str());
+                        tracing::debug!("resumed client id {id}");
                         self.info.client_id = id.clone();
                         self.resumed = true;
                     } else {
@@ -419,6 +480,7 @@ impl Agent {
             }
             ClientMessage::QueryUnsubscribe { id } => {
                 if let Some(query) = self.queries.remove(id) {
+                    self.shared.telemetry.live_queries.decrement(1);
                     self.channels
                         .release(&pubsub::collection_channel(&query.collection));
                 }
@@ -465,6 +527,12 @@ impl Agent {
     /// The connection ends: tell presence subscribers this client is gone.
     async fn leave(&mut self) {
         self.shared.live_ids.release(&self.info.client_id);
+        let telemetry = &self.shared.telemetry;
+        telemetry.connections.decrement(1);
+        let subscribed: usize = self.docs.values().map(HashMap::len).sum();
+        telemetry.subscriptions.decrement(subscribed as f64);
+        telemetry.live_queries.decrement(self.queries.len() as f64);
+        tracing::debug!("connection closed");
         let presences: Vec<PresenceUpdate> = self.own_presence.drain().map(|(_, p)| p).collect();
         for mut presence in presences {
             presence.p = Value::Null;

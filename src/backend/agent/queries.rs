@@ -166,6 +166,7 @@ impl Agent {
         let query = self.prepare_query(r).await?;
         let reading = self.query_reading(&r.c, &query).await?;
         if let Some(previous) = self.queries.remove(&r.id) {
+            self.shared.telemetry.live_queries.decrement(1);
             self.channels
                 .release(&pubsub::collection_channel(&previous.collection));
         }
@@ -178,6 +179,7 @@ impl Agent {
         match start {
             Ok(start) => {
                 self.queries.insert(r.id, start.live);
+                self.shared.telemetry.live_queries.increment(1);
                 self.outbox
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

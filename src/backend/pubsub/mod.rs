@@ -53,6 +53,9 @@ pub struct Delivery {
     pub channel: Arc<str>,
     /// The message.
     pub message: Message,
+    /// When this server's pub/sub handed it out (for the fan-out latency
+    /// metric).
+    pub sent: std::time::Instant,
 }
 
 /// Where a subscriber receives its deliveries; one per connection.

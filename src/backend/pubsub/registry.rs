@@ -92,12 +92,14 @@ impl Registry {
     pub fn deliver(&self, channel: &str, message: &Message) {
         let channels = lock(&self.channels);
         if let Some((key, subs)) = channels.get_key_value(channel) {
+            let sent = std::time::Instant::now();
             for (_, mailbox) in subs {
                 // A closed mailbox belongs to a connection being torn down;
                 // its subscriptions are about to be dropped.
                 mailbox.deliver(Delivery {
                     channel: key.clone(),
                     message: message.clone(),
+                    sent,
                 });
             }
         }

@@ -101,6 +101,11 @@ impl Docs {
             kind: op.kind.clone(),
             x: None,
         });
+        tracing::debug!(
+            seq = op.seq,
+            "sending an op on {c}.{d} at v{:?}",
+            doc.version
+        );
         doc.inflight = Some(op);
         link.send(message);
     }
@@ -143,6 +148,7 @@ impl Docs {
         if keep_recent {
             doc.remember(v, &op.kind, op.src.clone());
         }
+        tracing::debug!(seq, "op on {c}.{d} acknowledged at v{v}");
         resolve(op.waiters, Ok(()));
         if !in_sync {
             self.fetch(c, d, None, link);
