@@ -93,7 +93,30 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    console_tracing();
     peloton::leptos::hydrate_body(App);
+}
+
+/// Sends `tracing` events to the devtools console (warnings as
+/// `console.warn`, …): at `info` and above, or at the level in the page's
+/// `localStorage` key `log` (`localStorage.log = "debug"`, then reload).
+#[cfg(feature = "hydrate")]
+fn console_tracing() {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::prelude::*;
+    let level = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|storage| storage.get_item("log").ok().flatten())
+        .and_then(|level| level.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let console = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        // The browser has no clock `std` can read; the console stamps lines.
+        .without_time()
+        .with_writer(tracing_web::MakeWebConsoleWriter::new())
+        .with_filter(level);
+    // A page that installed its own subscriber keeps it.
+    let _ = tracing_subscriber::registry().with(console).try_init();
 }
 
 /// Milliseconds since the epoch (for ordering lists by creation).

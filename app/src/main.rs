@@ -12,6 +12,7 @@ use peloton::axum::provide_request_model;
 use peloton::backend::db::MongoDb;
 use peloton::backend::pubsub::RedisPubSub;
 use peloton::backend::{Backend, redact_password};
+use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
 /// A realtime server allocates many small, short-lived buffers from many
@@ -26,6 +27,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    // Before the backend: it takes its metric handles from this recorder.
+    let metrics = prometheus()?;
 
     let options = leptos_options()?;
     let addr = options.site_addr;
@@ -50,6 +53,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))
         // Each request gets a fetch-only model; its bundle goes into the page.
         .layer(ModelLayer::new(backend.clone()))
+        // Routes from here on are outside the model layer.
+        .route("/metrics", axum::routing::get(metrics))
+        // A `debug` span per HTTP request (`RUST_LOG=tower_http=debug`).
+        .layer(TraceLayer::new_for_http())
         .with_state(options);
 
     // Realtime traffic: many small frames, each sent at once (no Nagle),
@@ -60,12 +67,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // The client's address reaches each connection's span.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     backend.close().await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Installs the Prometheus recorder (so peloton's metrics and the process's
+/// are kept) and returns what `GET /metrics` answers with: the text
+/// exposition format, read fresh on every scrape.
+fn prometheus()
+-> Result<impl Fn() -> std::future::Ready<String> + Clone, Box<dyn std::error::Error>> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    // Latencies from 100 µs to 10 s; queue depths from 1 to 10,000.
+    let seconds = [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        5.0, 10.0,
+    ];
+    let depths = [
+        1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 10000.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)?
+        .set_buckets_for_metric(Matcher::Suffix("_depth".into()), &depths)?
+        .install_recorder()?;
+    peloton::backend::telemetry::describe();
+    let process = metrics_process::Collector::default();
+    process.describe();
+    // Histograms are kept in buckets that need draining now and then.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(move || {
+        process.collect();
+        std::future::ready(handle.render())
+    })
 }
 
 /// The backend: in memory, unless `PELOTON_MONGO_URL` (MongoDB, in
