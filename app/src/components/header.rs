@@ -68,13 +68,13 @@ pub fn Header() -> impl IntoView {
                     title="Undo your last edit (Ctrl-Z)"
                     disabled=move || !undo.can_undo.get()
                     on:click=move |_| { let _ = undo_model.undo(); }
-                >"↶ Undo"</button>
+                ><span aria-hidden="true">"↶ "</span>"Undo"</button>
                 <button
                     class="redo"
                     title="Redo (Ctrl-Shift-Z)"
                     disabled=move || !undo.can_redo.get()
                     on:click=move |_| { let _ = redo_model.redo(); }
-                >"↷ Redo"</button>
+                ><span aria-hidden="true">"↷ "</span>"Redo"</button>
             </span>
             <span class="presence" title="Who else is here">
                 {move || {

@@ -41,7 +41,9 @@ pub fn Home() -> impl IntoView {
             })}
         </Suspense>
         <form class="new-list" on:submit=create>
+            <label class="sr-only" for="new-list-title">"New list title"</label>
             <input
+                id="new-list-title"
                 name="title"
                 placeholder="A new list…"
                 prop:value=move || title.get()

@@ -81,7 +81,9 @@ fn TodoList(id: String) -> impl IntoView {
         <nav class="crumbs"><a href="/">"All lists"</a></nav>
         <h1 class="list-title">{move || title.get().unwrap_or_default()}</h1>
         <form class="new-item" on:submit=add>
+            <label class="sr-only" for="new-item-text">"New item"</label>
             <input
+                id="new-item-text"
                 name="item"
                 placeholder="Add an item…"
                 prop:value=move || draft.get()
@@ -110,6 +112,14 @@ fn TodoList(id: String) -> impl IntoView {
         </p>
     }
     .into_any()
+}
+
+/// How an item is named to screen readers: by its text.
+fn item_name(text: &str) -> String {
+    match text.trim() {
+        "" => "(empty item)".to_owned(),
+        text => text.to_owned(),
+    }
 }
 
 /// "2 of 3 done", from a list's items.
@@ -146,6 +156,14 @@ fn ItemRow(
                 .is_some_and(|item| item.done)
         })
     });
+    // The item's text, naming its controls for screen readers.
+    let name = Memo::new(move |_| {
+        let i = index.get();
+        items.with(|all| {
+            let item = all.as_ref().zip(i).and_then(|(all, i)| all.get(i));
+            item_name(item.map_or("", |item| item.text.as_str()))
+        })
+    });
     let editing = presence.at(move || format!("items.{}", index.get().unwrap_or(usize::MAX)));
     let editing = move || {
         let names = crate::components::names(editing.get());
@@ -158,6 +176,7 @@ fn ItemRow(
             path=format!("items.{start}.text")
             presence
             attr:class="text"
+            attr:aria-label="Item text"
         />
     };
     let list = StoredValue::new(list);
@@ -174,6 +193,7 @@ fn ItemRow(
         <li class="item" class:done=move || done.get() data-id=item.id>
             <input
                 type="checkbox"
+                aria-label=move || format!("Done: {}", name.get())
                 checked=move || done.get()
                 prop:checked=move || done.get()
                 on:change=move |ev| {
@@ -183,15 +203,28 @@ fn ItemRow(
             />
             {text}
             <span class="editing">{editing}</span>
-            <button class="up" title="Move up" on:click=move |_| act(&|list, i, _| {
-                if i > 0 { list.move_items("items", i, i - 1, 1).map(drop) } else { Ok(()) }
-            })>"↑"</button>
-            <button class="down" title="Move down" on:click=move |_| act(&|list, i, len| {
-                if i + 1 < len { list.move_items("items", i, i + 1, 1).map(drop) } else { Ok(()) }
-            })>"↓"</button>
-            <button class="delete" title="Delete" on:click=move |_| {
-                act(&|list, i, _| list.remove("items", i, 1).map(drop))
-            }>"✕"</button>
+            <button
+                class="up"
+                title="Move up"
+                aria-label=move || format!("Move up: {}", name.get())
+                on:click=move |_| act(&|list, i, _| {
+                    if i > 0 { list.move_items("items", i, i - 1, 1).map(drop) } else { Ok(()) }
+                })
+            >"↑"</button>
+            <button
+                class="down"
+                title="Move down"
+                aria-label=move || format!("Move down: {}", name.get())
+                on:click=move |_| act(&|list, i, len| {
+                    if i + 1 < len { list.move_items("items", i, i + 1, 1).map(drop) } else { Ok(()) }
+                })
+            >"↓"</button>
+            <button
+                class="delete"
+                title="Delete"
+                aria-label=move || format!("Delete: {}", name.get())
+                on:click=move |_| act(&|list, i, _| list.remove("items", i, 1).map(drop))
+            >"✕"</button>
         </li>
     }
 }

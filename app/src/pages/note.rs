@@ -86,6 +86,7 @@ fn NoteEditor(id: String) -> impl IntoView {
                 presence=presence.clone()
                 field_ref=area
                 attr:class="note"
+                attr:aria-label="Note text"
                 attr:rows="14"
             />
             <RemoteCarets field=area carets text/>
