@@ -61,7 +61,11 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="top">
             <a href="/" class="brand">"peloton"</a>
-            <span class="status" data-state=move || status().1>{move || status().0}</span>
+            // A status region: screen readers announce going offline and back.
+            <span class="status" role="status" data-state=move || status().1>
+                <span class="sr-only">"Connection: "</span>
+                {move || status().0}
+            </span>
             <span class="history">
                 <button
                     class="undo"
