@@ -61,6 +61,7 @@ pub(crate) fn head(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::provide_announcer();
     // Effects run only in the browser, after hydration: mark the page live
     // (the browser tests wait for this).
     Effect::new(|_| {
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/ssr/partially-blocked/lists/:id") view=pages::ListPage ssr=SsrMode::PartiallyBlocked/>
                 </Routes>
             </main>
+            <components::Announcements/>
         </Router>
     }
 }

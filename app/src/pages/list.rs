@@ -4,7 +4,7 @@ use peloton::leptos::{
     DocPresenceView, FilterSignals, ModelSignals, TextInput, use_doc_presence, use_model,
     use_start, use_subscribe,
 };
-use peloton::model::{Model, ModelError};
+use peloton::model::{EventKind, Model, ModelError, ModelEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -61,6 +61,11 @@ fn TodoList(id: String) -> impl IntoView {
         .docs_signal::<Item>();
     // Where everyone is in the list: which item's text they are editing.
     let presence = use_doc_presence(&list, crate::components::me());
+    // Screen readers hear what others change in the list.
+    crate::components::announce_remote(&list, "**", {
+        let list = list.clone();
+        move |event, captures| describe_change(&list, event, &captures[0])
+    });
     let draft = RwSignal::new(String::new());
     let add = {
         let list = list.clone();
@@ -112,6 +117,82 @@ fn TodoList(id: String) -> impl IntoView {
         </p>
     }
     .into_any()
+}
+
+/// Words for a change someone else made at `at` (relative to the list),
+/// for screen readers; `None` for what needs no words. Typing into an
+/// item's text says which item, not what was typed, so a run of
+/// keystrokes reads as one message.
+fn describe_change(list: &Model, event: &ModelEvent, at: &str) -> Option<String> {
+    let text_at = |i: usize| {
+        item_name(
+            &list
+                .get::<String>(&format!("items.{i}.text"))
+                .unwrap_or_default(),
+        )
+    };
+    let texts = |values: &[Value]| {
+        let names: Vec<String> = values
+            .iter()
+            .map(|v| item_name(v["text"].as_str().unwrap_or_default()))
+            .collect();
+        names.join(", ")
+    };
+    let segments: Vec<&str> = at.split('.').collect();
+    let words = match (segments.as_slice(), &event.kind) {
+        (_, EventKind::Load { .. } | EventKind::Unload { .. }) => return None,
+        (["items"], EventKind::Insert { values, .. }) => {
+            format!(
+                "Someone added {}: {}",
+                items_word(values.len()),
+                texts(values)
+            )
+        }
+        (["items"], EventKind::Remove { values, .. }) => {
+            format!(
+                "Someone deleted {}: {}",
+                items_word(values.len()),
+                texts(values)
+            )
+        }
+        (["items"], EventKind::Move { to, .. }) => {
+            format!("Someone moved an item: {}", text_at(*to))
+        }
+        (["items", i, "done"], EventKind::Change { value, .. }) => {
+            let what = if value.as_ref() == Some(&Value::Bool(true)) {
+                "done"
+            } else {
+                "not done"
+            };
+            format!(
+                "Someone marked an item {what}: {}",
+                text_at(i.parse().ok()?)
+            )
+        }
+        (["items", i, "text"], _) => {
+            format!("Someone edited item {}", i.parse::<usize>().ok()? + 1)
+        }
+        (
+            ["title"],
+            EventKind::Change {
+                value: Some(Value::String(title)),
+                ..
+            },
+        ) if event.text_op().is_none() => {
+            format!("Someone renamed the list to {title}")
+        }
+        ([""], EventKind::Change { value: None, .. }) => "Someone deleted this list".to_owned(),
+        _ => "The list was changed by someone else".to_owned(),
+    };
+    Some(words)
+}
+
+/// "an item", "3 items".
+fn items_word(n: usize) -> String {
+    match n {
+        1 => "an item".to_owned(),
+        n => format!("{n} items"),
+    }
 }
 
 /// How an item is named to screen readers: by its text.

@@ -67,6 +67,10 @@ async fn ensure_note(model: &Model, id: &str) -> Result<(), String> {
 fn NoteEditor(id: String) -> impl IntoView {
     let note = use_model().at(&format!("notes.{id}"));
     let presence = use_doc_presence(&note, crate::components::me());
+    // One message however long someone types (it stays until they pause).
+    crate::components::announce_remote(&note, "text", |_, _| {
+        Some("The note was edited by someone else".to_owned())
+    });
     let area = NodeRef::new();
     let text = presence.text("text");
     let carets = presence.carets("text");
