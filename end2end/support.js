@@ -109,3 +109,55 @@ export async function addItem(page, text) {
   await page.fill('form.new-item input', text);
   await page.click('form.new-item button');
 }
+
+// What a screen reader is told about every element matching `selector`:
+// the role and accessible name Chromium computes (its accessibility tree,
+// over CDP), and where the name came from (`contents`, `aria-label`,
+// `relatedElement` for a <label> or aria-labelledby, `placeholder`, …).
+export async function accessibility(page, selector) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { root } = await cdp.send('DOM.getDocument', { depth: 0 });
+    const { nodeIds } = await cdp.send('DOM.querySelectorAll', { nodeId: root.nodeId, selector });
+    const found = [];
+    for (const nodeId of nodeIds) {
+      const { nodes } = await cdp.send('Accessibility.getPartialAXTree', { nodeId, fetchRelatives: false });
+      const { outerHTML } = await cdp.send('DOM.getOuterHTML', { nodeId });
+      const node = nodes[0];
+      // The source that gave the name: the first one with a value that a
+      // later one did not supersede.
+      const source = (node.name?.sources ?? []).find((s) => s.value?.value && !s.superseded);
+      found.push({
+        element: outerHTML.slice(0, 160),
+        role: node.role?.value,
+        name: node.name?.value ?? '',
+        from: source && (source.attribute ?? source.type),
+        live: node.properties?.find((p) => p.name === 'live')?.value.value,
+      });
+    }
+    return found;
+  } finally {
+    await cdp.detach();
+  }
+}
+
+// From now on keeps every text the page's polite live region shows (the
+// announcements of others' changes), for `announcements(page)`.
+export async function recordAnnouncements(page) {
+  await page.evaluate(() => {
+    const region = document.querySelector('.announcements[aria-live=polite]');
+    window.announced = [];
+    new MutationObserver(() => {
+      const text = region.textContent.trim();
+      if (text && text !== window.announced.at(-1)) window.announced.push(text);
+    }).observe(region, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+// What the live region announced since `recordAnnouncements(page)`.
+export const announcements = (page) => page.evaluate(() => window.announced);
+
+// Waits until the page's live region has announced `text`.
+export async function waitForAnnouncement(page, text, timeout = 3000) {
+  await page.waitForFunction((t) => window.announced.includes(t), text, { timeout });
+}
