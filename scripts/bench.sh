@@ -75,9 +75,11 @@ load() {
   local server=$1 backing=$2 port=3310
   start "$server" "$port" "$backing"
   echo "==> $server ($backing): $clients clients × $docs docs, ${seconds}s" >&2
-  local result
+  local result metrics=()
+  # peloton reports its own CPU time and queues (ShareDB is read from /proc).
+  [ "$server" = peloton ] && metrics=(--metrics "http://127.0.0.1:$port/metrics")
   result=$(target/release/loadgen --url "ws://127.0.0.1:$port/channel" --clients "$clients" --docs "$docs" \
-    --seconds "$seconds" --warmup 2 --pid "$server_pid" --json)
+    --seconds "$seconds" --warmup 2 --pid "$server_pid" "${metrics[@]}" --json)
   echo "$result" >&2
   echo "{\"kind\":\"load\",\"server\":\"$server\",\"backing\":\"$backing\",\"result\":$result}" >>"$out/runs.jsonl"
   stop "$server_pid"

@@ -45,6 +45,8 @@ except OSError:
 print(f"Machine: {os.cpu_count()} cores, {cpu}. Load: {clients} clients × {docs} docs, "
       f"closed loop, {seconds} s per run after 2 s of warm-up, medians of {rounds} runs per server, "
       "runs alternating. Ratio: how many times better peloton is.\n")
+print("peloton's server CPU is read from its own `/metrics` (process_cpu_seconds_total), "
+      "ShareDB's from `/proc`.\n")
 print("| figure | ShareDB 7 (Node) | peloton | ratio |")
 print("|---|---:|---:|---:|")
 backings = sorted({r["backing"] for r in runs if r["kind"] == "load"}, key=lambda b: b != "memory")
@@ -62,6 +64,10 @@ for backing in backings:
         s = median("load", "sharedb", key, backing=backing)
         p = median("load", "peloton", key, backing=backing)
         print(f"| {name}, {label} | {fmt(s, unit)} | {fmt(p, unit)} | {ratio(p, s, higher)} |")
+    # peloton's own figure, from its /metrics (ShareDB has none).
+    q = median("load", "peloton", "server_queue_depth_mean", backing=backing)
+    if q is not None:
+        print(f"| outbound messages per write (peloton's /metrics), {label} | – | {fmt(q, '')} | |")
 for n in (1000, 10000):
     s = median("idle", "sharedb", "kib_per_client", n=n)
     p = median("idle", "peloton", "kib_per_client", n=n)
@@ -119,7 +125,9 @@ def scale(server, scenario, key):
 
 if any(r["kind"] == "scale" for r in runs):
     print("\nAt scale (medians; server CPU per op from /proc/<pid>/stat):\n")
-    print("| figure | ShareDB 7 (Node) | peloton | ratio |")
+    print("peloton's server CPU is read from its own `/metrics` (process_cpu_seconds_total), "
+      "ShareDB's from `/proc`.\n")
+print("| figure | ShareDB 7 (Node) | peloton | ratio |")
     print("|---|---:|---:|---:|")
 
     def scale_row(name, scenario, key, unit="", higher=False):

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 pub const USAGE: &str = "usage: loadgen --url WS_URL [--clients 50] [--docs 10] [--seconds 10] \
-[--warmup 2] [--collection NAME] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]\n       loadgen --url WS_URL --scenario fanout|backlog|flood|query [--clients N] [--docs N] [--stalled PERCENT] \
+[--warmup 2] [--collection NAME] [--pid SERVER_PID] [--metrics URL] [--json]\n       loadgen --url WS_URL --idle N [--docs 100] [--pid SERVER_PID] [--json]\n       loadgen --url WS_URL --seed N [--collection lists]\n       loadgen --url WS_URL --scenario fanout|backlog|flood|query [--clients N] [--docs N] [--stalled PERCENT] \
 [--flooders N] [--rate OPS_PER_S] [--pid SERVER_PID] [--seconds 10] [--json]";
 
 /// What to run.
@@ -18,6 +18,9 @@ pub struct Args {
     pub json: bool,
     pub idle: Option<usize>,
     pub pid: Option<u32>,
+    /// The server's Prometheus endpoint: its CPU time and queue figures
+    /// are read from there rather than from `/proc`.
+    pub metrics: Option<String>,
     /// Create this many list documents (for the SSR measurement) and exit.
     pub seed: Option<usize>,
     /// A scenario: `fanout`, `backlog`, `flood` or `query`.
@@ -61,6 +64,7 @@ impl Args {
             json: false,
             idle: None,
             pid: None,
+            metrics: None,
             seed: None,
             scenario: None,
             stalled_percent: 0,
@@ -83,6 +87,7 @@ impl Args {
                 "--collection" => parsed.collection = value()?,
                 "--idle" => parsed.idle = Some(number(value()?)? as usize),
                 "--pid" => parsed.pid = Some(number(value()?)? as u32),
+                "--metrics" => parsed.metrics = Some(value()?),
                 "--seed" => parsed.seed = Some(number(value()?)? as usize),
                 "--scenario" => parsed.scenario = Some(value()?),
                 "--stalled" => parsed.stalled_percent = number(value()?)?.min(100) as usize,

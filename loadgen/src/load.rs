@@ -63,9 +63,16 @@ pub struct Report {
     pub samples: usize,
     /// Ops delivered twice to a subscriber (clients ignore them).
     pub duplicates: u64,
-    /// The server's CPU time per committed op in the measured window
-    /// (`--pid`), in microseconds.
+    /// The server's CPU time per committed op in the measured window, in
+    /// microseconds: from its `--metrics` endpoint, else from `/proc` (`--pid`).
     pub server_cpu_us_per_op: Option<f64>,
+    /// Where the CPU figure came from: `"metrics"` or `"proc"`.
+    pub server_cpu_source: Option<&'static str>,
+    /// Ops the server says it committed in the window (`--metrics`).
+    pub server_committed: Option<f64>,
+    /// Messages waiting for a connection at each write, on average, in the
+    /// window (`--metrics`).
+    pub server_queue_depth_mean: Option<f64>,
     pub verified: Result<(), String>,
     pub json: bool,
 }
@@ -80,6 +87,9 @@ impl fmt::Display for Report {
                 "fanout_p50_ms": self.fanout_p50, "fanout_p99_ms": self.fanout_p99,
                 "fanout_samples": self.samples, "duplicates": self.duplicates,
                 "server_cpu_us_per_op": self.server_cpu_us_per_op,
+                "server_cpu_source": self.server_cpu_source,
+                "server_committed": self.server_committed,
+                "server_queue_depth_mean": self.server_queue_depth_mean,
                 "verified": self.verified.is_ok(),
                 "verification_error": self.verified.as_ref().err(),
             });
@@ -103,7 +113,14 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "ops seen twice    {}", self.duplicates)?;
         if let Some(cpu) = self.server_cpu_us_per_op {
-            writeln!(f, "server CPU per op {cpu:>10.1} µs")?;
+            let source = self.server_cpu_source.unwrap_or("proc");
+            writeln!(f, "server CPU per op {cpu:>10.1} µs  (from {source})")?;
+        }
+        if let Some(depth) = self.server_queue_depth_mean {
+            writeln!(
+                f,
+                "outbound queue    {depth:>10.1} messages per write (mean)"
+            )?;
         }
         match &self.verified {
             Ok(()) => write!(
@@ -195,19 +212,23 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
             client, conn, doc, doc_name, collection, version, shared,
         )));
     }
-    // The server's CPU time over the measured window only.
-    let cpu = Rc::new(RefCell::new((None, None)));
-    if let Some(pid) = args.pid {
-        let (cpu, warmup_end, end) = (
-            cpu.clone(),
+    // The server's figures over the measured window only: from its
+    // metrics endpoint if it has one, its CPU time from /proc if not.
+    let readings = Rc::new(RefCell::new(Readings::default()));
+    {
+        let (readings, warmup_end, end) = (
+            readings.clone(),
             start + args.warmup,
             start + args.warmup + args.seconds,
         );
+        let (pid, metrics) = (args.pid, args.metrics.clone());
         local.spawn_local(async move {
             tokio::time::sleep_until(warmup_end.into()).await;
-            cpu.borrow_mut().0 = crate::queries::cpu_ms(pid);
+            let before = Reading::take(pid, metrics.as_deref()).await;
+            readings.borrow_mut().before = before;
             tokio::time::sleep_until(end.into()).await;
-            cpu.borrow_mut().1 = crate::queries::cpu_ms(pid);
+            let after = Reading::take(pid, metrics.as_deref()).await;
+            readings.borrow_mut().after = after;
         });
     }
     let results = local
@@ -234,9 +255,21 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
         fanout.extend(r.fanout_latency);
     }
     let seconds = args.seconds.as_secs_f64();
-    let (before, after) = *cpu.borrow();
-    let server_cpu_us_per_op =
-        crate::queries::per_op(before, after, window_ops).map(|ms| ms * 1000.0);
+    let readings = readings.borrow().clone();
+    let window = match (&readings.before.scrape, &readings.after.scrape) {
+        (Some(before), Some(after)) => Some(crate::metrics::Window::between(before, after)),
+        _ => None,
+    };
+    let (cpu_ms, server_cpu_source) = match window.and_then(|w| w.cpu_ms) {
+        Some(ms) => (Some(ms), Some("metrics")),
+        None => match (readings.before.cpu_ms, readings.after.cpu_ms) {
+            (Some(before), Some(after)) => (Some(after - before), Some("proc")),
+            _ => (None, None),
+        },
+    };
+    let server_cpu_us_per_op = cpu_ms
+        .filter(|_| window_ops > 0)
+        .map(|ms| ms * 1000.0 / window_ops as f64);
     Ok(Report {
         clients: args.clients,
         docs: args.docs,
@@ -249,6 +282,9 @@ pub async fn run(args: &Args) -> Result<Report, ConnError> {
         samples: fanout.len(),
         duplicates,
         server_cpu_us_per_op,
+        server_cpu_source,
+        server_committed: window.and_then(|w| w.committed),
+        server_queue_depth_mean: window.and_then(|w| w.queue_depth_mean),
         verified,
         json: args.json,
     })
@@ -397,4 +433,31 @@ async fn verify(args: &Args, results: &[ClientResult]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The server's figures at the start and at the end of the measured window.
+#[derive(Debug, Default, Clone)]
+struct Readings {
+    before: Reading,
+    after: Reading,
+}
+
+/// One reading of the server: its metrics, and its CPU time from /proc.
+#[derive(Debug, Default, Clone)]
+struct Reading {
+    scrape: Option<crate::metrics::Scrape>,
+    cpu_ms: Option<f64>,
+}
+
+impl Reading {
+    async fn take(pid: Option<u32>, metrics: Option<&str>) -> Self {
+        let scrape = match metrics {
+            Some(url) => crate::metrics::scrape(url).await,
+            None => None,
+        };
+        Self {
+            scrape,
+            cpu_ms: pid.and_then(crate::queries::cpu_ms),
+        }
+    }
 }

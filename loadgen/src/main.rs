@@ -23,6 +23,7 @@ mod conn;
 mod hostile;
 mod idle;
 mod load;
+mod metrics;
 mod queries;
 mod stats;
 
