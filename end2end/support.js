@@ -161,3 +161,13 @@ export const announcements = (page) => page.evaluate(() => window.announced);
 export async function waitForAnnouncement(page, text, timeout = 3000) {
   await page.waitForFunction((t) => window.announced.includes(t), text, { timeout });
 }
+
+// Resolves once a page's connection is live.
+export const live = (page) => page.waitForSelector('header .status[data-state="connected"]');
+
+// Opens `url` in each page, and waits until all are hydrated and live.
+export async function openLive(url, ...pages) {
+  for (const page of pages) await page.goto(url);
+  await Promise.all(pages.map(waitForHydration));
+  await Promise.all(pages.map(live));
+}

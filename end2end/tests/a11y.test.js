@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BASE_URL, launch, openPage, waitForHydration, unique, createList, addItem, waitForItems,
-  accessibility, recordAnnouncements, announcements, waitForAnnouncement,
+  accessibility, recordAnnouncements, announcements, waitForAnnouncement, live, openLive,
 } from '../support.js';
 
 let browser;
@@ -13,7 +13,6 @@ before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 const CONTROLS = 'input, textarea, select, button, [contenteditable]';
-const live = (page) => page.waitForSelector('header .status[data-state="connected"]');
 
 // Every control of the page has a name in words, from its text, a <label>,
 // aria-label or aria-labelledby; a placeholder or a tooltip is not one.
@@ -85,10 +84,7 @@ test("others' changes to a list are announced politely, one's own are not", asyn
   const a = await openPage(browser);
   const url = await createList(a, unique('Announced'));
   const b = await openPage(browser);
-  await a.goto(url);
-  await b.goto(url);
-  await Promise.all([waitForHydration(a), waitForHydration(b)]);
-  await Promise.all([live(a), live(b)]);
+  await openLive(url, a, b);
   // The region is polite, and there from the server's render on.
   for (const page of [a, b]) {
     const [region] = await accessibility(page, '.announcements');
@@ -125,10 +121,7 @@ test("someone else's typing in the note is announced once, one's own not at all"
   const url = `${BASE_URL}/notes/${unique('announced').replace(' ', '-')}`;
   const a = await openPage(browser);
   const b = await openPage(browser);
-  await a.goto(url);
-  await b.goto(url);
-  await Promise.all([waitForHydration(a), waitForHydration(b)]);
-  await Promise.all([live(a), live(b)]);
+  await openLive(url, a, b);
   await Promise.all([recordAnnouncements(a), recordAnnouncements(b)]);
 
   await a.focus('textarea.note');

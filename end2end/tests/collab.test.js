@@ -4,14 +4,15 @@
 // that only takes back one's own edits, and others' carets.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, launch, openPage, waitForHydration, screenshot } from '../support.js';
+import {
+  BASE_URL, launch, openPage, waitForHydration, screenshot, live, openLive,
+} from '../support.js';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 const unique = (name) => `${name}-${Math.random().toString(36).slice(2, 8)}`;
-const live = (page) => page.waitForSelector('header .status[data-state="connected"]');
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Two windows on a new note, both live, the note holding `text`.
@@ -19,10 +20,7 @@ async function twoOnANote(text) {
   const url = `${BASE_URL}/notes/${unique('collab')}`;
   const a = await openPage(browser);
   const b = await openPage(browser);
-  await a.goto(url);
-  await b.goto(url);
-  await Promise.all([waitForHydration(a), waitForHydration(b)]);
-  await Promise.all([live(a), live(b)]);
+  await openLive(url, a, b);
   if (text) {
     await a.fill('textarea.note', text);
     await both(a, b, (t) => t === text);
@@ -226,10 +224,7 @@ async function twoOnAList(items) {
   await link.waitFor({ timeout: 5000 });
   const url = BASE_URL + (await link.getAttribute('href'));
   const b = await openPage(browser);
-  await a.goto(url);
-  await b.goto(url);
-  await Promise.all([waitForHydration(a), waitForHydration(b)]);
-  await Promise.all([live(a), live(b)]);
+  await openLive(url, a, b);
   for (const item of items) {
     await a.fill('form.new-item input', item);
     await a.click('form.new-item button');
