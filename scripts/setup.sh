@@ -41,6 +41,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# wasm-opt for the release site build (scripts/build-site.sh, cargo-leptos),
+# from npm's binaryen: Debian bookworm's binaryen 108 writes wasm-bindgen's
+# externref table export as the function table, and the page dies on load.
+wasm_opt_version=$(wasm-opt --version 2>/dev/null | awk '{ print $3 }' || true)
+if [ "${wasm_opt_version:-0}" -lt 132 ] 2>/dev/null; then
+  say "installing wasm-opt (npm binaryen 132; have: ${wasm_opt_version:-none})"
+  as_root npm install -g --no-audit --no-fund --loglevel=error binaryen@132.0.0
+fi
+
 # A MongoDB-wire server for the storage tests (SecantusDB, from PyPI).
 # Debian's own Python refuses pip installs outside a venv (PEP 668): then
 # install for this user, which that Python reads, past the guard.
