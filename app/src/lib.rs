@@ -46,6 +46,8 @@ pub(crate) fn head(options: LeptosOptions) -> impl IntoView {
             <meta charset="utf-8"/>
             <meta name="viewport" content="width=device-width, initial-scale=1"/>
             <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+            // Under `cargo leptos watch` only: reloads the page after a rebuild.
+            <AutoReload options=options.clone()/>
             <HydrationScripts options/>
             <MetaTags/>
         </head>

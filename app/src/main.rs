@@ -135,7 +135,14 @@ async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
 }
 
 /// Leptos's options, from the environment with the demo's defaults.
+///
+/// cargo-leptos sets `LEPTOS_OUTPUT_NAME` and the other `LEPTOS_*` variables
+/// from the workspace's `[[workspace.metadata.leptos]]`: then they all apply,
+/// the reload port of `cargo leptos watch` among them.
 fn leptos_options() -> Result<LeptosOptions, Box<dyn std::error::Error>> {
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
+        return Ok(get_configuration(None)?.leptos_options);
+    }
     let addr: SocketAddr = std::env::var("LEPTOS_SITE_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()
