@@ -240,10 +240,13 @@ fn with_bundle(response: Response, close: CloseOnDrop) -> Response {
 /// The `<script>` that carries `model`'s bundle into the page.
 async fn bundle_script(model: &Model) -> String {
     let json = model.bundle_json().await;
-    format!(
-        r#"<script id="{BUNDLE_ELEMENT_ID}" type="application/json">{}</script>"#,
-        escape_for_script(&json)
-    )
+    let mut script = String::with_capacity(json.len() + 128);
+    script.push_str(r#"<script id=""#);
+    script.push_str(BUNDLE_ELEMENT_ID);
+    script.push_str(r#"" type="application/json">"#);
+    push_escaped_for_script(&mut script, &json);
+    script.push_str("</script>");
+    script
 }
 
 /// `chunk` with `script` before its last `</body>`, or after it if it has
@@ -261,12 +264,11 @@ fn splice_before_body_end(chunk: &[u8], script: &str) -> Bytes {
     Bytes::from(page)
 }
 
-/// JSON made safe inside `<script>`: `<`, `>` and `&` only occur in JSON
-/// strings, where their `\u` escapes mean the same.
-pub(crate) fn escape_for_script(json: &str) -> String {
-    let mut out = String::with_capacity(json.len() + 64);
+/// Appends JSON made safe inside `<script>`: `<`, `>` and `&` only occur
+/// in JSON strings, where their `\u` escapes mean the same.
+pub(crate) fn push_escaped_for_script(out: &mut String, json: &str) {
     let mut rest = json;
-    while let Some(at) = rest.bytes().position(|b| matches!(b, b'<' | b'>' | b'&')) {
+    while let Some(at) = memchr::memchr3(b'<', b'>', b'&', rest.as_bytes()) {
         out.push_str(&rest[..at]);
         out.push_str(match rest.as_bytes()[at] {
             b'<' => "\\u003c",
@@ -276,7 +278,6 @@ pub(crate) fn escape_for_script(json: &str) -> String {
         rest = &rest[at + 1..];
     }
     out.push_str(rest);
-    out
 }
 
 /// `Model` as an axum extractor: the request's model (needs
@@ -337,7 +338,8 @@ mod tests {
     #[test]
     fn scripts_cannot_be_closed_from_data() {
         let json = serde_json::json!({"t": "</script><script>alert(1)</script>&"}).to_string();
-        let escaped = escape_for_script(&json);
+        let mut escaped = String::new();
+        push_escaped_for_script(&mut escaped, &json);
         assert!(!escaped.contains("</"));
         let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
         assert_eq!(back["t"], "</script><script>alert(1)</script>&");

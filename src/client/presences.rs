@@ -76,6 +76,11 @@ impl Presences {
 
     /// The channel of a document's presence, if this client uses it.
     fn of_doc(&mut self, c: &str, d: &str) -> Option<&mut Channel> {
+        // Most connections (every server render) use no presence: skip
+        // building the channel's name for each document they load.
+        if self.0.is_empty() {
+            return None;
+        }
         self.0
             .get_mut(&doc_channel(c, d))
             .filter(|p| p.doc.is_some())
@@ -88,9 +93,11 @@ impl Presences {
 
     /// Whether a document's ops should be kept for late presence.
     pub fn keeps_recent_ops(&self, c: &str, d: &str) -> bool {
-        self.0
-            .get(&doc_channel(c, d))
-            .is_some_and(|p| p.doc.is_some())
+        !self.0.is_empty()
+            && self
+                .0
+                .get(&doc_channel(c, d))
+                .is_some_and(|p| p.doc.is_some())
     }
 
     /// Starts receiving others' presence on `channel`; `waiter` hears when
@@ -373,10 +380,10 @@ impl Presences {
         local: bool,
         events: &mut Vec<ClientEvent>,
     ) {
-        let channel = doc_channel(c, d);
         let Some(state) = self.of_doc(c, d) else {
             return;
         };
+        let channel = doc_channel(c, d);
         for own in state.own.values_mut() {
             own.value = value_past(&own.value, kind, local);
         }
@@ -436,10 +443,10 @@ impl Presences {
         link: &Link,
         events: &mut Vec<ClientEvent>,
     ) {
-        let channel = doc_channel(c, d);
         let Some(state) = self.of_doc(c, d) else {
             return;
         };
+        let channel = doc_channel(c, d);
         state.early.clear();
         for id in state.others.drain().map(|(id, _)| id) {
             events.push(ClientEvent::Presence {

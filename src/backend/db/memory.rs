@@ -153,7 +153,10 @@ impl Db for MemoryDb {
         let snapshots = outcome
             .ids
             .iter()
-            .filter_map(|id| collection.docs.get(id).map(|d| d.snapshot.clone()))
+            .filter_map(|id| {
+                let doc = collection.docs.get(id)?;
+                Some(StoredSnapshot::new(id.as_str(), doc.snapshot.to_wire()))
+            })
             .collect();
         Ok(QueryResults {
             snapshots,

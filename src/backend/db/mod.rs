@@ -175,6 +175,11 @@ pub trait Db: Send + Sync + 'static {
     }
 
     /// Runs a query; deleted documents never match.
+    ///
+    /// The results carry the documents' ids and wire snapshots only: no
+    /// metadata (`m`) and no op link, as sharedb-mongo's default projection
+    /// (`{_m: 0, _o: 0}`) leaves them out. Clients never see either, and a
+    /// page's query skips copying them.
     async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError>;
 
     /// The ids a query matches, in order, and its extra value. Live queries

@@ -518,7 +518,9 @@ impl Db for MongoDb {
     }
 
     async fn query(&self, collection: &str, query: &ParsedQuery) -> Result<QueryResults, DbError> {
-        self.run_query(collection, query, None).await
+        // What sharedb-mongo projects by default: no metadata, no op link.
+        self.run_query(collection, query, Some(doc! {"_m": 0, "_o": 0}))
+            .await
     }
 
     async fn query_ids(
