@@ -93,15 +93,15 @@ export async function waitForItems(page, expected, timeout = 1000) {
 // A name no other test run uses.
 export const unique = (name) => `${name} ${Math.random().toString(36).slice(2, 8)}`;
 
-// Creates a list from the home page; returns its URL.
-export async function createList(page, title) {
-  await page.goto(BASE_URL + '/');
+// Creates a list from the home page (of the demo at `base`); returns its URL.
+export async function createList(page, title, base = BASE_URL) {
+  await page.goto(base + '/');
   await waitForHydration(page);
   await page.fill('form.new-list input', title);
   await page.click('form.new-list button');
   const link = page.locator('ul.lists a', { hasText: title });
   await link.waitFor({ timeout: 5000 });
-  return BASE_URL + (await link.getAttribute('href'));
+  return base + (await link.getAttribute('href'));
 }
 
 // Adds an item through a list page's form.

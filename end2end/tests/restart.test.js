@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  launch, openPage, waitForHydration, waitForItems, addItem, unique,
+  launch, openPage, waitForHydration, waitForItems, addItem, createList, unique,
 } from '../support.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -47,14 +47,7 @@ after(async () => {
 
 test('after the in-memory server restarts, an edit to a list it lost says the list is gone', async () => {
   const page = await openPage(browser);
-  await page.goto(`${URL}/`);
-  await waitForHydration(page);
-  const title = unique('Forgotten');
-  await page.fill('form.new-list input', title);
-  await page.click('form.new-list button');
-  const link = page.locator('ul.lists a', { hasText: title });
-  await link.waitFor({ timeout: 5000 });
-  await page.goto(URL + (await link.getAttribute('href')));
+  await page.goto(await createList(page, unique('Forgotten'), URL));
   await waitForHydration(page);
   await page.waitForSelector('header .status[data-state="connected"]');
   await addItem(page, 'before the restart');
