@@ -94,7 +94,7 @@ async fn session(handle: &PrometheusHandle, logs: &Logs) {
     raw.flush(&backend).await;
 
     let value = |name: &str| sample(handle, name);
-    assert_eq!(value("peloton_connections"), Some(1.0));
+    assert_eq!(value(r#"peloton_connections{kind="websocket"}"#), Some(1.0));
     // The note and the flush's sentinel document.
     assert_eq!(value("peloton_subscriptions"), Some(2.0));
     assert_eq!(value("peloton_live_queries"), Some(1.0));
@@ -113,9 +113,19 @@ async fn session(handle: &PrometheusHandle, logs: &Logs) {
     assert!(value("peloton_outbound_queue_depth_count") >= Some(4.0));
     assert!(handle.render().contains("# HELP peloton_submit_seconds"));
 
+    // A server-side connection (a page's model) is counted apart.
+    let in_process = backend.connect();
+    util::until("the in-process connection to count", || {
+        value(r#"peloton_connections{kind="in_process"}"#) == Some(1.0)
+    })
+    .await;
+    assert_eq!(value(r#"peloton_connections{kind="websocket"}"#), Some(1.0));
+
+    drop(in_process);
     drop(raw);
-    util::until("the connection's gauges to drop", || {
-        value("peloton_connections") == Some(0.0)
+    util::until("the connections' gauges to drop", || {
+        value(r#"peloton_connections{kind="websocket"}"#) == Some(0.0)
+            && value(r#"peloton_connections{kind="in_process"}"#) == Some(0.0)
     })
     .await;
     assert_eq!(value("peloton_subscriptions"), Some(0.0));

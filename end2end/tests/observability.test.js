@@ -34,7 +34,7 @@ test('/metrics counts connections, ops, renders and the process', async () => {
   await waitForItems(page, ['counted']);
 
   const { text, samples } = await scrape();
-  assert.ok(samples.get('peloton_connections') >= 1, 'the page is connected');
+  assert.ok(samples.get('peloton_connections{kind="websocket"}') >= 1, 'the page is connected');
   assert.ok(samples.get('peloton_subscriptions') >= 1, 'it subscribed to its list');
   const committed = (s) => s.get('peloton_ops_committed_total') ?? 0;
   assert.ok(committed(samples) >= committed(before) + 2, 'the list and its item were committed');

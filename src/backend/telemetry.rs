@@ -31,7 +31,9 @@ use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
 use crate::protocol::ErrorObject;
 
-/// Live connections.
+/// Live connections, labelled with their `kind`: `websocket` (browsers and
+/// services) or `in_process` (server renders and other models on the
+/// server, which last a request).
 pub const CONNECTIONS: &str = "peloton_connections";
 /// Documents subscribed to, over all connections.
 pub const SUBSCRIPTIONS: &str = "peloton_subscriptions";
@@ -64,7 +66,10 @@ pub const SSR_RENDER_SECONDS: &str = "peloton_ssr_render_seconds";
 /// it once, after installing the recorder.
 pub fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_gauge!(CONNECTIONS, "Live connections");
+    describe_gauge!(
+        CONNECTIONS,
+        "Live connections, by kind: websocket or in_process (server renders)"
+    );
     describe_gauge!(
         SUBSCRIPTIONS,
         "Documents subscribed to, over all connections"
@@ -102,7 +107,8 @@ pub fn describe() {
 /// built (so from the recorder installed then) instead of looked up by
 /// name at every op.
 pub(crate) struct Telemetry {
-    pub(crate) connections: Gauge,
+    websocket_connections: Gauge,
+    in_process_connections: Gauge,
     pub(crate) subscriptions: Gauge,
     pub(crate) live_queries: Gauge,
     committed: Counter,
@@ -114,13 +120,23 @@ pub(crate) struct Telemetry {
 impl Telemetry {
     pub(crate) fn new() -> Self {
         Self {
-            connections: gauge!(CONNECTIONS),
+            websocket_connections: gauge!(CONNECTIONS, "kind" => "websocket"),
+            in_process_connections: gauge!(CONNECTIONS, "kind" => "in_process"),
             subscriptions: gauge!(SUBSCRIPTIONS),
             live_queries: gauge!(LIVE_QUERIES),
             committed: counter!(OPS_COMMITTED),
             submit_seconds: histogram!(SUBMIT_SECONDS),
             fanout_seconds: histogram!(FANOUT_SECONDS),
             queue_depth: histogram!(OUTBOUND_QUEUE_DEPTH),
+        }
+    }
+
+    /// The live connections of one kind.
+    pub(crate) fn connections(&self, in_process: bool) -> &Gauge {
+        if in_process {
+            &self.in_process_connections
+        } else {
+            &self.websocket_connections
         }
     }
 

@@ -197,7 +197,9 @@ async fn serve(
         span: tracing::Span::current(),
     };
     agent.shared.live_ids.register(&agent.info.client_id);
-    agent.shared.telemetry.connections.increment(1);
+    (agent.shared.telemetry)
+        .connections(agent.info.in_process)
+        .increment(1);
     tracing::debug!("connection opened");
     agent.send(ServerMessage::Init(Hello::new(
         agent.info.client_id.clone(),
@@ -528,7 +530,7 @@ impl Agent {
     async fn leave(&mut self) {
         self.shared.live_ids.release(&self.info.client_id);
         let telemetry = &self.shared.telemetry;
-        telemetry.connections.decrement(1);
+        telemetry.connections(self.info.in_process).decrement(1);
         let subscribed: usize = self.docs.values().map(HashMap::len).sum();
         telemetry.subscriptions.decrement(subscribed as f64);
         telemetry.live_queries.decrement(self.queries.len() as f64);
