@@ -117,6 +117,27 @@ test("others' changes to a list are announced politely, one's own are not", asyn
   for (const page of [a, b]) await page.context().close();
 });
 
+test("a list someone else adds is announced on the home page, one's own is not", async () => {
+  const a = await openPage(browser);
+  const b = await openPage(browser);
+  await openLive(`${BASE_URL}/`, a, b);
+  await Promise.all([recordAnnouncements(a), recordAnnouncements(b)]);
+
+  const title = unique('Newcomer');
+  await b.fill('form.new-list input', title);
+  await b.click('form.new-list button');
+  await a.locator('ul.lists a', { hasText: title }).waitFor({ timeout: 5000 });
+  await waitForAnnouncement(a, `Someone added a list: ${title}`);
+  // B's own list reached B through the same query: not announced there.
+  await b.locator('ul.lists a', { hasText: title }).waitFor({ timeout: 5000 });
+  await b.waitForTimeout(300);
+  assert.deepEqual(await announcements(b), []);
+  // Lists that other tests add meanwhile may be announced too; this one once.
+  assert.equal((await announcements(a)).filter((t) => t.includes(title)).length, 1);
+  for (const page of [a, b]) assert.deepEqual(page.problems, []);
+  for (const page of [a, b]) await page.context().close();
+});
+
 test("someone else's typing in the note is announced once, one's own not at all", async () => {
   const url = `${BASE_URL}/notes/${unique('announced').replace(' ', '-')}`;
   const a = await openPage(browser);

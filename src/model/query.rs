@@ -162,9 +162,10 @@ impl ModelQuery {
         &self.expression
     }
 
-    /// Where the model keeps the result ids (`$queries.<key>.ids`); read
-    /// them with [`ModelQuery::ids`] rather than by this path.
-    pub(crate) fn ids_path(&self) -> String {
+    /// Where the model keeps the result ids (`$queries.<key>.ids`). Read
+    /// them with [`ModelQuery::ids`]; listen here ([`Model::on`]) to hear
+    /// results arrive (an `Insert` event), leave and move.
+    pub fn ids_path(&self) -> String {
         format!("$queries.{}.ids", self.key)
     }
 

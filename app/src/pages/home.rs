@@ -1,6 +1,8 @@
+use std::collections::HashSet;
+
 use leptos::prelude::*;
 use peloton::leptos::{QuerySignals, signal, use_model, use_subscribe_query};
-use peloton::model::ModelQuery;
+use peloton::model::{EventKind, Model, ModelEvent, ModelQuery};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -11,6 +13,9 @@ pub fn Home() -> impl IntoView {
     let (lists_loaded, lists) = use_subscribe_query("lists", || json!({"$sort": {"createdAt": 1}}));
     let (count_loaded, count) = use_subscribe_query("lists", || json!({"$count": true}));
     let title = RwSignal::new(String::new());
+    // The lists this page created: the query brings them back too, and
+    // only others' are announced.
+    let mine = StoredValue::new(HashSet::<String>::new());
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let name = title.get_untracked().trim().to_owned();
@@ -18,8 +23,11 @@ pub fn Home() -> impl IntoView {
             return;
         }
         let list = json!({"title": name, "createdAt": crate::now_ms(), "items": []});
-        if let Err(e) = model.add("lists", list) {
-            leptos::logging::error!("creating a list failed: {e}");
+        match model.add("lists", list) {
+            Ok(added) => mine.update_value(|m| {
+                m.insert(added.value);
+            }),
+            Err(e) => leptos::logging::error!("creating a list failed: {e}"),
         }
         title.set(String::new());
     };
@@ -33,7 +41,7 @@ pub fn Home() -> impl IntoView {
             {move || Suspend::new(async move {
                 match (lists_loaded.await, count_loaded.await) {
                     (Ok(()), Ok(())) => view! {
-                        <ListOverview lists=lists.get_untracked() count=count.get_untracked()/>
+                        <ListOverview lists=lists.get_untracked() count=count.get_untracked() mine/>
                     }
                     .into_any(),
                     (Err(e), _) | (_, Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
@@ -57,9 +65,19 @@ pub fn Home() -> impl IntoView {
     }
 }
 
-/// The lists of a live query, with the live count of another.
+/// The lists of a live query, with the live count of another; lists that
+/// others add (not those in `mine`) are announced to screen readers.
 #[component]
-fn ListOverview(lists: ModelQuery, count: ModelQuery) -> impl IntoView {
+fn ListOverview(
+    lists: ModelQuery,
+    count: ModelQuery,
+    mine: StoredValue<HashSet<String>>,
+) -> impl IntoView {
+    let model = lists.model().clone();
+    crate::components::announce_remote(&model, &lists.ids_path(), {
+        let model = model.clone();
+        move |event, _| describe_new_lists(&model, event, mine)
+    });
     let ids = lists.ids_signal();
     let total = count.extra_signal::<u64>();
     view! {
@@ -93,6 +111,33 @@ fn ListRow(id: String) -> impl IntoView {
             <a href=format!("/lists/{id}")>{move || title.get().unwrap_or_default()}</a>
             <span class="meta">{open}</span>
         </li>
+    }
+}
+
+/// "Someone added a list: Groceries", for lists others added.
+fn describe_new_lists(
+    model: &Model,
+    event: &ModelEvent,
+    mine: StoredValue<HashSet<String>>,
+) -> Option<String> {
+    let EventKind::Insert { values, .. } = &event.kind else {
+        return None;
+    };
+    let titles: Vec<String> = values
+        .iter()
+        .filter_map(|id| id.as_str())
+        .filter(|id| !mine.with_value(|m| m.contains(*id)))
+        .map(|id| {
+            model
+                .get::<String>(&format!("lists.{id}.title"))
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| "(untitled)".to_owned())
+        })
+        .collect();
+    match titles.len() {
+        0 => None,
+        1 => Some(format!("Someone added a list: {}", titles[0])),
+        n => Some(format!("Someone added {n} lists: {}", titles.join(", "))),
     }
 }
 
