@@ -324,18 +324,19 @@ impl ParsedQuery {
 
     /// Pages results already matched and sorted: skip, limit; or count
     /// (then the items are dropped and the count is the extra).
-    pub fn page<T>(&self, items: Vec<T>) -> (Vec<T>, Option<Value>) {
+    pub fn page<T>(&self, mut items: Vec<T>) -> (Vec<T>, Option<Value>) {
         let skip = self
             .skip
             .map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX));
         let limit = self
             .limit
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let page = items.into_iter().skip(skip).take(limit);
+        items.drain(..skip.min(items.len()));
+        items.truncate(limit);
         if self.count {
-            (Vec::new(), Some(Value::from(page.count())))
+            (Vec::new(), Some(Value::from(items.len())))
         } else {
-            (page.collect(), None)
+            (items, None)
         }
     }
 
@@ -398,9 +399,13 @@ impl ParsedQuery {
         if !self.sort.is_empty() {
             matched.sort_by(|a, b| self.compare(*a, *b));
         }
-        let ids = matched.into_iter().map(|(id, _)| id.to_owned()).collect();
-        let (ids, extra) = self.page(ids);
-        QueryOutcome { ids, extra }
+        // Paged before the ids are copied: a count or a page copies none
+        // of the documents it leaves out.
+        let (page, extra) = self.page(matched);
+        QueryOutcome {
+            ids: page.into_iter().map(|(id, _)| id.to_owned()).collect(),
+            extra,
+        }
     }
 
     fn compare(&self, a: (&str, &Value), b: (&str, &Value)) -> Ordering {
