@@ -4,7 +4,7 @@
 //!
 //! | Name | Kind | Labels | What |
 //! |---|---|---|---|
-//! | `peloton_connections` | gauge | | live connections |
+//! | `peloton_connections` | gauge | `kind` | live connections: `websocket` or `in_process` (server renders) |
 //! | `peloton_subscriptions` | gauge | | documents subscribed to, over all connections |
 //! | `peloton_live_queries` | gauge | | live queries, over all connections |
 //! | `peloton_ops_committed_total` | counter | | ops committed |
@@ -18,7 +18,7 @@
 //! | `peloton_pubsub_errors_total` | counter | `call` | pub/sub calls that failed or timed out |
 //! | `peloton_ssr_render_seconds` | histogram | | a server-rendered page, from request to last byte ([`ModelLayer`](crate::axum::ModelLayer)) |
 //!
-//! Labels take a few fixed values (calls, error codes): never a collection,
+//! Labels take a few fixed values (kinds, calls, error codes): never a collection,
 //! document or client id, which a client chooses.
 //!
 //! This module owns the names and the recording; the places that count are
