@@ -67,8 +67,8 @@ case "${1:-}" in
     rm -rf "$dir/mongo-data"
     ;;
   env)
-    echo "PELOTON_TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
-    echo "PELOTON_TEST_MONGO_URL=${PELOTON_MONGO_URL:-mongodb://127.0.0.1:$mongo_port}"
+    echo "export PELOTON_TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
+    echo "export PELOTON_TEST_MONGO_URL=${PELOTON_MONGO_URL:-mongodb://127.0.0.1:$mongo_port}"
     ;;
   url)
     mongo_url_for "${2:?usage: $0 url DATABASE}"

@@ -31,8 +31,8 @@ fn main() {
     eprintln!(
         "`./run test` runs the whole suite (lint, every test, the npm interop and \
          browser tests), with the services it needs. With MongoDB and Redis \
-         running (`bash scripts/services.sh start`, and the variables \
-         `bash scripts/services.sh env` prints exported), \
+         running (`bash scripts/services.sh start`, then \
+         `eval \"$(bash scripts/services.sh env)\"`), \
          `cargo test --workspace --features peloton/ssr,peloton/mongodb,peloton/redis,app/ssr` \
          runs every Rust test.\n"
     );

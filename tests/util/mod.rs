@@ -381,16 +381,16 @@ pub async fn until_within(what: &str, limit: Duration, mut check: impl FnMut() -
 /// A MongoDB-wire server for the tests (`scripts/services.sh start`).
 pub fn mongo_url() -> String {
     std::env::var("PELOTON_TEST_MONGO_URL").expect(
-        "PELOTON_TEST_MONGO_URL is not set: run `scripts/services.sh start` and \
-         `eval $(scripts/services.sh env)` (./run test does both)",
+        "PELOTON_TEST_MONGO_URL is not set: run `bash scripts/services.sh start` and \
+         `eval \"$(bash scripts/services.sh env)\"` (./run test does both)",
     )
 }
 
 /// A redis-server for the tests (`scripts/services.sh start`).
 pub fn redis_url() -> String {
     std::env::var("PELOTON_TEST_REDIS_URL").expect(
-        "PELOTON_TEST_REDIS_URL is not set: run `scripts/services.sh start` and \
-         `eval $(scripts/services.sh env)` (./run test does both)",
+        "PELOTON_TEST_REDIS_URL is not set: run `bash scripts/services.sh start` and \
+         `eval \"$(bash scripts/services.sh env)\"` (./run test does both)",
     )
 }
 
