@@ -166,7 +166,7 @@ async fn concurrent_submitters(backend: Backend, connect: impl Fn() -> Connectio
     }
     let total = CLIENTS * OPS;
     let snapshot = backend.fetch("race", "doc").await.unwrap();
-    let data = snapshot.data.clone().unwrap();
+    let data = snapshot.value().cloned().unwrap();
     assert_eq!(data["n"], json!(total));
     let mut items: Vec<String> = data["items"]
         .as_array()
@@ -385,7 +385,10 @@ async fn bad_input_gets_errors_and_changes_nothing() {
     let fetched = bystander.next(|m| m["a"] == "f").await;
     assert_eq!(fetched["data"], json!({"v": 1, "data": {"n": 1}}));
     let snapshot = backend.fetch("c", "d").await.unwrap();
-    assert_eq!((snapshot.v, snapshot.wire.data), (1, Some(json!({"n": 1}))));
+    assert_eq!(
+        (snapshot.v, snapshot.wire.value().cloned()),
+        (1, Some(json!({"n": 1})))
+    );
 }
 
 #[tokio::test]

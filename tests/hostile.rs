@@ -111,7 +111,7 @@ async fn every_limit_answers_its_error_and_changes_nothing() {
     assert_eq!(error_code(&reply), "ERR_DOC_TOO_LARGE", "{reply}");
     let stored = backend.db().get_snapshot("c", "d").await.unwrap();
     assert_eq!(
-        (stored.v, stored.wire.data),
+        (stored.v, stored.wire.value().cloned()),
         (1, Some(json!({"a": {"b": {}}}))),
         "nothing stored changed"
     );
@@ -546,14 +546,14 @@ async fn a_hook_that_submits_does_not_deadlock() {
         assert!(reply.get("error").is_none(), "{reply}");
     }
     let log = backend.db().get_snapshot("c", "log").await.unwrap();
-    assert_eq!(log.data, Some(json!({"n": 3})));
+    assert_eq!(log.value().cloned(), Some(json!({"n": 3})));
     // Into its own document: a clear error, and nothing stored.
     raw.send(json!({"a": "op", "c": "c", "d": "d", "seq": 4, "op": [{"p": ["again"], "oi": 1}]}))
         .await;
     let reply = reply_within(&mut raw, 4).await;
     assert_eq!(error_code(&reply), "ERR_NESTED_SUBMIT", "{reply}");
     let d = backend.db().get_snapshot("c", "d").await.unwrap();
-    assert_eq!(d.data, Some(json!({"audit": 0, "log": 3})));
+    assert_eq!(d.value().cloned(), Some(json!({"audit": 0, "log": 3})));
 }
 
 #[tokio::test]

@@ -572,7 +572,13 @@ async fn two_models_editing_at_random_converge() {
         a.get_value("docs.d") == b.get_value("docs.d")
     })
     .await;
-    let stored = backend.fetch("docs", "d").await.unwrap().wire.data;
+    let stored = backend
+        .fetch("docs", "d")
+        .await
+        .unwrap()
+        .wire
+        .value()
+        .cloned();
     assert_eq!(util::stored_form(a.get_value("docs.d")), stored);
     assert_eq!(
         a.get::<f64>("docs.d.n"),
@@ -644,7 +650,12 @@ async fn set_family_and_add_emit_what_they_change() {
     assert_eq!(model.get::<String>("people.bob.id").as_deref(), Some("bob"));
     model.when_nothing_pending().await;
     assert_eq!(
-        backend.fetch("people", "bob").await.unwrap().data,
+        backend
+            .fetch("people", "bob")
+            .await
+            .unwrap()
+            .value()
+            .cloned(),
         Some(json!({"name": "Bob"})),
         "Racer's id alias is read, not stored"
     );
@@ -1094,7 +1105,7 @@ async fn a_document_unloaded_with_edits_pending_goes_once_they_are_acked() {
     })
     .await;
     let stored = backend.fetch("notes", "n").await.unwrap();
-    assert_eq!(stored.data, Some(json!({"n": 1})));
+    assert_eq!(stored.value().cloned(), Some(json!({"n": 1})));
 
     // What a model created is held until the next unload().
     model
@@ -1131,6 +1142,10 @@ async fn a_write_spread_over_documents_by_refs_is_acked_when_all_are() {
         .unwrap();
     for (id, title) in [("x", "X"), ("y", "Y")] {
         let stored = backend.fetch("notes", id).await.unwrap();
-        assert_eq!(stored.data, Some(json!({"title": title})), "{id} committed");
+        assert_eq!(
+            stored.value().cloned(),
+            Some(json!({"title": title})),
+            "{id} committed"
+        );
     }
 }

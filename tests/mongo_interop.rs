@@ -234,7 +234,7 @@ async fn bson_other_tools_wrote_reads_as_node_sharedb_sends_it() {
         let from_node = node_with(&url, "show", &["things", "t"]);
         let backend = Backend::builder().db(db).build();
         let ours = backend.fetch("things", "t").await.unwrap();
-        assert_eq!(ours.data.as_ref(), Some(&from_node["data"]), "peloton reads what Node sends");
+        assert_eq!(ours.value(), Some(&from_node["data"]), "peloton reads what Node sends");
         assert_eq!(from_node["data"]["at"], json!("2009-02-13T23:31:30.123Z"));
     })
     .await;
@@ -287,7 +287,7 @@ async fn milestones_are_shared_with_sharedb_milestone_mongo() {
             .await
             .unwrap();
         assert_eq!(
-            at_7.data,
+            at_7.value().cloned(),
             Some(json!({"n": 6})),
             "rebuilt from the milestone at v5"
         );
@@ -299,13 +299,13 @@ async fn milestones_are_shared_with_sharedb_milestone_mongo() {
             .fetch_snapshot("counters", "theirs", Some(12))
             .await
             .unwrap();
-        assert_eq!(at_12.data, Some(json!({"n": 11})));
+        assert_eq!(at_12.value().cloned(), Some(json!({"n": 11})));
         let at_11 = connection
             .fetch_snapshot("counters", "theirs", Some(11))
             .await
             .unwrap();
         assert_eq!(
-            at_11.data,
+            at_11.value().cloned(),
             Some(json!({"n": 10})),
             "Node's milestone at v10 and one op"
         );

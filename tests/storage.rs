@@ -306,7 +306,10 @@ async fn two_servers_on_one_database_and_redis_converge() {
         })
         .await;
         let stored = one.fetch("lists", "l").await.unwrap();
-        assert_eq!(stored.data, util::stored_form(a.get_value("lists.l")));
+        assert_eq!(
+            stored.value().cloned(),
+            util::stored_form(a.get_value("lists.l"))
+        );
     })
     .await;
 }
@@ -559,7 +562,7 @@ async fn a_create_on_a_document_without_create_metadata_is_refused() {
         );
         let stored = backend.fetch("books", "old").await.unwrap();
         assert_eq!(
-            (stored.v, stored.wire.data),
+            (stored.v, stored.wire.value().cloned()),
             (1, Some(json!({"title": "Dune"})))
         );
     })

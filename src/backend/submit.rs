@@ -30,7 +30,7 @@ use super::pubsub::{self, Message};
 use super::{Shared, StoredSnapshot};
 use crate::ot::json0;
 use crate::protocol::{
-    DocOp, ErrorCode, ErrorObject, OpKind, OpMeta, OpRequest, is_json0, is_safe_key,
+    DocData, DocOp, ErrorCode, ErrorObject, OpKind, OpMeta, OpRequest, is_json0, is_safe_key,
 };
 
 /// An op on its way through the pipeline; middleware sees and may change it.
@@ -276,8 +276,7 @@ fn check_size(
     before: Option<usize>,
     max: usize,
 ) -> Result<Option<usize>, ErrorObject> {
-    let measure =
-        |req: &SubmitRequest<'_>| req.snapshot.data.as_ref().map_or(0, limits::json_bytes);
+    let measure = |req: &SubmitRequest<'_>| req.snapshot.value().map_or(0, limits::json_bytes);
     let grows = match &req.op.kind {
         OpKind::Create(_) => return check_measured(measure(req), max),
         OpKind::Delete => return Ok(Some(0)),
@@ -390,7 +389,7 @@ async fn load_and_transform(
         OpKind::Create(_) => {
             snapshot.m.insert("ctime".into(), json!(ts));
         }
-        OpKind::Delete => req.op.m.data = snapshot.data.clone(),
+        OpKind::Delete => req.op.m.data = snapshot.value().cloned(),
         OpKind::Edit(_) => {}
     }
     snapshot.m.insert("mtime".into(), json!(ts));
@@ -521,7 +520,7 @@ pub(crate) fn apply_op(snapshot: &mut StoredSnapshot, op: &DocOp) -> Result<(), 
                     "Document already exists",
                 ));
             }
-            snapshot.data = Some(json0::create(create.data.clone()));
+            snapshot.data = Some(DocData::new(json0::create(create.data.clone())));
             snapshot.doc_type = Some(json0::URI.to_owned());
         }
         OpKind::Delete => {
@@ -541,7 +540,8 @@ pub(crate) fn apply_op(snapshot: &mut StoredSnapshot, op: &DocOp) -> Result<(), 
                     format!("Unknown type {doc_type:?}: peloton applies json0 ops only"),
                 ));
             }
-            let data = snapshot.data.get_or_insert(Value::Null);
+            // Copied first if anyone else holds it (a cache, a message).
+            let data = snapshot.data.get_or_insert_default().make_mut();
             json0::apply(data, edit)
                 .map_err(|e| ErrorObject::new(ErrorCode::OtOpNotApplied, e.to_string()))?;
         }

@@ -20,7 +20,7 @@ use super::presence::{DocPresence, Presence};
 use super::query::Query;
 use super::state::State;
 use super::{ClientEvent, rt};
-use crate::protocol::{ClientMessage, Connector, ServerMessage};
+use crate::protocol::{ClientMessage, Connector, DocData, ServerMessage};
 
 /// How a connection notices a dead server and reconnects.
 ///
@@ -107,7 +107,7 @@ pub(crate) struct DocReader<'s>(&'s State);
 impl<'s> DocReader<'s> {
     /// `collection.id` as loaded here: its version, whether it exists, its
     /// data; `None` if nothing was loaded.
-    pub fn get(&self, collection: &str, id: &str) -> Option<(u64, bool, Option<&'s Value>)> {
+    pub fn get(&self, collection: &str, id: &str) -> Option<(u64, bool, Option<&'s DocData>)> {
         self.0.doc_parts(collection, id)
     }
 }

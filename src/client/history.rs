@@ -23,7 +23,7 @@
 //! let versions = connection.versions("notes", "n1", 1, None).await?;
 //! assert_eq!(versions.iter().map(|v| v.v).collect::<Vec<_>>(), [1, 2]);
 //! let first = connection.fetch_snapshot("notes", "n1", Some(1)).await?;
-//! assert_eq!(first.data, Some(json!({"likes": 0})));
+//! assert_eq!(first.value(), Some(&json!({"likes": 0})));
 //! # Ok(()) }
 //! # #[cfg(not(feature = "ssr"))]
 //! # fn main() {}

@@ -20,7 +20,7 @@ use super::presences::Presences;
 use super::queries::{Queries, QueryState, ResultsChange};
 use super::{ClientError, ClientEvent};
 use crate::protocol::{
-    self, ClientMessage, DocOp, ErrorObject, OpKind, QueryData, QueryDiff, QueryReply,
+    self, ClientMessage, DocData, DocOp, ErrorObject, OpKind, QueryData, QueryDiff, QueryReply,
     ServerMessage,
 };
 
@@ -331,9 +331,9 @@ impl State {
     }
 
     /// A loaded document's version, whether it exists, and its data.
-    pub fn doc_parts(&self, c: &str, d: &str) -> Option<(u64, bool, Option<&Value>)> {
+    pub fn doc_parts(&self, c: &str, d: &str) -> Option<(u64, bool, Option<&DocData>)> {
         let doc = self.docs.get(c, d)?;
-        Some((doc.version()?, doc.exists(), doc.data()))
+        Some((doc.version()?, doc.exists(), doc.shared_data()))
     }
 
     /// The documents of a collection that exist here, in id order.
@@ -496,6 +496,7 @@ impl State {
         let ids = match reply.data {
             QueryData::Results(results) => {
                 let ids: Vec<String> = results.iter().map(|r| r.id.clone()).collect();
+                self.docs.reserve(results.len());
                 for result in results {
                     self.ingest(&collection, &result.id, result.snapshot);
                 }

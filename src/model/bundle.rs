@@ -19,8 +19,8 @@ use super::{Model, ModelOptions};
 use crate::client::DocReader;
 use crate::client::{Connection, rt};
 use crate::ot::json0;
-use crate::protocol::Snapshot;
 use crate::protocol::SnapshotRef;
+use crate::protocol::{DocData, Snapshot};
 
 /// The id of the `<script type="application/json">` element that carries a
 /// server-rendered page's bundle to the browser.
@@ -345,7 +345,7 @@ impl Serialize for DocsJson<'_> {
 
 /// A document going into a bundle: collection, id, and its parts as the
 /// connection holds them (version, whether it exists, data).
-type LoadedDoc<'a> = (&'a String, &'a String, (u64, bool, Option<&'a Value>));
+type LoadedDoc<'a> = (&'a String, &'a String, (u64, bool, Option<&'a DocData>));
 
 /// One collection of a bundle's `docs`.
 struct CollectionJson<'a, 'b>(&'b [LoadedDoc<'a>]);

@@ -89,7 +89,7 @@ impl Model {
             root.fetch([doc.as_str()]).await?;
         }
         let write = self.undo_group(|| match target.data {
-            Some(data) => root.diff_deep(&doc, data, Strings::Edit),
+            Some(data) => root.diff_deep(&doc, data.into_value(), Strings::Edit),
             None => root.del(&doc).map(|w| w.map(|_| ())),
         })?;
         write.acked().await

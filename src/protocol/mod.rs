@@ -24,6 +24,7 @@
 //! `client`'s.
 
 mod client_message;
+mod doc_data;
 mod error;
 mod server_message;
 mod snapshot;
@@ -34,6 +35,7 @@ pub use client_message::{
     BulkRequest, ClientMessage, DocRequest, MAX_HISTORY_VERSIONS, OpRequest, PresenceUpdate,
     QueryRequest, Rejected, is_safe_key,
 };
+pub use doc_data::DocData;
 pub use error::{ErrorCode, ErrorObject};
 pub use server_message::{
     BulkReply, Hello, QueryData, QueryDiff, QueryReply, QueryResult, ServerMessage, SnapshotReply,

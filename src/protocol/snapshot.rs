@@ -8,6 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use super::DocData;
 use crate::ot::json0;
 
 /// A document's state at a version, in ShareDB's wire form `{v, data, type?}`.
@@ -21,8 +22,10 @@ pub struct Snapshot {
     pub v: u64,
     /// The type's URI, or `None` if the document does not exist.
     pub doc_type: Option<String>,
-    /// The document's data; `None` when it does not exist.
-    pub data: Option<Value>,
+    /// The document's data; `None` when it does not exist. Shared, not
+    /// copied, between the database's cache, the messages that carry it
+    /// and a client's copy (see [`DocData`]).
+    pub data: Option<DocData>,
 }
 
 impl Snapshot {
@@ -41,8 +44,32 @@ impl Snapshot {
         Self {
             v,
             doc_type: Some(json0::URI.to_owned()),
-            data: Some(data),
+            data: Some(DocData::new(data)),
         }
+    }
+
+    /// The data, if the document exists.
+    pub fn value(&self) -> Option<&Value> {
+        self.data.as_deref()
+    }
+
+    /// The data to change in place, e.g. in a `readSnapshots` middleware
+    /// that hides a field; copied first if anyone else shares it.
+    ///
+    /// ```
+    /// use peloton::protocol::Snapshot;
+    /// use serde_json::json;
+    ///
+    /// let stored = Snapshot::json0(1, json!({"title": "a", "secret": "s"}));
+    /// let mut sent = stored.clone(); // shares the data
+    /// if let Some(data) = sent.value_mut().and_then(|d| d.as_object_mut()) {
+    ///     data.remove("secret");
+    /// }
+    /// assert_eq!(sent.value(), Some(&json!({"title": "a"})));
+    /// assert_eq!(stored.value(), Some(&json!({"title": "a", "secret": "s"})));
+    /// ```
+    pub fn value_mut(&mut self) -> Option<&mut Value> {
+        self.data.as_mut().map(DocData::make_mut)
     }
 
     /// Whether the document exists (was created and not deleted).
@@ -68,6 +95,7 @@ impl Snapshot {
     /// Builds a snapshot from wire fields: a missing type means json0,
     /// a null type a document that does not exist.
     pub(crate) fn from_wire(v: u64, doc_type: Option<Option<String>>, data: Option<Value>) -> Self {
+        let data = data.map(DocData::new);
         match doc_type {
             Some(None) => Self::nonexistent(v),
             Some(Some(ty)) => Self {
@@ -89,7 +117,7 @@ impl Snapshot {
 pub(crate) struct SnapshotRef<'a> {
     pub v: u64,
     pub doc_type: Option<&'a str>,
-    pub data: Option<&'a Value>,
+    pub data: Option<&'a DocData>,
 }
 
 impl SnapshotRef<'_> {
@@ -105,7 +133,8 @@ impl SnapshotRef<'_> {
         match self.doc_type {
             None => map.serialize_entry("type", &Value::Null)?,
             Some(ty) => {
-                map.serialize_entry("data", &self.data)?;
+                // Written from the data's shared JSON text.
+                map.serialize_entry("data", &self.data.map(DocData::as_json))?;
                 if !is_json0(ty) {
                     map.serialize_entry("type", ty)?;
                 }

@@ -89,7 +89,7 @@ impl Middleware for HideInReplies {
                 data: Some(snapshot),
                 ..
             } => {
-                if let Some(Value::Object(data)) = &mut snapshot.data {
+                if let Some(Value::Object(data)) = snapshot.value_mut() {
                     data.shift_remove("secret");
                 }
             }
@@ -206,7 +206,7 @@ async fn apply_changes_the_op_and_rejects() {
     let snapshot = backend.fetch("c", "d").await.unwrap();
     assert_eq!(snapshot.v, 3);
     assert_eq!(
-        snapshot.data,
+        snapshot.value().cloned(),
         Some(json!({"n": 1, "edits": 2, "frozen": true}))
     );
     // (op.v, snapshot.v) as each apply saw them: the create was at v0.
@@ -272,7 +272,7 @@ impl Middleware for Audit {
         self.0
             .lock()
             .unwrap()
-            .push((req.snapshot.v, req.snapshot.data.clone()));
+            .push((req.snapshot.v, req.snapshot.value().cloned()));
         if req.extra.as_ref().is_some_and(|x| x["audit"] == "fail") {
             return Err(refused("ERR_AUDIT_LOG_DOWN"));
         }
@@ -292,7 +292,7 @@ async fn after_write_sees_the_commit_and_its_error_reaches_the_client() {
     let reply = ws.next(|m| m["a"] == "op").await;
     assert_eq!(reply["error"]["code"], "ERR_AUDIT_LOG_DOWN", "{reply}");
     assert_eq!(
-        backend.fetch("c", "d").await.unwrap().data,
+        backend.fetch("c", "d").await.unwrap().value().cloned(),
         Some(json!({"n": 1}))
     );
     assert_eq!(
@@ -313,7 +313,7 @@ fn touches_secret(c: &Component) -> bool {
 impl Middleware for HideSecret {
     async fn read_snapshots(&self, ctx: &mut ReadSnapshotsContext<'_>) -> Result<(), ErrorObject> {
         for snapshot in ctx.snapshots.iter_mut() {
-            if let Some(Value::Object(data)) = &mut snapshot.data {
+            if let Some(Value::Object(data)) = snapshot.value_mut() {
                 data.shift_remove("secret");
             }
         }
@@ -366,7 +366,10 @@ async fn op_changes_and_rejects_the_ops_a_client_receives() {
     assert_eq!(op["op"], json!([{"p": ["n"], "na": 1}]), "{op}");
     // The committed op is unchanged, for the journal and everyone else.
     let stored = backend.fetch("c", "d").await.unwrap();
-    assert_eq!(stored.data, Some(json!({"n": 1, "secret": "t"})));
+    assert_eq!(
+        stored.value().cloned(),
+        Some(json!({"n": 1, "secret": "t"}))
+    );
     ws.flush(&backend).await;
     let rest = ws.take_all();
     assert!(rest.iter().all(|m| m["d"] != "sealed"), "{rest:?}");

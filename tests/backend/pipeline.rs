@@ -45,12 +45,12 @@ impl TestDb {
     /// Commits `op` as another server would, at the document's version.
     async fn rival_commit(&self, collection: &str, id: &str, op: json0::Op) {
         let mut snapshot = self.0.inner.get_snapshot(collection, id).await.unwrap();
-        let mut data = snapshot.data.take().unwrap();
+        let mut data = snapshot.value().cloned().unwrap();
         json0::apply(&mut data, &op).unwrap();
         let committed = Arc::new(
             DocOp::new(collection, id, snapshot.v, OpKind::Edit(op)).with_source("rival", 1),
         );
-        snapshot.data = Some(data);
+        snapshot.data = Some(data.into());
         snapshot.v += 1;
         assert!(
             self.0
@@ -165,7 +165,10 @@ async fn a_lost_commit_race_is_retried_against_the_winner() {
 
     let snapshot = backend.fetch("c", "d").await.unwrap();
     assert_eq!(snapshot.v, 3);
-    assert_eq!(snapshot.data, Some(json!({"items": ["mine", "theirs"]})));
+    assert_eq!(
+        snapshot.value().cloned(),
+        Some(json!({"items": ["mine", "theirs"]}))
+    );
     let journal = backend.db().get_ops("c", "d", 0, None).await.unwrap();
     let versions: Vec<(u64, Option<&str>)> =
         journal.iter().map(|op| (op.v, op.src.as_deref())).collect();
@@ -212,7 +215,10 @@ async fn losing_more_races_than_allowed_fails_and_stores_nothing() {
     assert_eq!(reply["seq"], 1);
     assert_eq!(TestDb::count(&db.0.commits), 1 + 3);
     let snapshot = backend.fetch("c", "d").await.unwrap();
-    assert_eq!((snapshot.v, snapshot.wire.data), (1, Some(json!({"n": 0}))));
+    assert_eq!(
+        (snapshot.v, snapshot.wire.value().cloned()),
+        (1, Some(json!({"n": 0})))
+    );
 
     // Two lost races are within the limit: the third try commits.
     db.lose_next(2, None);
@@ -225,7 +231,7 @@ async fn losing_more_races_than_allowed_fails_and_stores_nothing() {
     assert_eq!(ack["v"], 1);
     assert_eq!(TestDb::count(&db.0.commits), 1 + 3 + 3);
     assert_eq!(
-        backend.fetch("c", "d").await.unwrap().data,
+        backend.fetch("c", "d").await.unwrap().value().cloned(),
         Some(json!({"n": 1}))
     );
 }
@@ -253,7 +259,7 @@ async fn a_snapshot_kept_from_the_last_commit_is_checked_against_other_servers()
     // again from the database, which is not a lost race (no retries allowed).
     assert_eq!(a.submit("c", "d", add(10.0)).await.unwrap(), 2);
     assert_eq!(
-        a.fetch("c", "d").await.unwrap().data,
+        a.fetch("c", "d").await.unwrap().value().cloned(),
         Some(json!({"n": 11}))
     );
 
@@ -269,7 +275,10 @@ async fn a_snapshot_kept_from_the_last_commit_is_checked_against_other_servers()
     assert!(ack.get("error").is_none(), "{ack}");
     assert_eq!(ack["v"], 4);
     let stored = db.get_snapshot("c", "d").await.unwrap();
-    assert_eq!((stored.v, stored.wire.data), (5, Some(json!({"n": 1111}))));
+    assert_eq!(
+        (stored.v, stored.wire.value().cloned()),
+        (5, Some(json!({"n": 1111})))
+    );
 }
 
 /// The `(type, ids)` of the diffs received so far, taking them.

@@ -184,7 +184,7 @@ fn live_docs(collection: &Collection) -> impl Iterator<Item = (&str, &serde_json
         doc.snapshot
             .exists()
             .then_some(())
-            .and(doc.snapshot.data.as_ref())
+            .and(doc.snapshot.value())
             .map(|data| (id.as_str(), data))
     })
 }

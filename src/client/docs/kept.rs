@@ -38,7 +38,7 @@ impl Docs {
                 d: d.clone(),
                 v: doc.version,
                 doc_type: doc.doc_type.clone(),
-                data: doc.data.clone(),
+                data: doc.data().cloned(),
                 ops: if ops {
                     op_messages(c, d, doc)
                 } else {
@@ -72,7 +72,7 @@ impl Docs {
         let doc = self.entry(&pending.c, &pending.d);
         doc.version = pending.v;
         doc.doc_type = pending.doc_type;
-        doc.data = pending.data;
+        doc.set_data(pending.data);
         doc.pending = ops;
         doc.want_subscribe = pending.v.is_some();
         Ok(())
@@ -93,10 +93,10 @@ impl Docs {
         if !newer || doc.has_write_pending() {
             return;
         }
-        let previous = doc.data.take();
+        let previous = doc.take_data();
         doc.version = held.v;
         doc.doc_type = held.doc_type;
-        doc.data = held.data;
+        doc.set_data(held.data);
         events.push(ClientEvent::Loaded {
             collection: held.c,
             id: held.d,
@@ -119,7 +119,7 @@ impl Docs {
         events: &mut Vec<ClientEvent>,
     ) -> Result<(), ClientError> {
         let (c, d) = (pending.c.clone(), pending.d.clone());
-        let previous = self.get(&c, &d).and_then(|doc| doc.data.clone());
+        let previous = self.get(&c, &d).and_then(|doc| doc.data().cloned());
         self.restore(pending)?;
         events.push(ClientEvent::Loaded {
             collection: c,

@@ -29,11 +29,12 @@ impl Docs {
                 if doc.doc_type.is_some() {
                     return Err(ClientError::DocAlreadyExists(doc_name(c, d)));
                 }
-                doc.data = Some(json0::create(create.data.clone()));
+                doc.set_data(Some(json0::create(create.data.clone())));
                 doc.doc_type = Some(json0::URI.to_owned());
             }
             OpKind::Edit(op) => {
-                let Some(data) = doc.data.as_mut().filter(|_| doc.doc_type.is_some()) else {
+                let exists = doc.doc_type.is_some();
+                let Some(data) = doc.data_mut().filter(|_| exists) else {
                     return Err(ClientError::DocDoesNotExist(doc_name(c, d)));
                 };
                 json0::apply(data, op).map_err(|e| ClientError::InvalidOp(e.to_string()))?;
@@ -43,7 +44,7 @@ impl Docs {
                     return Err(ClientError::DocDoesNotExist(doc_name(c, d)));
                 }
                 doc.doc_type = None;
-                doc.data = None;
+                doc.set_data(None);
             }
         }
         Ok(())
@@ -296,7 +297,7 @@ impl Docs {
             .into_iter()
             .chain(doc.pending.drain(..))
             .collect();
-        doc.reload_previous = Some(doc.data.take());
+        doc.reload_previous = Some(doc.take_data());
         doc.doc_type = None;
         doc.version = None;
         for (i, op) in ops.into_iter().enumerate() {
@@ -327,7 +328,7 @@ fn apply_remote(
             }
             let data = json0::create(data);
             doc.doc_type = Some(json0::URI.to_owned());
-            doc.data = Some(data.clone());
+            doc.set_data(Some(data.clone()));
             events.push(ClientEvent::Created {
                 collection: c.to_owned(),
                 id: d.to_owned(),
@@ -336,7 +337,7 @@ fn apply_remote(
         }
         OpKind::Delete => {
             doc.doc_type = None;
-            let previous = doc.data.take();
+            let previous = doc.take_data();
             events.push(ClientEvent::Deleted {
                 collection: c.to_owned(),
                 id: d.to_owned(),
@@ -344,7 +345,7 @@ fn apply_remote(
             });
         }
         OpKind::Edit(op) => {
-            let Some(data) = doc.data.as_mut() else {
+            let Some(data) = doc.data_mut() else {
                 return Err(ClientError::DocDoesNotExist(doc_name(c, d)));
             };
             for component in op {

@@ -11,11 +11,11 @@ use serde_json::{Map, Value};
 use crate::backend::StoredSnapshot;
 use crate::backend::db::DbError;
 use crate::ot::json0::PathSegment;
-use crate::protocol::{CreateData, DocOp, OpKind, OpMeta, Snapshot};
+use crate::protocol::{CreateData, DocData, DocOp, OpKind, OpMeta, Snapshot};
 
 /// The snapshot document of `snapshot`, produced by op `op_id`.
 pub(super) fn snapshot_document(id: &str, snapshot: &StoredSnapshot, op_id: ObjectId) -> Document {
-    let mut doc = match (&snapshot.doc_type, &snapshot.data) {
+    let mut doc = match (&snapshot.doc_type, snapshot.value()) {
         (Some(_), Some(Value::Object(map))) => match to_bson(&Value::Object(map.clone())) {
             Bson::Document(doc) => doc,
             _ => Document::new(),
@@ -49,7 +49,7 @@ pub(super) fn field_update(
     let OpKind::Edit(edit) = &op.kind else {
         return None;
     };
-    let (Some(doc_type), Some(Value::Object(data))) = (&snapshot.doc_type, &snapshot.data) else {
+    let (Some(doc_type), Some(Value::Object(data))) = (&snapshot.doc_type, snapshot.value()) else {
         return None;
     };
     let mut set = Document::new();
@@ -111,7 +111,11 @@ pub(super) fn to_snapshot(id: &str, mut doc: Document) -> StoredSnapshot {
     });
     StoredSnapshot {
         id: id.to_owned(),
-        wire: Snapshot { v, doc_type, data },
+        wire: Snapshot {
+            v,
+            doc_type,
+            data: data.map(DocData::new),
+        },
         m,
         op_link,
     }

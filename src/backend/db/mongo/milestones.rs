@@ -21,7 +21,7 @@ use super::{MongoDb, backend_error};
 use crate::backend::StoredSnapshot;
 use crate::backend::db::DbError;
 use crate::backend::milestones::{DEFAULT_INTERVAL, MilestoneDb};
-use crate::protocol::Snapshot;
+use crate::protocol::{DocData, Snapshot};
 
 /// Milestone snapshots in MongoDB (see the module docs).
 ///
@@ -143,7 +143,7 @@ fn to_document(snapshot: &StoredSnapshot) -> Document {
         "d": &snapshot.id,
         "v": int(snapshot.v),
         "type": snapshot.doc_type.as_deref().map_or(Bson::Null, |t| Bson::String(t.to_owned())),
-        "data": snapshot.data.as_ref().map_or(Bson::Null, to_bson),
+        "data": snapshot.value().map_or(Bson::Null, to_bson),
         "m": m,
     }
 }
@@ -160,7 +160,10 @@ fn to_snapshot(document: Document) -> StoredSnapshot {
         Some(Bson::String(t)) => Some(t.clone()),
         _ => None,
     };
-    let data = doc_type.as_ref().and(document.get("data")).map(from_bson);
+    let data = doc_type
+        .as_ref()
+        .and(document.get("data"))
+        .map(|data| DocData::new(from_bson(data)));
     let mut snapshot = StoredSnapshot::new(
         id,
         Snapshot {
