@@ -23,8 +23,11 @@ pub(crate) fn join(segments: &[String]) -> String {
 
 /// Appends a relative path to a base.
 pub(crate) fn concat(base: &[String], relative: &str) -> Segments {
-    let mut out = base.to_vec();
-    out.extend(split(relative));
+    let relative = relative.split('.').filter(|_| !relative.is_empty());
+    // Sized once: growing it would copy every segment's handle again.
+    let mut out = Vec::with_capacity(base.len() + relative.clone().count());
+    out.extend_from_slice(base);
+    out.extend(relative.map(str::to_owned));
     out
 }
 

@@ -178,6 +178,13 @@ impl Model {
         state.ref_lists.clear();
     }
 
+    /// Whether any ref or ref list is set: if none is, every path reads
+    /// as it is written.
+    pub(crate) fn has_refs(&self) -> bool {
+        let state = self.state();
+        !state.refs.is_empty() || !state.ref_lists.is_empty()
+    }
+
     fn refs_snapshot(&self) -> (Vec<Ref>, Vec<RefList>) {
         let state = self.state();
         (state.refs.clone(), state.ref_lists.clone())

@@ -62,6 +62,7 @@
 mod compare;
 mod filter;
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
@@ -397,7 +398,7 @@ impl ParsedQuery {
             .filter(|(id, data)| self.matches(id, data))
             .collect();
         if !self.sort.is_empty() {
-            matched.sort_by(|a, b| self.compare(*a, *b));
+            matched = self.sorted(matched);
         }
         // Paged before the ids are copied: a count or a page copies none
         // of the documents it leaves out.
@@ -408,21 +409,36 @@ impl ParsedQuery {
         }
     }
 
-    fn compare(&self, a: (&str, &Value), b: (&str, &Value)) -> Ordering {
-        self.sort
-            .iter()
-            .map(|(path, order)| {
-                let (x, y) = (sort_key(a, path, *order), sort_key(b, path, *order));
-                let ordering = compare_values(&x, &y);
-                match order {
-                    SortOrder::Ascending => ordering,
-                    SortOrder::Descending => ordering.reverse(),
-                }
+    /// `docs` in `$sort` order (stable: ties keep their order). Each
+    /// document's keys are looked up once, not at every comparison.
+    fn sorted<'a>(&self, docs: Vec<(&'a str, &'a Value)>) -> Vec<(&'a str, &'a Value)> {
+        let mut keyed: Vec<(SortKeys<'a>, (&'a str, &'a Value))> = docs
+            .into_iter()
+            .map(|doc| {
+                let keys = (self.sort.iter())
+                    .map(|(path, order)| sort_key(doc, path, *order))
+                    .collect();
+                (keys, doc)
             })
-            .find(|o| o.is_ne())
-            .unwrap_or(Ordering::Equal)
+            .collect();
+        keyed.sort_by(|(a, _), (b, _)| {
+            (self.sort.iter().zip(a.iter().zip(b)))
+                .map(|((_, order), (x, y))| {
+                    let ordering = compare_values(x, y);
+                    match order {
+                        SortOrder::Ascending => ordering,
+                        SortOrder::Descending => ordering.reverse(),
+                    }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        });
+        keyed.into_iter().map(|(_, doc)| doc).collect()
     }
 }
+
+/// A document's values for each `$sort` field, in order.
+type SortKeys<'a> = Vec<Cow<'a, Value>>;
 
 fn first_segment(path: &str) -> &str {
     path.split('.').next().unwrap_or(path)
@@ -431,9 +447,10 @@ fn first_segment(path: &str) -> &str {
 /// The value a document sorts by: `_id` is its id, missing is null; an
 /// array sorts by its smallest element ascending and its largest
 /// descending, as in MongoDB.
-fn sort_key((id, data): (&str, &Value), path: &str, order: SortOrder) -> Value {
+fn sort_key<'a>((id, data): (&'a str, &'a Value), path: &str, order: SortOrder) -> Cow<'a, Value> {
+    static NULL: Value = Value::Null;
     if path == "_id" {
-        return Value::String(id.to_owned());
+        return Cow::Owned(Value::String(id.to_owned()));
     }
     let value = path
         .split('.')
@@ -442,21 +459,20 @@ fn sort_key((id, data): (&str, &Value), path: &str, order: SortOrder) -> Value {
             Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
         })
-        .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or(&NULL);
     match value {
         Value::Array(items) if !items.is_empty() => {
-            let pick = items.into_iter().reduce(|best, item| {
-                let ordering = compare_values(&item, &best);
+            let pick = items.iter().reduce(|best, item| {
+                let ordering = compare_values(item, best);
                 let better = match order {
                     SortOrder::Ascending => ordering.is_lt(),
                     SortOrder::Descending => ordering.is_gt(),
                 };
                 if better { item } else { best }
             });
-            pick.unwrap_or(Value::Null)
+            Cow::Borrowed(pick.unwrap_or(&NULL))
         }
-        other => other,
+        other => Cow::Borrowed(other),
     }
 }
 
