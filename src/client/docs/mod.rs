@@ -183,6 +183,12 @@ impl DocState {
     /// The transport went away: the in-flight op goes back to the queue (it
     /// is resent, with its src and seq, after the reconnect).
     fn on_disconnect(&mut self) {
+        self.subscribed = false;
+        self.fetch_inflight = false;
+        if self.inflight.is_none() && self.subscription_requests.is_empty() {
+            // Nothing on the wire (every document of a finished render).
+            return;
+        }
         if let Some(op) = self.inflight.take() {
             self.pending.push_front(op);
         }
@@ -195,12 +201,13 @@ impl DocState {
                 resolve(request.waiters, Ok(()));
             }
         }
-        self.subscribed = false;
-        self.fetch_inflight = false;
     }
 
     /// Fails every waiter (the connection closed).
     fn fail_all(&mut self, error: &ClientError) {
+        if !self.has_pending() && self.offline_subscribers.is_empty() {
+            return;
+        }
         let ops = self
             .inflight
             .take()
