@@ -131,6 +131,13 @@ impl Shared {
         result
     }
 
+    /// Runs `f` under the lock to read: a read changes nothing, so there
+    /// are no events to dispatch and nothing to flush (a page's rows read
+    /// hundreds of times).
+    pub(crate) fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is consistent between statements; a panic in a listener
         // never happens under this lock.
@@ -262,19 +269,19 @@ impl Connection {
         id: &str,
         f: impl FnOnce(Option<&Value>) -> R,
     ) -> R {
-        self.shared.with_state(|s| s.read_doc(collection, id, f))
+        self.shared.read_state(|s| s.read_doc(collection, id, f))
     }
 
     /// Runs `f` with a reader of every document this connection holds,
     /// under one lock (a page's bundle reads them all at once).
     pub(crate) fn read_docs<R>(&self, f: impl FnOnce(DocReader<'_>) -> R) -> R {
-        self.shared.with_state(|s| f(DocReader(s)))
+        self.shared.read_state(|s| f(DocReader(s)))
     }
 
     /// The documents of `collection` this connection holds (loaded and
     /// existing), by id, in id order.
     pub fn collection(&self, collection: &str) -> Vec<(String, Value)> {
-        self.shared.with_state(|s| s.collection(collection))
+        self.shared.read_state(|s| s.collection(collection))
     }
 
     /// Subscribes to a query: its results arrive, then stay up to date.
