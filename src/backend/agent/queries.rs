@@ -72,8 +72,8 @@ impl Agent {
         Ok(snapshots
             .into_iter()
             .map(|s| QueryResult {
-                id: s.id.clone(),
-                snapshot: s.into_wire(),
+                id: s.id,
+                snapshot: s.wire,
             })
             .collect())
     }

@@ -152,10 +152,10 @@ impl Db for MemoryDb {
         let outcome = query.run(live_docs(&collection));
         let snapshots = outcome
             .ids
-            .iter()
+            .into_iter()
             .filter_map(|id| {
-                let doc = collection.docs.get(id)?;
-                Some(StoredSnapshot::new(id.as_str(), doc.snapshot.to_wire()))
+                let wire = collection.docs.get(&id)?.snapshot.to_wire();
+                Some(StoredSnapshot::new(id, wire))
             })
             .collect();
         Ok(QueryResults {
