@@ -97,12 +97,14 @@ idle() {
 }
 
 # ssr: requests/s and server CPU per page of the demo's home page rendering
-# a 100-document query, and of the same lists from a plain Vec (no model).
+# a 100-document query, and of the same lists from a plain Vec (no model):
+# through <For> and row components as the home page is, and written out.
 ssr() {
   local port=3312
   start peloton "$port" memory
   target/release/loadgen --url "ws://127.0.0.1:$port/channel" --seed 100 --collection lists >&2
   ssr_page model / "$port"
+  ssr_page for /bench/for "$port"
   ssr_page plain /bench/plain "$port"
   stop "$server_pid"
 }

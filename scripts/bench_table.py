@@ -72,7 +72,9 @@ for n in (1000, 10000):
     s = median("idle", "sharedb", "kib_per_client", n=n)
     p = median("idle", "peloton", "kib_per_client", n=n)
     print(f"| memory per idle subscribed client, {n:,} clients | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
-for label, what in (("model", "a page with a 100-document query"), ("plain", "the same lists from a plain Vec, no model")):
+for label, what in (("model", "a page with a 100-document query"),
+                    ("for", "the same lists from a plain Vec through `<For>` and row components, no model"),
+                    ("plain", "the same lists from a plain Vec written out, no model")):
     p = median("ssr", "peloton", "rps", label=label)
     print(f"| SSR of {what} (wrk, 16 connections) | — (no SSR) | {fmt(p, ' req/s')} | — |")
     p = median("ssr", "peloton", "cpu_us_per_page", label=label)
@@ -126,8 +128,8 @@ def scale(server, scenario, key):
 if any(r["kind"] == "scale" for r in runs):
     print("\nAt scale (medians; server CPU per op from /proc/<pid>/stat):\n")
     print("peloton's server CPU is read from its own `/metrics` (process_cpu_seconds_total), "
-      "ShareDB's from `/proc`.\n")
-print("| figure | ShareDB 7 (Node) | peloton | ratio |")
+          "ShareDB's from `/proc`.\n")
+    print("| figure | ShareDB 7 (Node) | peloton | ratio |")
     print("|---|---:|---:|---:|")
 
     def scale_row(name, scenario, key, unit="", higher=False):

@@ -34,15 +34,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = options.site_addr;
     let backend = backend().await?;
     let routes = generate_route_list(App);
-    // The SSR bench's baseline: the home page's lists from a plain `Vec`.
+    // The SSR bench's baselines: the home page's lists from a plain `Vec`,
+    // written out, and through `<For>` and row components as `/` is.
     let plain = {
         let (options, lists) = (options.clone(), app::seeded_lists(100));
         leptos_axum::render_app_async(move || app::plain_shell(options.clone(), lists.clone()))
+    };
+    let plain_for = {
+        let (options, lists) = (options.clone(), app::seeded_lists(100));
+        leptos_axum::render_app_async(move || app::for_shell(options.clone(), lists.clone()))
     };
     let app = Router::new()
         .merge(peloton::axum::channel_route(backend.clone()))
         .merge(peloton::axum::service_worker_route())
         .route("/bench/plain", axum::routing::get(plain))
+        .route("/bench/for", axum::routing::get(plain_for))
         .leptos_routes_with_context(&options, routes, provide_request_model, {
             let options = options.clone();
             move || shell(options.clone())

@@ -10,4 +10,4 @@ pub use home::Home;
 pub use list::ListPage;
 pub use note::NotePage;
 #[cfg(feature = "ssr")]
-pub use plain::{ListSummary, plain_shell, seeded_lists};
+pub use plain::{ListSummary, for_shell, plain_shell, seeded_lists};
