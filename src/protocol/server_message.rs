@@ -23,6 +23,11 @@ use super::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
 use crate::ot::json0;
 
 /// A message from the server: a reply, an op, a query update, presence.
+///
+/// Its `Serialize` writes ShareDB's JSON for serde_json (`to_json`,
+/// `serde_json::to_string`, `to_value`): documents' data goes out as its
+/// cached JSON text ([`DocData`](super::DocData)), which other
+/// serializers would not understand.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ServerMessage {
@@ -517,7 +522,7 @@ impl Serialize for BulkData<'_> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (id, item) in self.0 {
             match item {
-                Ok(snapshot) => map.serialize_entry(id, snapshot)?,
+                Ok(snapshot) => map.serialize_entry(id, &snapshot.wire())?,
                 Err(error) => map.serialize_entry(id, &ErrorItem { error })?,
             }
         }
@@ -531,7 +536,7 @@ impl Serialize for SnapshotMap<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (id, snapshot) in self.0 {
-            map.serialize_entry(id, snapshot)?;
+            map.serialize_entry(id, &snapshot.wire())?;
         }
         map.end()
     }
@@ -559,7 +564,7 @@ impl Serialize for ServerMessage {
                 m.serialize_entry("c", c)?;
                 m.serialize_entry("d", d)?;
                 if let Some(data) = data {
-                    m.serialize_entry("data", data)?;
+                    m.serialize_entry("data", &data.wire())?;
                 }
             }
             Self::Unsubscribe { c, d } => {
@@ -617,7 +622,7 @@ impl Serialize for ServerMessage {
                 m.serialize_entry("v", &r.snapshot.v)?;
                 m.serialize_entry("type", &r.snapshot.doc_type)?;
                 if let Some(data) = &r.snapshot.data {
-                    m.serialize_entry("data", data)?;
+                    m.serialize_entry("data", &data.as_json())?;
                 }
                 m.serialize_entry("m", &Value::Null)?;
             }

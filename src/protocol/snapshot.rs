@@ -77,19 +77,24 @@ impl Snapshot {
         self.doc_type.is_some()
     }
 
-    /// Writes this snapshot's fields into a map being serialized; `id` adds
-    /// the `d` field of query results.
+    /// Writes this snapshot's wire fields into a map serde_json is
+    /// writing; `id` adds the `d` field of query results.
     pub(crate) fn serialize_fields<M: SerializeMap>(
         &self,
         map: &mut M,
         id: Option<&str>,
     ) -> Result<(), M::Error> {
+        self.wire().serialize_fields(map, id, true)
+    }
+
+    /// This snapshot as a wire message writes it: its data from its
+    /// cached JSON text, so for serde_json only.
+    pub(crate) fn wire(&self) -> SnapshotRef<'_> {
         SnapshotRef {
             v: self.v,
             doc_type: self.doc_type.as_deref(),
             data: self.data.as_ref(),
         }
-        .serialize_fields(map, id)
     }
 
     /// Builds a snapshot from wire fields: a missing type means json0,
@@ -113,7 +118,9 @@ impl Snapshot {
 }
 
 /// A snapshot's parts, borrowed from whoever holds them: serialized as a
-/// [`Snapshot`] is, without copying the data first.
+/// [`Snapshot`] is, without copying the data first, and (as `Serialize`)
+/// from the data's cached JSON text: for the wire and bundles, which
+/// serde_json writes.
 pub(crate) struct SnapshotRef<'a> {
     pub v: u64,
     pub doc_type: Option<&'a str>,
@@ -121,10 +128,13 @@ pub(crate) struct SnapshotRef<'a> {
 }
 
 impl SnapshotRef<'_> {
+    /// `cached`: the data from its JSON text (serde_json only), else as
+    /// the value, for any serializer.
     fn serialize_fields<M: SerializeMap>(
         &self,
         map: &mut M,
         id: Option<&str>,
+        cached: bool,
     ) -> Result<(), M::Error> {
         if let Some(id) = id {
             map.serialize_entry("d", id)?;
@@ -133,8 +143,11 @@ impl SnapshotRef<'_> {
         match self.doc_type {
             None => map.serialize_entry("type", &Value::Null)?,
             Some(ty) => {
-                // Written from the data's shared JSON text.
-                map.serialize_entry("data", &self.data.map(DocData::as_json))?;
+                if cached {
+                    map.serialize_entry("data", &self.data.map(DocData::as_json))?;
+                } else {
+                    map.serialize_entry("data", &self.data)?;
+                }
                 if !is_json0(ty) {
                     map.serialize_entry("type", ty)?;
                 }
@@ -147,15 +160,16 @@ impl SnapshotRef<'_> {
 impl Serialize for SnapshotRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        self.serialize_fields(&mut map, None)?;
+        self.serialize_fields(&mut map, None, true)?;
         map.end()
     }
 }
 
+/// ShareDB's wire form, `{v, data, type?}`, with any serializer.
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        self.serialize_fields(&mut map, None)?;
+        self.wire().serialize_fields(&mut map, None, false)?;
         map.end()
     }
 }

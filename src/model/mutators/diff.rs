@@ -30,12 +30,9 @@ impl Model {
         value: impl Serialize,
     ) -> Result<Mutation<Option<Value>>, ModelError> {
         let new = to_value(&self.absolute(path), value)?;
-        // Compared where it is, not copied out: the current value is
-        // deeply equal to `new`, so `new` stands for it.
-        if self.read(path, |current| {
-            current.is_some_and(|c| value::deep_equal(c, &new))
-        }) {
-            return Ok(Mutation::done(Some(new)));
+        let current = self.get_value(path);
+        if current.as_ref().is_some_and(|c| value::deep_equal(c, &new)) {
+            return Ok(Mutation::done(current));
         }
         self.set(path, new)
     }
