@@ -564,9 +564,8 @@ impl Model {
         if !self.has_refs() {
             // No ref to follow (most models): the segments are borrowed,
             // not copied (a page's rows read hundreds of paths).
-            let relative = path.split('.').filter(|_| !path.is_empty());
             let segments: Vec<&str> = (self.at.iter().map(String::as_str))
-                .chain(relative)
+                .chain(path::segments(path))
                 .collect();
             return self.read_at(&segments, f);
         }

@@ -9,11 +9,12 @@ pub(crate) type Segments = Vec<String>;
 
 /// Splits a dotted path into segments (`""` is the root).
 pub(crate) fn split(path: &str) -> Segments {
-    if path.is_empty() {
-        Vec::new()
-    } else {
-        path.split('.').map(str::to_owned).collect()
-    }
+    segments(path).map(str::to_owned).collect()
+}
+
+/// A dotted path's segments, borrowed (`""` is the root: none).
+pub(crate) fn segments(path: &str) -> impl Iterator<Item = &str> + Clone {
+    path.split('.').filter(move |_| !path.is_empty())
 }
 
 /// Joins segments into a dotted path.
@@ -23,7 +24,7 @@ pub(crate) fn join(segments: &[String]) -> String {
 
 /// Appends a relative path to a base.
 pub(crate) fn concat(base: &[String], relative: &str) -> Segments {
-    let relative = relative.split('.').filter(|_| !relative.is_empty());
+    let relative = segments(relative);
     // Sized once: growing it would copy every segment's handle again.
     let mut out = Vec::with_capacity(base.len() + relative.clone().count());
     out.extend_from_slice(base);
