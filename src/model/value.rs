@@ -7,11 +7,12 @@
 use serde_json::Value;
 
 use super::{MAX_PADDING, ModelError, path};
+use crate::ot::object_keys;
 
 /// The value at `segments` under `value`.
 pub(crate) fn lookup<'a, S: AsRef<str>>(value: &'a Value, segments: &[S]) -> Option<&'a Value> {
     segments.iter().try_fold(value, |v, segment| match v {
-        Value::Object(map) => map.get(segment.as_ref()),
+        Value::Object(map) => object_keys::get(map, segment.as_ref()),
         Value::Array(items) => path::index(segment.as_ref()).and_then(|i| items.get(i)),
         _ => None,
     })

@@ -20,13 +20,18 @@ pub(crate) enum OffsetError {
 
 /// The length of `s` in UTF-16 code units (JavaScript's `s.length`).
 pub(crate) fn len(s: &str) -> usize {
-    let chunks = s.as_bytes().chunks_exact(CHUNK);
-    let tail = units(chunks.remainder());
-    chunks.map(chunk_units).sum::<usize>() + tail
+    let blocks = s.as_bytes().chunks_exact(BLOCK);
+    let tail = units(blocks.remainder());
+    blocks.map(block_units).sum::<usize>() + tail
 }
 
-/// Bytes per block when counting units in bulk.
-const CHUNK: usize = 64;
+/// Bytes per block when counting units in bulk. A block's count fits in a
+/// byte (at most one unit per byte, plus one for a 4-byte char starting at
+/// its end), so the count vectorizes with one horizontal sum per block.
+const BLOCK: usize = 128;
+
+/// Bytes per step inside the block that holds the target.
+const STEP: usize = 16;
 
 /// UTF-16 units of the chars whose first byte is in `bytes`: every char is
 /// one unit but 4-byte ones, which are two. Counting lead bytes (and 4-byte
@@ -38,10 +43,11 @@ fn units(bytes: &[u8]) -> usize {
         .sum()
 }
 
-/// [`units`] for one block, counted in a byte so the loop vectorizes: a
-/// block holds at most 64 leads, 16 of them 4-byte ones.
-fn chunk_units(chunk: &[u8]) -> usize {
-    let n = chunk.iter().fold(0u8, |n, &b| {
+/// [`units`] for at most [`BLOCK`] bytes, counted in a byte so the loop
+/// vectorizes.
+fn block_units(block: &[u8]) -> usize {
+    debug_assert!(block.len() <= BLOCK);
+    let n = block.iter().fold(0u8, |n, &b| {
         n.wrapping_add(u8::from(is_lead(b)) + u8::from(b >= 0xF0))
     });
     usize::from(n)
@@ -53,6 +59,11 @@ fn is_lead(b: u8) -> bool {
 }
 
 /// The byte offset of UTF-16 offset `units` in `s`.
+///
+/// Whole blocks that end before the target are counted in bulk, then
+/// steps of the block that reaches it, then bytes: the scan is linear but
+/// touches each byte about once, vectorized. A block or step may end
+/// inside a char: its units count with the part holding its first byte.
 pub(crate) fn byte_offset(s: &str, target: usize) -> Result<usize, OffsetError> {
     let bytes = s.as_bytes();
     // Fast path: an ASCII prefix has as many bytes as units.
@@ -61,17 +72,17 @@ pub(crate) fn byte_offset(s: &str, target: usize) -> Result<usize, OffsetError> 
     {
         return Ok(target);
     }
-    // Skip whole chunks that end before the target. A chunk may end inside a
-    // char: its units count with the chunk holding its first byte.
     let mut seen = 0;
     let mut at = 0;
-    while let Some(chunk) = bytes.get(at..at + CHUNK) {
-        let n = chunk_units(chunk);
-        if seen + n >= target {
-            break;
+    for size in [BLOCK, STEP] {
+        while let Some(part) = bytes.get(at..at + size) {
+            let n = block_units(part);
+            if seen + n >= target {
+                break;
+            }
+            seen += n;
+            at += size;
         }
-        seen += n;
-        at += CHUNK;
     }
     for (i, &b) in bytes.iter().enumerate().skip(at) {
         if !is_lead(b) {
@@ -146,7 +157,7 @@ mod tests {
 
     #[test]
     fn byte_offsets_agree_with_char_counting_across_chunks() {
-        let s = "ab😀cé日".repeat(40);
+        let s = "ab😀cé日".repeat(100);
         let mut expected = vec![(0, 0)];
         let mut units = 0;
         for (at, ch) in s.char_indices() {

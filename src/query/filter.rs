@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::QueryError;
 use super::compare::{compare_values, same_class, values_equal};
+use crate::ot::object_keys;
 
 /// Top-level operators of MongoDB's filter language that read the whole
 /// document in their own way; the matcher evaluates none of them.
@@ -563,7 +564,9 @@ fn collect<'a>(data: &'a Value, path: &[String], out: &mut Vec<&'a Value>) -> bo
         return true;
     };
     match data {
-        Value::Object(map) => map.get(head).is_some_and(|child| collect(child, rest, out)),
+        Value::Object(map) => {
+            object_keys::get(map, head).is_some_and(|child| collect(child, rest, out))
+        }
         Value::Array(items) => {
             // A numeric segment indexes the array; otherwise look inside
             // each element.

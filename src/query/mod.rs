@@ -70,6 +70,7 @@ use serde_json::{Map, Value};
 pub use compare::compare_values;
 use filter::{Compiler, Filter};
 
+use crate::ot::object_keys;
 use crate::protocol::{ErrorCode, OpKind};
 
 /// Top-level options that change how a database runs a query but not its
@@ -455,7 +456,7 @@ fn sort_key<'a>((id, data): (&'a str, &'a Value), path: &str, order: SortOrder) 
     let value = path
         .split('.')
         .try_fold(data, |v, seg| match v {
-            Value::Object(map) => map.get(seg),
+            Value::Object(map) => object_keys::get(map, seg),
             Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
         })

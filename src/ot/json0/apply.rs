@@ -150,7 +150,7 @@ fn apply_component<'a>(
             },
             Some(_) => {
                 let (map, key) = object_parent(doc, path)?;
-                match map.get_mut(key) {
+                match object_keys::get_mut(map, key) {
                     Some(slot) => Undo::Restore {
                         path,
                         old: std::mem::replace(slot, value.clone()),
@@ -196,7 +196,7 @@ fn apply_component<'a>(
             },
             Some(_) => {
                 let (map, key) = object_parent(doc, path)?;
-                let Some(slot) = map.get_mut(key) else {
+                let Some(slot) = object_keys::get_mut(map, key) else {
                     return Err(ApplyError::KeyNotFound {
                         depth: path.len() - 1,
                         key: key.to_owned(),
@@ -326,12 +326,11 @@ fn resolve<'v>(doc: &'v mut Value, path: &[PathSegment]) -> Result<&'v mut Value
                     len,
                 })?
             }
-            (Value::Object(map), PathSegment::Key(key)) => {
-                map.get_mut(key).ok_or_else(|| ApplyError::KeyNotFound {
+            (Value::Object(map), PathSegment::Key(key)) => object_keys::get_mut(map, key)
+                .ok_or_else(|| ApplyError::KeyNotFound {
                     depth,
                     key: key.clone(),
-                })?
-            }
+                })?,
             (Value::Array(_), PathSegment::Key(key)) => {
                 return Err(ApplyError::ExpectedIndex {
                     depth,
