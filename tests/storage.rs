@@ -11,14 +11,13 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Decimal128, Document, doc, oid::ObjectId};
 use peloton::backend::db::{MongoDb, MongoDbOptions};
-use peloton::backend::pubsub::{Delivery, Mailbox, Message, RedisPubSub};
+use peloton::backend::pubsub::{Delivery, Inbox, Mailbox, Message, RedisPubSub};
 use peloton::backend::{Backend, Db, Middleware, PubSub, SubmitRequest};
 use peloton::client::Connection;
 use peloton::model::Model;
 use peloton::ot::json0;
 use peloton::protocol::{DocOp, ErrorCode, ErrorObject, OpKind};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use util::{until, with_mongo_database};
 
 const JSON0: &str = "http://sharejs.org/types/JSONv0";
@@ -156,7 +155,7 @@ fn op(c: &str, d: &str, v: u64) -> Message {
     ))
 }
 
-async fn next(rx: &mut mpsc::Receiver<Delivery>) -> Delivery {
+async fn next(rx: &mut Inbox) -> Delivery {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("no delivery")

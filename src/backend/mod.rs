@@ -287,16 +287,14 @@ impl Backend {
         request: Option<http::request::Parts>,
         in_process: bool,
     ) -> impl std::future::Future<Output = ()> + Send + use<T> {
-        let shared = self.shared.clone();
         let shutdown = self.shared.shutdown.subscribe();
-        let closed = *shutdown.borrow();
-        async move {
-            // A closed backend ends new connections at once (dropping the
-            // transport).
-            if !closed {
-                agent::run(shared, transport, request, in_process, shutdown).await;
-            }
-        }
+        agent::run(
+            self.shared.clone(),
+            transport,
+            request,
+            in_process,
+            shutdown,
+        )
     }
 
     /// Submits an op from server code (no client): a create, an edit or a

@@ -50,7 +50,9 @@ impl Agent {
         if is_doc_channel(channel, &op.c, &op.d) {
             self.deliver_doc_op(op).await;
         } else if is_collection_channel(channel, &op.c) {
-            self.deliver_collection_op(op).await;
+            // Boxed, as requests are (see `Agent::handle`): updating live
+            // queries takes a large future, a document's op a small one.
+            Box::pin(self.deliver_collection_op(op)).await;
         }
     }
 

@@ -28,15 +28,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::Shared;
 use super::limits::Bucket;
 use super::live_query::LiveQuery;
 use super::middleware::{AgentInfo, ConnectContext, ReceiveContext, ReplyContext};
-use super::pubsub::{self, Delivery, Mailbox, Message};
+use super::pubsub::{self, Inbox, Mailbox, Message};
 use crate::protocol::transport::close_code;
 use crate::protocol::{
     BulkReply, ClientMessage, DocOp, ErrorObject, Hello, Incoming, PresenceUpdate, ServerMessage,
@@ -129,13 +130,17 @@ const COALESCE_PASSES: usize = 4;
 /// The connection is an `info` span with its client id (updated when a
 /// handshake resumes another) and remote address, so every event of its
 /// requests and submits names it.
-pub(crate) async fn run(
+///
+/// Not an `async fn`: the connection's future is [`serve`]'s alone, with
+/// no layer around it holding second copies of its arguments (it lives as
+/// long as the connection: every byte of it counts per client).
+pub(crate) fn run(
     shared: Arc<Shared>,
     io: impl ServerTransport,
     request: Option<http::request::Parts>,
     in_process: bool,
     shutdown: watch::Receiver<bool>,
-) {
+) -> impl Future<Output = ()> + Send {
     let info = AgentInfo::new(crate::random::new_id(), in_process);
     let remote = request.as_ref().and_then(remote_addr);
     let span = tracing::info_span!(
@@ -144,9 +149,7 @@ pub(crate) async fn run(
         remote = remote.map(tracing::field::display),
         in_process,
     );
-    serve(shared, io, request, info, shutdown)
-        .instrument(span)
-        .await;
+    serve(shared, io, request, info, shutdown).instrument(span)
 }
 
 /// The client's address, if the server was started with axum's
@@ -166,6 +169,11 @@ async fn serve(
     mut info: AgentInfo,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // A closed backend ends new connections at once (dropping the
+    // transport).
+    if *shutdown.borrow() {
+        return;
+    }
     let in_process = info.in_process;
     let refused = connect(&shared, &mut info, request).await;
     if let Err(error) = refused {
@@ -299,14 +307,10 @@ enum Drained {
 }
 
 /// Handles up to [`BATCH`] events that are ready now, without waiting.
-async fn drain(
-    agent: &mut Agent,
-    io: &mut impl ServerTransport,
-    inbox: &mut mpsc::Receiver<Delivery>,
-) -> Drained {
+async fn drain(agent: &mut Agent, io: &mut impl ServerTransport, inbox: &mut Inbox) -> Drained {
     let mut found = Drained::Nothing;
     for _ in 1..BATCH {
-        if let Ok(delivery) = inbox.try_recv() {
+        if let Some(delivery) = inbox.try_recv() {
             agent.deliver(delivery).await;
         } else {
             match io.recv().now_or_never() {
@@ -360,10 +364,13 @@ impl Agent {
 
     /// Handles a request in a `debug` span naming its action and document
     /// (or query); a refusal is a `debug` event with its code.
-    async fn handle(&mut self, message: ClientMessage) {
+    ///
+    /// Boxed: answering (a submit, a query) takes a future of a few KiB,
+    /// which every waiting connection would otherwise carry all its life.
+    fn handle(&mut self, message: ClientMessage) -> BoxFuture<'_, ()> {
         let (c, d) = message.target();
         let span = tracing::debug_span!("request", a = message.action(), c, d);
-        self.answer(message).instrument(span).await;
+        Box::pin(self.answer(message).instrument(span))
     }
 
     async fn answer(&mut self, mut message: ClientMessage) {

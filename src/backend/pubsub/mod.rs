@@ -11,17 +11,17 @@
 //! and channel names. Which channels to listen to and what to publish are for
 //! the agent and the submit pipeline (`submit`) to decide.
 
+mod mailbox;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
 
+pub use mailbox::{Inbox, Mailbox};
 pub use memory::MemoryPubSub;
 #[cfg(feature = "redis")]
 pub use redis::RedisPubSub;
@@ -56,43 +56,6 @@ pub struct Delivery {
     /// When this server's pub/sub handed it out (for the fan-out latency
     /// metric).
     pub sent: std::time::Instant,
-}
-
-/// Where a subscriber receives its deliveries; one per connection.
-///
-/// It holds a bounded number of them: a subscriber that does not take them
-/// as fast as they come (a connection whose client stopped reading) makes
-/// it overflow, which it reports ([`Mailbox::overflowed`]) instead of
-/// growing without bound. What did not fit is dropped.
-#[derive(Clone, Debug)]
-pub struct Mailbox {
-    tx: mpsc::Sender<Delivery>,
-    overflowed: Arc<AtomicBool>,
-}
-
-impl Mailbox {
-    /// A mailbox holding up to `capacity` deliveries, and its receiving end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Delivery>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let mailbox = Self {
-            tx,
-            overflowed: Arc::new(AtomicBool::new(false)),
-        };
-        (mailbox, rx)
-    }
-
-    /// Delivers, unless the mailbox is full (it then overflowed) or its
-    /// receiver is gone (a connection being torn down).
-    pub fn deliver(&self, delivery: Delivery) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(delivery) {
-            self.overflowed.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether a delivery was dropped because the mailbox was full.
-    pub fn overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Relaxed)
-    }
 }
 
 /// Why a pub/sub call failed: what went wrong, and the error from below
