@@ -5,7 +5,7 @@
 #   BENCH_ROUNDS=3 BENCH_SECONDS=10 scripts/bench.sh
 #   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them);
 #   they are also added when the test services are already running.
-#   BENCH_ONLY=load, scale, history or hostile runs only those rows.
+#   BENCH_ONLY=load, scale, history, json0 or hostile runs only those rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,6 +96,44 @@ idle() {
   stop "$server_pid"
 }
 
+# idle_fleet <server> <n> <procs>: memory per idle subscribed client, n
+# clients spread over <procs> server processes, each with its own load
+# generator (this container allows a process 20,000 open files, so 100,000
+# clients cannot share one): the servers' RSS growth summed, over n.
+idle_fleet() {
+  local server=$1 n=$2 procs=$3 base=3340 i
+  local per=$(((n + procs - 1) / procs)) fleet=() loaders=()
+  for i in $(seq 0 $((procs - 1))); do
+    start "$server" $((base + i)) memory
+    fleet+=("$server_pid")
+  done
+  for i in $(seq 0 $((procs - 1))); do
+    target/release/loadgen --url "ws://127.0.0.1:$((base + i))/channel" --idle "$per" --docs 100 \
+      --pid "${fleet[$i]}" --json >"$out/fleet.$i.json" &
+    loaders+=($!)
+  done
+  local failed=0
+  for i in "${loaders[@]}"; do wait "$i" || failed=1; done
+  for i in "${fleet[@]}"; do stop "$i"; done
+  if [ "$failed" = 1 ]; then
+    echo "==> $server: $n idle clients over $procs processes failed; no row" >&2
+    return 0
+  fi
+  local result
+  result=$(python3 - "$procs" "$out"/fleet.*.json <<'PY'
+import json, sys
+procs, files = int(sys.argv[1]), sys.argv[2:]
+runs = [json.load(open(f)) for f in files]
+clients = sum(r["idle_clients"] for r in runs)
+grown = sum(r["rss_after_kib"] - r["rss_before_kib"] for r in runs)
+print(json.dumps({"idle_clients": clients, "processes": procs, "kib_per_client": grown / clients}))
+PY
+)
+  rm -f "$out"/fleet.*.json
+  echo "==> $server: $result" >&2
+  echo "{\"kind\":\"idle\",\"server\":\"$server\",\"n\":$n,\"result\":$result}" >>"$out/runs.jsonl"
+}
+
 # ssr: requests/s and server CPU per page of the demo's home page rendering
 # a 100-document query, and of the same lists from a plain Vec (no model):
 # through <For> and row components as the home page is, and written out.
@@ -142,6 +180,27 @@ history() {
       "target/criterion/history/snapshot_at_random_version/$name/new/estimates.json")
     echo "==> snapshot at a random version of 100,000 ops ($name): $ms ms" >&2
     echo "{\"kind\":\"history\",\"server\":\"peloton\",\"label\":\"$name\",\"result\":{\"median_ms\":$ms}}" >>"$out/runs.jsonl"
+  done
+}
+
+# json0: apply and transform over the editing trace, peloton (criterion)
+# beside ot-json0, ShareDB's OT type, on Node (the same trace: the Rust
+# bench writes it, bench.js checks both sides agree before timing).
+json0() {
+  cargo bench --bench json0 -- --noplot >&2
+  local name ms line
+  for name in apply_trace transform_trace; do
+    ms=$(python3 -c "import json, sys; e = json.load(open(sys.argv[1])); print(round(e['median']['point_estimate'] / 1e6, 4))" \
+      "target/criterion/json0/$name/new/estimates.json")
+    echo "==> json0 $name (peloton): $ms ms" >&2
+    echo "{\"kind\":\"json0\",\"server\":\"peloton\",\"label\":\"$name\",\"result\":{\"median_ms\":$ms}}" >>"$out/runs.jsonl"
+  done
+  (cd interop/ot-json0 && node bench.js) | while read -r line; do
+    echo "$line" >&2
+    # "json0/apply_trace          median 11.531 ms per trace, …"
+    if [[ $line =~ ^json0/([a-z_]+)\ +median\ ([0-9.]+)\ ms ]]; then
+      echo "{\"kind\":\"json0\",\"server\":\"sharedb\",\"label\":\"${BASH_REMATCH[1]}\",\"result\":{\"median_ms\":${BASH_REMATCH[2]}}}" >>"$out/runs.jsonl"
+    fi
   done
 }
 
@@ -192,6 +251,8 @@ if [ "$only" = all ] || [ "$only" = load ]; then
       idle sharedb "$n"
       idle peloton "$n"
     done
+    idle_fleet sharedb 100000 6
+    idle_fleet peloton 100000 6
     ssr
   done
 fi
@@ -207,6 +268,9 @@ if [ "$only" = all ] || [ "$only" = scale ]; then
 fi
 if [ "$only" = all ] || [ "$only" = history ]; then
   history
+fi
+if [ "$only" = all ] || [ "$only" = json0 ]; then
+  json0
 fi
 if [ "$only" = all ] || [ "$only" = hostile ]; then
   for _ in $(seq 1 "$rounds"); do

@@ -68,10 +68,10 @@ for backing in backings:
     q = median("load", "peloton", "server_queue_depth_mean", backing=backing)
     if q is not None:
         print(f"| outbound messages per write (peloton's /metrics), {label} | – | {fmt(q, '')} | |")
-for n in (1000, 10000):
+for n, where in ((1000, ""), (10000, ""), (100000, " over 6 server processes")):
     s = median("idle", "sharedb", "kib_per_client", n=n)
     p = median("idle", "peloton", "kib_per_client", n=n)
-    print(f"| memory per idle subscribed client, {n:,} clients | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
+    print(f"| memory per idle subscribed client, {n:,} clients{where} | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
 for label, what in (("model", "a page with a 100-document query"),
                     ("for", "the same lists from a plain Vec through `<For>` and row components, no model"),
                     ("plain", "the same lists from a plain Vec written out, no model")):
@@ -86,6 +86,12 @@ if any(v is not None for v in history.values()):
           f"| — | {fmt(history['milestones_every_1000'], ' ms')} | — |")
     print(f"| the same without milestones (replayed from version 0) "
           f"| — | {fmt(history['no_milestones'], ' ms')} | — |")
+for label, what in (("apply_trace", "json0 apply of the 5,000-op editing trace"),
+                    ("transform_trace", "json0 transform of its 2,500 concurrent pairs, both ways")):
+    s = median("json0", "sharedb", "median_ms", label=label)
+    p = median("json0", "peloton", "median_ms", label=label)
+    if s is not None or p is not None:
+        print(f"| {what} (ShareDB's column: npm ot-json0) | {fmt(s, ' ms')} | {fmt(p, ' ms')} | {ratio(p, s, False)} |")
 def hostile(scenario, label, key):
     values = [r["result"][key] for r in runs if r["kind"] == "hostile" and r["scenario"] == scenario
               and r["label"] == label and r["result"].get(key) is not None]
