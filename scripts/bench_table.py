@@ -68,9 +68,11 @@ for backing in backings:
     q = median("load", "peloton", "server_queue_depth_mean", backing=backing)
     if q is not None:
         print(f"| outbound messages per write (peloton's /metrics), {label} | – | {fmt(q, '')} | |")
-for n, where in ((1000, ""), (10000, ""), (100000, " over 6 server processes")):
+for n in (1000, 10000, 100000):
     s = median("idle", "sharedb", "kib_per_client", n=n)
     p = median("idle", "peloton", "kib_per_client", n=n)
+    procs = median("idle", "peloton", "processes", n=n) or median("idle", "sharedb", "processes", n=n)
+    where = f" over {procs:.0f} server processes" if procs else ""
     print(f"| memory per idle subscribed client, {n:,} clients{where} | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
 for label, what in (("model", "a page with a 100-document query"),
                     ("for", "the same lists from a plain Vec through `<For>` and row components, no model"),

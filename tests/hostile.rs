@@ -750,3 +750,20 @@ async fn a_refused_edit_is_taken_back_and_told_to_listeners() {
         .map(|e| e.code.as_str().into_owned());
     assert_eq!(code.as_deref(), Some("ERR_DOC_TOO_LARGE"));
 }
+
+#[tokio::test]
+async fn a_closed_server_turns_new_connections_away() {
+    // Closed while nobody is connected: the flag must stick all the same.
+    let backend = Backend::new();
+    let addr = serve(backend.clone()).await;
+    backend.close().await;
+    let mut raw = RawSocket::open(addr).await;
+    let (code, reason) = raw.closed().await.expect("a close frame");
+    assert_eq!(code, 1001);
+    assert!(reason.contains("shutting down"), "{reason}");
+    assert!(
+        raw.transcript().is_empty(),
+        "a closed server greeted: {:?}",
+        raw.transcript()
+    );
+}

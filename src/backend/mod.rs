@@ -332,7 +332,10 @@ impl Backend {
 
     /// Closes every connection, then the pub/sub and the database.
     pub async fn close(&self) {
-        let _ = self.shared.shutdown.send(true);
+        // `send_replace`, not `send`: with no connection open there is no
+        // receiver, and `send` would not store the flag, so later
+        // connections would be served.
+        self.shared.shutdown.send_replace(true);
         self.shared.pubsub.close().await;
         self.shared.db.close().await;
     }

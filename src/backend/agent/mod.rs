@@ -120,6 +120,9 @@ impl LiveIds {
 /// writes, so messages that are ready together leave in one write.
 const BATCH: usize = 256;
 
+/// The close reason of connections a closing backend ends.
+const SHUTTING_DOWN: &str = "The server is shutting down";
+
 /// How many times an agent drains ready events before it writes, yielding
 /// to the runtime between drains; it stops early when a drain finds none.
 const COALESCE_PASSES: usize = 4;
@@ -143,7 +146,10 @@ pub(crate) fn run(
 ) -> impl Future<Output = ()> + Send {
     let info = AgentInfo::new(crate::random::new_id(), in_process);
     let remote = request.as_ref().and_then(remote_addr);
+    // A root span, as when the agent was spawned: the caller's span (an
+    // HTTP request's, say) must not stay open for the connection's life.
     let span = tracing::info_span!(
+        parent: None,
         "connection",
         client = %info.client_id,
         remote = remote.map(tracing::field::display),
@@ -169,9 +175,9 @@ async fn serve(
     mut info: AgentInfo,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // A closed backend ends new connections at once (dropping the
-    // transport).
+    // A closed backend ends new connections at once, saying why.
     if *shutdown.borrow() {
+        io.close(close_code::AWAY, SHUTTING_DOWN.to_owned()).await;
         return;
     }
     let in_process = info.in_process;
@@ -262,7 +268,7 @@ async fn serve(
                 }
             }
             _ = shutdown.changed() => {
-                break Some((close_code::AWAY, "The server is shutting down".to_owned()));
+                break Some((close_code::AWAY, SHUTTING_DOWN.to_owned()));
             }
         }
         // Whatever else is ready goes out in the same write. Between drains

@@ -22,18 +22,15 @@ const KEEP_CAPACITY: usize = 16;
 /// as fast as they come (a connection whose client stopped reading) makes
 /// it overflow, which it reports ([`Mailbox::overflowed`]) instead of
 /// growing without bound. What did not fit is dropped.
-#[derive(Debug)]
 pub struct Mailbox {
     shared: Arc<Shared>,
 }
 
 /// The reading end of a [`Mailbox`].
-#[derive(Debug)]
 pub struct Inbox {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug)]
 struct Shared {
     queue: Mutex<VecDeque<Delivery>>,
     capacity: usize,
@@ -50,6 +47,28 @@ impl Shared {
     fn queue(&self) -> MutexGuard<'_, VecDeque<Delivery>> {
         // A panic while holding the lock leaves a valid queue.
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("waiting", &self.queue().len())
+            .field("capacity", &self.capacity)
+            .field("overflowed", &self.overflowed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.shared.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.shared.fmt(f)
     }
 }
 
@@ -74,11 +93,13 @@ impl Mailbox {
     /// Delivers, unless the mailbox is full (it then overflowed) or its
     /// inbox is gone (a connection being torn down).
     pub fn deliver(&self, delivery: Delivery) {
-        if !self.shared.open.load(Ordering::Relaxed) {
-            return;
-        }
         {
+            // Checked under the lock the inbox clears the queue with, so
+            // nothing is left in it once the inbox is gone.
             let mut queue = self.shared.queue();
+            if !self.shared.open.load(Ordering::Relaxed) {
+                return;
+            }
             if queue.len() >= self.shared.capacity {
                 drop(queue);
                 self.shared.overflowed.store(true, Ordering::Relaxed);
@@ -119,10 +140,14 @@ impl Inbox {
     /// queue until it is returned.
     pub async fn recv(&mut self) -> Option<Delivery> {
         loop {
+            // Read before the queue: a last mailbox that delivered and
+            // went between the two would otherwise end the inbox with its
+            // delivery still queued.
+            let closed = self.shared.senders.load(Ordering::Acquire) == 0;
             if let Some(delivery) = self.try_recv() {
                 return Some(delivery);
             }
-            if self.shared.senders.load(Ordering::Acquire) == 0 {
+            if closed {
                 return None;
             }
             self.shared.ready.notified().await;
@@ -152,9 +177,13 @@ impl Inbox {
 
 impl Drop for Inbox {
     fn drop(&mut self) {
-        self.shared.open.store(false, Ordering::Relaxed);
         // What waited is dropped now, not with the last mailbox.
-        drop(std::mem::take(&mut *self.shared.queue()));
+        let waiting = {
+            let mut queue = self.shared.queue();
+            self.shared.open.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *queue)
+        };
+        drop(waiting);
     }
 }
 
