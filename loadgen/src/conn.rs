@@ -68,6 +68,20 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Whether the server has closed this connection, judging by what is
+    /// already received (a close frame, the end, an error), without
+    /// waiting: for clients that do not read as they go.
+    pub fn closed_meanwhile(&mut self) -> bool {
+        use futures::FutureExt;
+        while let Some(next) = self.stream.next().now_or_never() {
+            match next {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+        false
+    }
+
     /// Connects and shakes hands.
     pub async fn open(url: &str) -> Result<Self, ConnError> {
         // Messages are a few hundred bytes: a small read buffer saves

@@ -65,6 +65,7 @@ pub async fn run(args: &Args, clients: usize) -> Result<Report, ConnError> {
     // clients come: what is measured is the clients alone.
     crate::load::create_docs(args, doc_id).await?;
     let before_kib = args.pid.and_then(rss_kib);
+    let started = std::time::Instant::now();
     let mut conns = Vec::with_capacity(clients);
     for client in 0..clients {
         let mut conn = Conn::open(&args.url).await?;
@@ -77,7 +78,25 @@ pub async fn run(args: &Args, clients: usize) -> Result<Report, ConnError> {
     // Let the server settle (allocator, buffers) before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after_kib = args.pid.and_then(rss_kib);
+    // These clients read nothing, so they answer no ping: a server that
+    // took the first ones for gone (connecting the rest outlasted its
+    // idle timeout) would make the figure per client too low.
+    let closed = conns
+        .iter_mut()
+        .map(Conn::closed_meanwhile)
+        .filter(|&c| c)
+        .count();
     drop(conns);
+    if closed > 0 {
+        return Err(ConnError::Server(
+            "idle clients",
+            format!(
+                "the server closed {closed} of {clients} before memory was read \
+                 (connecting took {:.0?}): not measured",
+                started.elapsed()
+            ),
+        ));
+    }
     Ok(Report {
         clients,
         before_kib,
