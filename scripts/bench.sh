@@ -173,16 +173,29 @@ ssr_page() {
 # cpu_ticks <pid>: user + system CPU time of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# median_row <kind> <server> <label> <ms>: a median in milliseconds, to
+# runs.jsonl.
+median_row() {
+  echo "==> $1 $3 ($2): $4 ms" >&2
+  echo "{\"kind\":\"$1\",\"server\":\"$2\",\"label\":\"$3\",\"result\":{\"median_ms\":$4}}" >>"$out/runs.jsonl"
+}
+
+# criterion_row <kind> <label> <bench dir>: criterion's median of a bench
+# (under target/criterion), as peloton's row.
+criterion_row() {
+  local ms
+  ms=$(python3 -c "import json, sys; e = json.load(open(sys.argv[1])); print(round(e['median']['point_estimate'] / 1e6, 4))" \
+    "target/criterion/$3/new/estimates.json")
+  median_row "$1" peloton "$2" "$ms"
+}
+
 # history: a snapshot at a random version of a 100,000-op document, with
 # milestones and without (criterion, in-process; medians in runs.jsonl).
 history() {
   cargo bench --features ssr --bench history -- --noplot >&2
-  local name ms
+  local name
   for name in milestones_every_1000 no_milestones; do
-    ms=$(python3 -c "import json, sys; e = json.load(open(sys.argv[1])); print(round(e['median']['point_estimate'] / 1e6, 3))" \
-      "target/criterion/history/snapshot_at_random_version/$name/new/estimates.json")
-    echo "==> snapshot at a random version of 100,000 ops ($name): $ms ms" >&2
-    echo "{\"kind\":\"history\",\"server\":\"peloton\",\"label\":\"$name\",\"result\":{\"median_ms\":$ms}}" >>"$out/runs.jsonl"
+    criterion_row history "$name" "history/snapshot_at_random_version/$name"
   done
 }
 
@@ -194,19 +207,16 @@ json0() {
     echo "==> json0: the Rust bench failed; no row" >&2
     return 0
   fi
-  local name ms line
+  local name line
   for name in apply_trace transform_trace; do
-    ms=$(python3 -c "import json, sys; e = json.load(open(sys.argv[1])); print(round(e['median']['point_estimate'] / 1e6, 4))" \
-      "target/criterion/json0/$name/new/estimates.json")
-    echo "==> json0 $name (peloton): $ms ms" >&2
-    echo "{\"kind\":\"json0\",\"server\":\"peloton\",\"label\":\"$name\",\"result\":{\"median_ms\":$ms}}" >>"$out/runs.jsonl"
+    criterion_row json0 "$name" "json0/$name"
   done
   # ot-json0's side is best effort: without it the rows show peloton's.
   (cd interop/ot-json0 && node bench.js || echo "==> json0: ot-json0's bench failed" >&2) | while read -r line; do
     echo "$line" >&2
     # "json0/apply_trace          median 11.531 ms per trace, …"
     if [[ $line =~ ^json0/([a-z_]+)\ +median\ ([0-9.]+)\ ms ]]; then
-      echo "{\"kind\":\"json0\",\"server\":\"sharedb\",\"label\":\"${BASH_REMATCH[1]}\",\"result\":{\"median_ms\":${BASH_REMATCH[2]}}}" >>"$out/runs.jsonl"
+      median_row json0 sharedb "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
     fi
   done
 }
