@@ -611,3 +611,65 @@ fn create_and_noops() {
     json0::apply(&mut doc, &Op::default()).unwrap();
     assert_eq!(doc, json!({"a": 1}));
 }
+
+/// A long session in long strings through a `Document`: two carets typing,
+/// deleting and jumping in a note of mixed widths, text0 ops of two edits,
+/// list edits around strings held in a list, the note replaced now and
+/// then, and ops that fail half-way. After every op the document must be
+/// what `apply` makes of the same value, error for error.
+#[test]
+fn a_document_in_long_strings_matches_apply_op_for_op() {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    const PIECES: &[&str] = &["a", "é", "日本", "🚲", " ", "word ", "\u{1F1EB}\u{1F1F7}"];
+    let mut rng = SmallRng::seed_from_u64(7);
+    let note: String = (0..600).map(|i| PIECES[i % PIECES.len()]).collect();
+    let start = json!({"note": note, "items": ["one", "two 😀", "three"]});
+    let (mut plain, mut doc) = (start.clone(), json0::Document::new(start));
+    let mut carets = [5usize, 900];
+    for step in 0..3_000 {
+        let s = plain["note"].as_str().unwrap_or_default().to_owned();
+        // Code point boundaries, in UTF-16 units.
+        let mut bounds = vec![0];
+        bounds.extend(s.chars().scan(0, |u, c| {
+            *u += c.len_utf16();
+            Some(*u)
+        }));
+        let who = step % 2;
+        let near = |at: usize| *bounds.iter().rfind(|&&b| b <= at).unwrap_or(&0);
+        let caret = near(carets[who]);
+        let piece = PIECES[rng.random_range(0..PIECES.len())];
+        let o = match rng.random_range(0..100) {
+            0..=49 => {
+                carets[who] = caret + piece.encode_utf16().count();
+                json!([{"p": ["note", caret], "si": piece}])
+            }
+            50..=64 if caret > 0 => {
+                let before = near(caret - 1);
+                let units: Vec<u16> = s.encode_utf16().collect();
+                let deleted = String::from_utf16_lossy(&units[before..caret]);
+                carets[who] = before;
+                json!([{"p": ["note", before], "sd": deleted}])
+            }
+            65..=74 => {
+                let at = near(rng.random_range(0..=bounds.len() * 2));
+                json!([{"p": ["note"], "t": "text0", "o": [{"p": at, "i": piece}, {"p": 0, "i": "x"}]}])
+            }
+            75..=79 => json!([{"p": ["items", 0], "li": piece}]),
+            80..=84 => json!([{"p": ["items", 1, 0], "si": piece}]),
+            85..=86 => json!([{"p": ["note"], "od": null, "oi": format!("{piece}{s}")}]),
+            87..=92 => {
+                carets[who] = near(rng.random_range(0..bounds.len() * 2));
+                json!([{"p": ["note", carets[who]], "si": piece}])
+            }
+            // Fails at its second component, after editing the note.
+            _ => json!([{"p": ["note", caret], "si": piece}, {"p": ["nope", 0], "si": "x"}]),
+        };
+        let o = op(o);
+        let expected = json0::apply(&mut plain, &o).map_err(|e| e.to_string());
+        let got = doc.apply(&o).map_err(|e| e.to_string());
+        assert_eq!(got, expected, "step {step}: {o:?}");
+        assert_eq!(doc.value(), &plain, "step {step}: {o:?}");
+    }
+}

@@ -58,22 +58,53 @@ fn is_lead(b: u8) -> bool {
     (b as i8) >= -64
 }
 
-/// The byte offset of UTF-16 offset `units` in `s`.
-///
-/// Whole blocks that end before the target are counted in bulk, then
-/// steps of the block that reaches it, then bytes: the scan is linear but
-/// touches each byte about once, vectorized. A block or step may end
-/// inside a char: its units count with the part holding its first byte.
+/// The byte offset of UTF-16 offset `target` in `s`.
 pub(crate) fn byte_offset(s: &str, target: usize) -> Result<usize, OffsetError> {
-    let bytes = s.as_bytes();
-    // Fast path: an ASCII prefix has as many bytes as units.
-    if let Some(prefix) = bytes.get(..target)
-        && prefix.is_ascii()
-    {
-        return Ok(target);
+    byte_offset_from(s, Mark::START, target)
+}
+
+/// A char boundary of a string whose UTF-16 offset is known: where a scan
+/// for another offset can start instead of at the beginning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    /// Its UTF-16 offset.
+    pub units: usize,
+    /// Its byte offset.
+    pub byte: usize,
+}
+
+impl Mark {
+    /// The start of every string.
+    pub const START: Mark = Mark { units: 0, byte: 0 };
+}
+
+/// The byte offset of UTF-16 offset `target` in `s`, scanning from `from`,
+/// a char boundary of `s` whose UTF-16 offset is right: forward if the
+/// target is after it, backward if before, so the cost is the distance.
+///
+/// Whole blocks between the two are counted in bulk, then steps of the
+/// block that reaches the target, then bytes: the scan touches each byte
+/// about once, vectorized. A block or step may cut a char: its units count
+/// with the part holding its first byte.
+pub(crate) fn byte_offset_from(s: &str, from: Mark, target: usize) -> Result<usize, OffsetError> {
+    if target < from.units {
+        backward(s.as_bytes(), from, target)
+    } else {
+        forward(s.as_bytes(), from, target)
     }
-    let mut seen = 0;
-    let mut at = 0;
+}
+
+fn forward(bytes: &[u8], from: Mark, target: usize) -> Result<usize, OffsetError> {
+    let Mark {
+        units: mut seen,
+        byte: mut at,
+    } = from;
+    // Fast path: ASCII has as many bytes as units.
+    if let Some(run) = bytes.get(at..at + (target - seen))
+        && run.is_ascii()
+    {
+        return Ok(at + run.len());
+    }
     for size in [BLOCK, STEP] {
         while let Some(part) = bytes.get(at..at + size) {
             let n = block_units(part);
@@ -101,6 +132,119 @@ pub(crate) fn byte_offset(s: &str, target: usize) -> Result<usize, OffsetError> 
         Ok(bytes.len())
     } else {
         Err(OffsetError::PastEnd { len: seen })
+    }
+}
+
+/// [`forward`]'s mirror, for a target before `from`: `seen` counts the
+/// units of the chars that start before `at`.
+fn backward(bytes: &[u8], from: Mark, target: usize) -> Result<usize, OffsetError> {
+    let Mark {
+        units: mut seen,
+        byte: mut at,
+    } = from;
+    if let Some(run) = at
+        .checked_sub(seen - target)
+        .and_then(|start| bytes.get(start..at))
+        && run.is_ascii()
+    {
+        return Ok(at - run.len());
+    }
+    for size in [BLOCK, STEP] {
+        while let Some(part) = at.checked_sub(size).and_then(|start| bytes.get(start..at)) {
+            let n = block_units(part);
+            if seen.saturating_sub(n) <= target {
+                break;
+            }
+            seen -= n;
+            at -= size;
+        }
+    }
+    while let Some(i) = at.checked_sub(1) {
+        at = i;
+        let b = bytes[i];
+        if !is_lead(b) {
+            continue;
+        }
+        seen = seen.saturating_sub(1 + usize::from(b >= 0xF0));
+        if seen == target {
+            return Ok(i);
+        }
+        if seen < target {
+            return Err(OffsetError::SplitsSurrogate);
+        }
+    }
+    // Only a wrong mark gets here: count from the start instead.
+    debug_assert!(false, "UTF-16 mark {from:?} does not match its string");
+    forward(bytes, Mark::START, target)
+}
+
+/// Known char boundaries of one string, kept up to date through its edits,
+/// so that the next edit near one of them finds its byte offset by scanning
+/// the distance from it, not the string from its start.
+///
+/// It remembers a few places (where the last edits ended: one per user
+/// typing, say); a new edit far from all of them takes the oldest's place.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Marks {
+    marks: Vec<Mark>,
+    /// The slot the next far edit takes, once all are in use.
+    next: usize,
+}
+
+/// Marks kept per string.
+const MARKS: usize = 4;
+
+/// An edit this close (in units) to a mark moves that mark: the same
+/// user, still typing.
+const NEAR: usize = 64;
+
+impl Marks {
+    /// The byte offset of UTF-16 offset `target` in `s`, the string these
+    /// marks are of, scanned from the nearest mark.
+    pub(crate) fn byte_offset(&self, s: &str, target: usize) -> Result<usize, OffsetError> {
+        let nearest = (self.marks.iter().copied())
+            .min_by_key(|m| m.units.abs_diff(target))
+            .filter(|m| m.units.abs_diff(target) < target)
+            .unwrap_or(Mark::START);
+        byte_offset_from(s, nearest, target)
+    }
+
+    /// `added` units and bytes were inserted at `at`.
+    pub(crate) fn inserted(&mut self, at: Mark, added: Mark) {
+        for m in &mut self.marks {
+            if m.units > at.units {
+                m.units += added.units;
+                m.byte += added.byte;
+            }
+        }
+        self.remember(Mark {
+            units: at.units + added.units,
+            byte: at.byte + added.byte,
+        });
+    }
+
+    /// `removed` units and bytes were deleted at `at`.
+    pub(crate) fn deleted(&mut self, at: Mark, removed: Mark) {
+        for m in &mut self.marks {
+            if m.units >= at.units + removed.units {
+                m.units -= removed.units;
+                m.byte -= removed.byte;
+            } else if m.units > at.units {
+                *m = at;
+            }
+        }
+        self.remember(at);
+    }
+
+    fn remember(&mut self, mark: Mark) {
+        if let Some(near) = (self.marks.iter_mut()).find(|m| m.units.abs_diff(mark.units) <= NEAR) {
+            *near = mark;
+        } else if self.marks.len() < MARKS {
+            self.marks.push(mark);
+        } else {
+            self.marks[self.next] = mark;
+            self.next = (self.next + 1) % MARKS;
+        }
     }
 }
 
@@ -179,6 +323,86 @@ mod tests {
             byte_offset(&s, units + 1),
             Err(OffsetError::PastEnd { len: units })
         );
+    }
+
+    /// Every (UTF-16, byte) boundary of `s`, from (0, 0) to its end.
+    fn boundaries(s: &str) -> Vec<Mark> {
+        let mut marks = vec![Mark::START];
+        let mut units = 0;
+        for (at, ch) in s.char_indices() {
+            units += ch.len_utf16();
+            marks.push(Mark {
+                units,
+                byte: at + ch.len_utf8(),
+            });
+        }
+        marks
+    }
+
+    #[test]
+    fn scans_from_any_mark_agree_with_scans_from_the_start() {
+        // Long enough for whole blocks both ways, with every char width.
+        let s = "ab😀cé日 plain ascii run of text; ".repeat(12);
+        let all = boundaries(&s);
+        let total = all.last().map_or(0, |m| m.units);
+        for from in all.iter().step_by(7) {
+            for target in 0..=total + 1 {
+                assert_eq!(
+                    byte_offset_from(&s, *from, target),
+                    byte_offset(&s, target),
+                    "from {from:?} to {target}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn marks_follow_edits() {
+        // Two carets typing and deleting in one string, checked against a
+        // scan from the start after every edit.
+        let mut s = "déjà vu 😀 ".repeat(30);
+        let mut marks = Marks::default();
+        let mut carets = [3usize, 200];
+        for step in 0..400usize {
+            let who = step % 2;
+            let len = len(&s);
+            let at = carets[who].min(len);
+            let Ok(byte) = marks.byte_offset(&s, at) else {
+                // Inside a pair: step over it.
+                carets[who] = at + 1;
+                continue;
+            };
+            assert_eq!(Ok(byte), byte_offset(&s, at), "step {step}");
+            if step % 5 == 4 && byte < s.len() {
+                let ch = s[byte..].chars().next().unwrap_or_default().to_string();
+                s.replace_range(byte..byte + ch.len(), "");
+                let removed = Mark {
+                    units: len_of(&ch),
+                    byte: ch.len(),
+                };
+                marks.deleted(Mark { units: at, byte }, removed);
+            } else {
+                let text = ["x", "é", "日", "🚲"][step % 4];
+                s.insert_str(byte, text);
+                let added = Mark {
+                    units: len_of(text),
+                    byte: text.len(),
+                };
+                marks.inserted(Mark { units: at, byte }, added);
+                carets[who] = at + added.units;
+            }
+            if step % 50 == 0 {
+                // One caret jumps far away.
+                carets[who] = (step * 7) % len.max(1);
+            }
+            for m in &marks.marks {
+                assert_eq!(byte_offset(&s, m.units), Ok(m.byte), "mark {m:?} at {step}");
+            }
+        }
+    }
+
+    fn len_of(s: &str) -> usize {
+        s.encode_utf16().count()
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use serde_json::{Map, Value};
 
+use super::document::TextIndex;
 use super::error::{ApplyError, Error};
 use super::js;
 use super::op::{Action, Component, Op, PathSegment};
@@ -29,12 +30,26 @@ use crate::ot::{object_keys, text0};
 ///
 /// On error `doc` is unchanged.
 pub fn apply(doc: &mut Value, op: &Op) -> Result<(), Error> {
+    apply_indexed(doc, op, None)
+}
+
+/// [`apply`], finding string offsets from `index` (the document's known
+/// places in its strings) and keeping it up to date. On error the index
+/// is emptied, as the rollback edits strings without it.
+pub(crate) fn apply_indexed(
+    doc: &mut Value,
+    op: &Op,
+    mut index: Option<&mut TextIndex>,
+) -> Result<(), Error> {
     let mut undo = Vec::new();
     for (i, c) in op.0.iter().enumerate() {
         let last = i + 1 == op.0.len();
-        match apply_component(doc, c, !last) {
+        match apply_component(doc, c, !last, index.as_deref_mut()) {
             Ok(u) => undo.extend(u),
             Err(reason) => {
+                if let Some(index) = index {
+                    index.clear();
+                }
                 rollback(doc, undo);
                 return Err(Error::Apply {
                     component: i,
@@ -92,8 +107,12 @@ fn apply_component<'a>(
     doc: &mut Value,
     c: &'a Component,
     record: bool,
+    mut index: Option<&mut TextIndex>,
 ) -> Result<Option<Undo<'a>>, ApplyError> {
     let path = c.p.as_slice();
+    if let Some(index) = index.as_deref_mut() {
+        index.before(c);
+    }
     let undo = match &c.action {
         Action::NumberAdd(add) => {
             let target = resolve(doc, path)?;
@@ -215,11 +234,12 @@ fn apply_component<'a>(
                 });
             };
             let target = string_at(doc, string)?;
+            let marks = index.and_then(|index| index.marks(string, target));
             let inserted = matches!(c.action, Action::StringInsert(_));
             if inserted {
-                text0::insert_at(target, *offset, text)?;
+                text0::insert_at(target, *offset, text, marks)?;
             } else {
-                text0::delete_at(target, *offset, text)?;
+                text0::delete_at(target, *offset, text, marks)?;
             }
             Undo::Text {
                 path: string,
@@ -231,7 +251,12 @@ fn apply_component<'a>(
             }
         }
         Action::Text0(op) => {
-            text0::apply(string_at(doc, path)?, op)?;
+            let target = string_at(doc, path)?;
+            text0::apply_marked(
+                target,
+                op,
+                index.and_then(|index| index.marks(path, target)),
+            )?;
             Undo::Text {
                 path,
                 edits: TextEdits::Subtype(op),
@@ -291,13 +316,13 @@ fn undo_one(doc: &mut Value, undo: Undo<'_>) -> Result<(), ApplyError> {
                     inserted: true,
                 } => {
                     let at = text0::inserted_at(target, offset, text);
-                    text0::delete_at(target, at, text)?
+                    text0::delete_at(target, at, text, None)?
                 }
                 TextEdits::Legacy {
                     offset,
                     text,
                     inserted: false,
-                } => text0::insert_at(target, offset, text)?,
+                } => text0::insert_at(target, offset, text, None)?,
                 TextEdits::Subtype(op) => text0::revert(target, &op.0),
             }
         }

@@ -52,6 +52,7 @@
 mod apply;
 mod compose;
 mod cursor;
+mod document;
 mod error;
 mod invert;
 mod js;
@@ -64,6 +65,7 @@ mod undo;
 pub use apply::apply;
 pub use compose::{NormalizeError, compose, normalize, normalize_value};
 pub use cursor::{Cursor, transform_cursor};
+pub use document::Document;
 pub use error::{ApplyError, Error};
 pub use invert::invert;
 pub use op::{Action, Component, IntoPath, Op, Path, PathSegment};

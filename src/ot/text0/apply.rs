@@ -5,7 +5,7 @@
 //! `apply`).
 
 use super::{Action, Component, EditError, Error, Op};
-use crate::ot::utf16::{self, OffsetError};
+use crate::ot::utf16::{self, Mark, Marks, OffsetError};
 
 /// Applies `op` to `text`.
 ///
@@ -13,12 +13,25 @@ use crate::ot::utf16::{self, OffsetError};
 /// string appends. A delete must name the text it deletes. On error `text`
 /// is left as it was: the components already applied are undone.
 pub fn apply(text: &mut String, op: &Op) -> Result<(), Error> {
+    apply_marked(text, op, None)
+}
+
+/// [`apply`], finding offsets from `marks` (the string's known
+/// boundaries) and keeping them up to date. On error they are forgotten.
+pub(crate) fn apply_marked(
+    text: &mut String,
+    op: &Op,
+    mut marks: Option<&mut Marks>,
+) -> Result<(), Error> {
     for (i, c) in op.0.iter().enumerate() {
         let result = match &c.action {
-            Action::Insert(t) => insert_at(text, c.p, t),
-            Action::Delete(t) => delete_at(text, c.p, t),
+            Action::Insert(t) => insert_at(text, c.p, t, marks.as_deref_mut()),
+            Action::Delete(t) => delete_at(text, c.p, t, marks.as_deref_mut()),
         };
         if let Err(reason) = result {
+            if let Some(marks) = marks {
+                *marks = Marks::default();
+            }
             revert(text, &op.0[..i]);
             return Err(Error::Apply {
                 component: i,
@@ -36,22 +49,42 @@ pub fn apply(text: &mut String, op: &Op) -> Result<(), Error> {
 pub(crate) fn revert(text: &mut String, applied: &[Component]) {
     for c in applied.iter().rev() {
         let undone = match &c.action {
-            Action::Insert(t) => delete_at(text, inserted_at(text, c.p, t), t),
-            Action::Delete(t) => insert_at(text, c.p, t),
+            Action::Insert(t) => delete_at(text, inserted_at(text, c.p, t), t, None),
+            Action::Delete(t) => insert_at(text, c.p, t, None),
         };
         debug_assert!(undone.is_ok(), "undoing a text edit failed: {undone:?}");
     }
 }
 
 /// Inserts `insert` at UTF-16 offset `offset`, or at the end if the
-/// string is shorter (ot-json0's `slice` semantics).
-pub(crate) fn insert_at(text: &mut String, offset: usize, insert: &str) -> Result<(), EditError> {
-    let at = match utf16::byte_offset(text, offset) {
-        Ok(at) => at,
-        Err(OffsetError::PastEnd { .. }) => text.len(),
+/// string is shorter (ot-json0's `slice` semantics). `marks`, if given,
+/// are the string's known boundaries: the offset is found from them, and
+/// they follow the edit.
+pub(crate) fn insert_at(
+    text: &mut String,
+    offset: usize,
+    insert: &str,
+    marks: Option<&mut Marks>,
+) -> Result<(), EditError> {
+    let at = match find(marks.as_deref(), text, offset) {
+        Ok(byte) => Mark {
+            units: offset,
+            byte,
+        },
+        Err(OffsetError::PastEnd { len }) => Mark {
+            units: len,
+            byte: text.len(),
+        },
         Err(OffsetError::SplitsSurrogate) => return Err(EditError::SplitsSurrogate { offset }),
     };
-    text.insert_str(at, insert);
+    text.insert_str(at.byte, insert);
+    if let Some(marks) = marks {
+        let added = Mark {
+            units: utf16::len(insert),
+            byte: insert.len(),
+        };
+        marks.inserted(at, added);
+    }
     Ok(())
 }
 
@@ -61,9 +94,18 @@ pub(crate) fn inserted_at(text: &str, offset: usize, inserted: &str) -> usize {
     offset.min(utf16::len(text).saturating_sub(utf16::len(inserted)))
 }
 
-/// Deletes `delete` at UTF-16 offset `offset`, checking that it is the text there.
-pub(crate) fn delete_at(text: &mut String, offset: usize, delete: &str) -> Result<(), EditError> {
-    let at = byte_offset(text, offset)?;
+/// Deletes `delete` at UTF-16 offset `offset`, checking that it is the
+/// text there. `marks` as for [`insert_at`].
+pub(crate) fn delete_at(
+    text: &mut String,
+    offset: usize,
+    delete: &str,
+    marks: Option<&mut Marks>,
+) -> Result<(), EditError> {
+    let at = find(marks.as_deref(), text, offset).map_err(|e| match e {
+        OffsetError::PastEnd { len } => EditError::PastEnd { offset, len },
+        OffsetError::SplitsSurrogate => EditError::SplitsSurrogate { offset },
+    })?;
     let rest = &text[at..];
     if !rest.starts_with(delete) {
         return Err(EditError::DeleteMismatch {
@@ -73,14 +115,28 @@ pub(crate) fn delete_at(text: &mut String, offset: usize, delete: &str) -> Resul
         });
     }
     text.replace_range(at..at + delete.len(), "");
+    if let Some(marks) = marks {
+        let removed = Mark {
+            units: utf16::len(delete),
+            byte: delete.len(),
+        };
+        marks.deleted(
+            Mark {
+                units: offset,
+                byte: at,
+            },
+            removed,
+        );
+    }
     Ok(())
 }
 
-fn byte_offset(text: &str, offset: usize) -> Result<usize, EditError> {
-    utf16::byte_offset(text, offset).map_err(|e| match e {
-        OffsetError::PastEnd { len } => EditError::PastEnd { offset, len },
-        OffsetError::SplitsSurrogate => EditError::SplitsSurrogate { offset },
-    })
+/// The byte offset of `offset`: from the nearest mark, or from the start.
+fn find(marks: Option<&Marks>, text: &str, offset: usize) -> Result<usize, OffsetError> {
+    match marks {
+        Some(marks) => marks.byte_offset(text, offset),
+        None => utf16::byte_offset(text, offset),
+    }
 }
 
 /// The longest prefix of `s` that is at most `units` UTF-16 code units.

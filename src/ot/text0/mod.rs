@@ -41,7 +41,7 @@ pub use error::{EditError, Error};
 pub use op::{Action, Component, Op};
 pub use transform::{transform, transform_cursor};
 
-pub(crate) use apply::{delete_at, insert_at, inserted_at, revert};
+pub(crate) use apply::{apply_marked, delete_at, insert_at, inserted_at, revert};
 pub(crate) use compose::append;
 pub(crate) use op::Edit;
 pub(crate) use transform::{position_past, transform_position};
