@@ -541,8 +541,7 @@ pub(crate) fn apply_op(snapshot: &mut StoredSnapshot, op: &DocOp) -> Result<(), 
                 ));
             }
             // Copied first if anyone else holds it (a cache, a message).
-            let data = snapshot.data.get_or_insert_default().make_mut();
-            json0::apply(data, edit)
+            (snapshot.data.get_or_insert_default().apply(edit))
                 .map_err(|e| ErrorObject::new(ErrorCode::OtOpNotApplied, e.to_string()))?;
         }
     }

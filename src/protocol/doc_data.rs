@@ -8,6 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::ot::json0::{self, Document, Op};
+
 /// A document's JSON data, shared by everyone who holds the same version:
 /// the database's cache, the messages that carry it, a client's copy.
 ///
@@ -36,8 +38,9 @@ pub struct DocData(Arc<Shared>);
 
 #[derive(Default)]
 struct Shared {
-    value: Value,
-    /// The compact JSON of `value`, once asked for.
+    /// The value, with where its strings were last edited.
+    doc: Document,
+    /// The compact JSON of the value, once asked for.
     json: OnceLock<Box<RawValue>>,
 }
 
@@ -45,7 +48,7 @@ impl Clone for Shared {
     /// A copy is made to be edited: its JSON starts unknown.
     fn clone(&self) -> Self {
         Self {
-            value: self.value.clone(),
+            doc: self.doc.clone(),
             json: OnceLock::new(),
         }
     }
@@ -55,7 +58,7 @@ impl DocData {
     /// Shares `value`.
     pub fn new(value: Value) -> Self {
         Self(Arc::new(Shared {
-            value,
+            doc: Document::new(value),
             json: OnceLock::new(),
         }))
     }
@@ -65,22 +68,33 @@ impl DocData {
         let shared = Arc::make_mut(&mut self.0);
         // It is about to change.
         shared.json.take();
-        &mut shared.value
+        shared.doc.value_mut()
+    }
+
+    /// Applies a json0 op, as [`json0::apply`](crate::ot::json0::apply)
+    /// does (on error the data is unchanged), copying the data first if
+    /// anyone else holds it. A string edit near an earlier one finds its
+    /// place from there, not from the string's start (see [`Document`]).
+    pub fn apply(&mut self, op: &Op) -> Result<(), json0::Error> {
+        let shared = Arc::make_mut(&mut self.0);
+        shared.doc.apply(op)?;
+        shared.json.take();
+        Ok(())
     }
 
     /// The data as an owned value: moved out if no one else holds it,
     /// copied otherwise.
     pub fn into_value(self) -> Value {
         match Arc::try_unwrap(self.0) {
-            Ok(shared) => shared.value,
-            Err(shared) => shared.value.clone(),
+            Ok(shared) => shared.doc.into_value(),
+            Err(shared) => shared.doc.value().clone(),
         }
     }
 
     /// The compact JSON text, worked out on the first call.
     pub(crate) fn json(&self) -> &RawValue {
         self.0.json.get_or_init(|| {
-            serde_json::value::to_raw_value(&self.0.value)
+            serde_json::value::to_raw_value(self.0.doc.value())
                 // A `Value` always serializes; keep a valid document anyway.
                 .unwrap_or_else(|_| RawValue::NULL.to_owned())
         })
@@ -107,7 +121,7 @@ impl Deref for DocData {
     type Target = Value;
 
     fn deref(&self) -> &Value {
-        &self.0.value
+        self.0.doc.value()
     }
 }
 
@@ -131,25 +145,25 @@ impl From<DocData> for Value {
 
 impl PartialEq for DocData {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.value == other.0.value
+        Arc::ptr_eq(&self.0, &other.0) || self.0.doc.value() == other.0.doc.value()
     }
 }
 
 impl PartialEq<Value> for DocData {
     fn eq(&self, other: &Value) -> bool {
-        self.0.value == *other
+        *self.0.doc.value() == *other
     }
 }
 
 impl fmt::Debug for DocData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.value.fmt(f)
+        self.0.doc.value().fmt(f)
     }
 }
 
 impl Serialize for DocData {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.value.serialize(serializer)
+        self.0.doc.value().serialize(serializer)
     }
 }
 

@@ -102,12 +102,6 @@ impl DocState {
         self.data.as_ref()
     }
 
-    /// The data to edit in place (copied first if a snapshot still
-    /// shares it).
-    fn data_mut(&mut self) -> Option<&mut Value> {
-        self.data.as_mut().map(DocData::make_mut)
-    }
-
     /// Takes the data out, copying it only if it is shared.
     fn take_data(&mut self) -> Option<Value> {
         self.data.take().map(DocData::into_value)

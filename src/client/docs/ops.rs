@@ -34,10 +34,11 @@ impl Docs {
             }
             OpKind::Edit(op) => {
                 let exists = doc.doc_type.is_some();
-                let Some(data) = doc.data_mut().filter(|_| exists) else {
+                let Some(data) = doc.data.as_mut().filter(|_| exists) else {
                     return Err(ClientError::DocDoesNotExist(doc_name(c, d)));
                 };
-                json0::apply(data, op).map_err(|e| ClientError::InvalidOp(e.to_string()))?;
+                data.apply(op)
+                    .map_err(|e| ClientError::InvalidOp(e.to_string()))?;
             }
             OpKind::Delete => {
                 if doc.doc_type.is_none() {
@@ -345,11 +346,11 @@ fn apply_remote(
             });
         }
         OpKind::Edit(op) => {
-            let Some(data) = doc.data_mut() else {
+            let Some(data) = doc.data.as_mut() else {
                 return Err(ClientError::DocDoesNotExist(doc_name(c, d)));
             };
             for component in op {
-                json0::apply(data, &json0::Op(vec![component.clone()]))
+                (data.apply(&json0::Op(vec![component.clone()])))
                     .map_err(|e| ClientError::InvalidOp(e.to_string()))?;
                 let value = edited_value(data, &component);
                 events.push(ClientEvent::Op {
