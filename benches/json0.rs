@@ -7,8 +7,13 @@
 //! each step both users make an op against the same document; the server
 //! applies A's op, then B's transformed past it.
 //!
-//! - `apply`: the whole sequential trace applied to a fresh copy of the
-//!   initial document.
+//! - `apply_trace`: the whole sequential trace applied to a fresh copy of
+//!   the initial document, as peloton applies ops: through a
+//!   `json0::Document` (what `DocData` holds on the server and the
+//!   client), which finds each string offset from where the last edits
+//!   were.
+//! - `apply_trace_unindexed`: the same with `json0::apply` on a bare
+//!   `Value`, every offset counted from its string's start.
 //! - `transform`: every concurrent pair transformed both ways (B past A on
 //!   the right, A past B on the left).
 //!
@@ -270,6 +275,20 @@ fn bench_apply(c: &mut Criterion, trace: &Trace) {
     group.throughput(Throughput::Elements(trace.ops.len() as u64));
     group.bench_function("apply_trace", |b| {
         b.iter_batched(
+            || json0::Document::new(trace.doc.clone()),
+            |mut doc| {
+                for op in &trace.ops {
+                    doc.apply(op).expect("trace applies");
+                }
+                doc
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // Each op applied to a bare `Value`, every offset counted from its
+    // string's start.
+    group.bench_function("apply_trace_unindexed", |b| {
+        b.iter_batched(
             || trace.doc.clone(),
             |mut doc| {
                 for op in &trace.ops {
@@ -299,6 +318,11 @@ fn bench_transform(c: &mut Criterion, trace: &Trace) {
 
 fn main() {
     let trace = Trace::generate();
+    let mut doc = json0::Document::new(trace.doc.clone());
+    for op in &trace.ops {
+        doc.apply(op).expect("trace applies");
+    }
+    assert_eq!(doc.value(), &trace.end, "a Document ends where apply does");
     let path = trace.write();
     let strings = trace.ops.iter().flatten().filter(|c| {
         matches!(

@@ -208,7 +208,7 @@ json0() {
     return 0
   fi
   local name line
-  for name in apply_trace transform_trace; do
+  for name in apply_trace apply_trace_unindexed transform_trace; do
     criterion_row json0 "$name" "json0/$name"
   done
   # ot-json0's side is best effort: without it the rows show peloton's.

@@ -88,9 +88,12 @@ if any(v is not None for v in history.values()):
           f"| — | {fmt(history['milestones_every_1000'], ' ms')} | — |")
     print(f"| the same without milestones (replayed from version 0) "
           f"| — | {fmt(history['no_milestones'], ' ms')} | — |")
-for label, what in (("apply_trace", "json0 apply of the 5,000-op editing trace"),
-                    ("transform_trace", "json0 transform of its 2,500 concurrent pairs, both ways")):
-    s = median("json0", "sharedb", "median_ms", label=label)
+for label, theirs, what in (
+        ("apply_trace", "apply_trace", "json0 apply of the 5,000-op editing trace"),
+        ("apply_trace_unindexed", "apply_trace",
+         "the same through `json0::apply` on a bare `Value` (offsets counted from each string's start)"),
+        ("transform_trace", "transform_trace", "json0 transform of its 2,500 concurrent pairs, both ways")):
+    s = median("json0", "sharedb", "median_ms", label=theirs)
     p = median("json0", "peloton", "median_ms", label=label)
     if s is not None or p is not None:
         print(f"| {what} (ShareDB's column: npm ot-json0) | {fmt(s, ' ms')} | {fmt(p, ' ms')} | {ratio(p, s, False)} |")
