@@ -202,10 +202,16 @@ impl Marks {
     /// The byte offset of UTF-16 offset `target` in `s`, the string these
     /// marks are of, scanned from the nearest mark.
     pub(crate) fn byte_offset(&self, s: &str, target: usize) -> Result<usize, OffsetError> {
-        let nearest = (self.marks.iter().copied())
-            .min_by_key(|m| m.units.abs_diff(target))
-            .filter(|m| m.units.abs_diff(target) < target)
-            .unwrap_or(Mark::START);
+        let mut nearest = Mark::START;
+        for &m in &self.marks {
+            if m.units == target {
+                // Typing on where an edit ended: the commonest case.
+                return Ok(m.byte);
+            }
+            if m.units.abs_diff(target) < nearest.units.abs_diff(target) {
+                nearest = m;
+            }
+        }
         byte_offset_from(s, nearest, target)
     }
 

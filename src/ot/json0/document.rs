@@ -121,6 +121,7 @@ impl TextIndex {
         }
         // The most recently edited is last: most edits follow one there.
         match found {
+            Some(at) if at + 1 == self.strings.len() => {}
             Some(at) => self.strings[at..].rotate_left(1),
             None => {
                 if self.strings.len() == STRINGS {
