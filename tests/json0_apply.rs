@@ -673,3 +673,27 @@ fn a_document_in_long_strings_matches_apply_op_for_op() {
         assert_eq!(doc.value(), &plain, "step {step}: {o:?}");
     }
 }
+
+/// Offsets from the wire can be anything up to `u64::MAX`: after an edit
+/// has left a mark behind non-ASCII text, a `Document` must treat them as
+/// `apply` does (past the end: append, or refuse), and not overflow.
+#[test]
+fn a_document_takes_huge_offsets_as_apply_does() {
+    let start = json!({"note": "é".repeat(300)});
+    let (mut plain, mut doc) = (start.clone(), json0::Document::new(start));
+    let huge = u64::MAX;
+    for o in [
+        json!([{"p": ["note", 300], "si": "x"}]),
+        json!([{"p": ["note", huge], "si": "y"}]),
+        json!([{"p": ["note", huge], "sd": "y"}]),
+        json!([{"p": ["note"], "t": "text0", "o": [{"p": huge, "i": "z"}]}]),
+        json!([{"p": ["note"], "t": "text0", "o": [{"p": huge, "d": "z"}]}]),
+        json!([{"p": ["note", 299], "sd": "é"}]),
+    ] {
+        let o = op(o);
+        let expected = json0::apply(&mut plain, &o).map_err(|e| e.to_string());
+        assert_eq!(doc.apply(&o).map_err(|e| e.to_string()), expected, "{o:?}");
+        assert_eq!(doc.value(), &plain, "{o:?}");
+    }
+    assert!(plain["note"].as_str().is_some_and(|s| s.ends_with("yz")));
+}

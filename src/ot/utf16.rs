@@ -68,14 +68,22 @@ pub(crate) fn byte_offset(s: &str, target: usize) -> Result<usize, OffsetError> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Mark {
     /// Its UTF-16 offset.
-    pub units: usize,
+    pub(crate) units: usize,
     /// Its byte offset.
-    pub byte: usize,
+    pub(crate) byte: usize,
 }
 
 impl Mark {
     /// The start of every string.
-    pub const START: Mark = Mark { units: 0, byte: 0 };
+    pub(crate) const START: Mark = Mark { units: 0, byte: 0 };
+
+    /// The end of `s`: its length in UTF-16 units and in bytes.
+    pub(crate) fn end_of(s: &str) -> Mark {
+        Mark {
+            units: len(s),
+            byte: s.len(),
+        }
+    }
 }
 
 /// The byte offset of UTF-16 offset `target` in `s`, scanning from `from`,
@@ -99,8 +107,9 @@ fn forward(bytes: &[u8], from: Mark, target: usize) -> Result<usize, OffsetError
         units: mut seen,
         byte: mut at,
     } = from;
-    // Fast path: ASCII has as many bytes as units.
-    if let Some(run) = bytes.get(at..at + (target - seen))
+    // Fast path: ASCII has as many bytes as units. (An offset from the
+    // wire can be near `usize::MAX`: no sum of it.)
+    if let Some(run) = bytes.get(at..).and_then(|rest| rest.get(..target - seen))
         && run.is_ascii()
     {
         return Ok(at + run.len());
@@ -215,7 +224,8 @@ impl Marks {
         byte_offset_from(s, nearest, target)
     }
 
-    /// `added` units and bytes were inserted at `at`.
+    /// `added` (its length, as [`Mark::end_of`] gives it) was inserted at
+    /// `at`, a char boundary of the string before the edit.
     pub(crate) fn inserted(&mut self, at: Mark, added: Mark) {
         for m in &mut self.marks {
             if m.units > at.units {
@@ -229,7 +239,8 @@ impl Marks {
         });
     }
 
-    /// `removed` units and bytes were deleted at `at`.
+    /// `removed` (its length, as [`Mark::end_of`] gives it) was deleted at
+    /// `at`, a char boundary of the string before the edit.
     pub(crate) fn deleted(&mut self, at: Mark, removed: Mark) {
         for m in &mut self.marks {
             if m.units >= at.units + removed.units {
@@ -267,16 +278,39 @@ pub(crate) fn slice(s: &str, start: usize, end: usize) -> Result<&str, usize> {
     Ok(&s[from..to])
 }
 
+/// The byte offset of UTF-16 offset `target` in `s`: scanned from the
+/// nearest of `marks` (the string's known boundaries), if given, else
+/// from the start.
+pub(crate) fn byte_offset_near(
+    s: &str,
+    target: usize,
+    marks: Option<&Marks>,
+) -> Result<usize, OffsetError> {
+    match marks {
+        Some(marks) => marks.byte_offset(s, target),
+        None => byte_offset(s, target),
+    }
+}
+
+/// Where an insert at UTF-16 offset `at` lands in `s`: there, or at the
+/// end if `at` is past it (JavaScript's `slice` clamps). `None` if `at`
+/// splits a surrogate pair.
+pub(crate) fn insertion_point(s: &str, at: usize, marks: Option<&Marks>) -> Option<Mark> {
+    match byte_offset_near(s, at, marks) {
+        Ok(byte) => Some(Mark { units: at, byte }),
+        Err(OffsetError::PastEnd { len }) => Some(Mark {
+            units: len,
+            byte: s.len(),
+        }),
+        Err(OffsetError::SplitsSurrogate) => None,
+    }
+}
+
 /// JavaScript's `a.slice(0, at) + b + a.slice(at)`, in place.
 /// `Err(at)` if `at` splits a surrogate pair of `a`.
 pub(crate) fn inject(a: &mut String, at: usize, b: &str) -> Result<(), usize> {
-    let byte = match byte_offset(a, at) {
-        Ok(byte) => byte,
-        // `slice` clamps, so an offset past the end appends.
-        Err(OffsetError::PastEnd { .. }) => a.len(),
-        Err(OffsetError::SplitsSurrogate) => return Err(at),
-    };
-    a.insert_str(byte, b);
+    let point = insertion_point(a, at, None).ok_or(at)?;
+    a.insert_str(point.byte, b);
     Ok(())
 }
 

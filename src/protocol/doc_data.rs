@@ -14,10 +14,13 @@ use crate::ot::json0::{self, Document, Op};
 /// the database's cache, the messages that carry it, a client's copy.
 ///
 /// Cloning is a reference count; whoever edits it copies it first
-/// ([`DocData::make_mut`]), so the others keep what they had. Its JSON
-/// text is worked out once, the first time a message or a page's bundle
-/// needs it, and shared too: a hundred page renders of one unchanged
-/// document serialize it once.
+/// ([`DocData::apply`] for a json0 op, [`DocData::make_mut`] for any
+/// other change), so the others keep what they had. Its JSON text is
+/// worked out once, the first time a message or a page's bundle needs it,
+/// and shared too: a hundred page renders of one unchanged document
+/// serialize it once. Ops go through a [`Document`], which remembers where
+/// its long strings were last edited so that the next edit nearby is
+/// cheap; `make_mut` forgets those places.
 ///
 /// It reads as a [`Value`]:
 ///
@@ -31,7 +34,11 @@ use crate::ot::json0::{self, Document, Op};
 ///
 /// mine.make_mut()["n"] = json!(2); // copied here, `stored` is untouched
 /// assert_eq!(stored["n"], 1);
-/// assert_eq!(mine.into_value(), json!({"title": "Groceries", "n": 2}));
+///
+/// let op = serde_json::from_value(json!([{"p": ["title", 9], "si": "!"}]))?;
+/// mine.apply(&op)?;
+/// assert_eq!(mine.into_value(), json!({"title": "Groceries!", "n": 2}));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct DocData(Arc<Shared>);

@@ -66,24 +66,11 @@ pub(crate) fn insert_at(
     insert: &str,
     marks: Option<&mut Marks>,
 ) -> Result<(), EditError> {
-    let at = match find(marks.as_deref(), text, offset) {
-        Ok(byte) => Mark {
-            units: offset,
-            byte,
-        },
-        Err(OffsetError::PastEnd { len }) => Mark {
-            units: len,
-            byte: text.len(),
-        },
-        Err(OffsetError::SplitsSurrogate) => return Err(EditError::SplitsSurrogate { offset }),
-    };
+    let at = utf16::insertion_point(text, offset, marks.as_deref())
+        .ok_or(EditError::SplitsSurrogate { offset })?;
     text.insert_str(at.byte, insert);
     if let Some(marks) = marks {
-        let added = Mark {
-            units: utf16::len(insert),
-            byte: insert.len(),
-        };
-        marks.inserted(at, added);
+        marks.inserted(at, Mark::end_of(insert));
     }
     Ok(())
 }
@@ -102,7 +89,7 @@ pub(crate) fn delete_at(
     delete: &str,
     marks: Option<&mut Marks>,
 ) -> Result<(), EditError> {
-    let at = find(marks.as_deref(), text, offset).map_err(|e| match e {
+    let at = utf16::byte_offset_near(text, offset, marks.as_deref()).map_err(|e| match e {
         OffsetError::PastEnd { len } => EditError::PastEnd { offset, len },
         OffsetError::SplitsSurrogate => EditError::SplitsSurrogate { offset },
     })?;
@@ -116,27 +103,13 @@ pub(crate) fn delete_at(
     }
     text.replace_range(at..at + delete.len(), "");
     if let Some(marks) = marks {
-        let removed = Mark {
-            units: utf16::len(delete),
-            byte: delete.len(),
+        let at = Mark {
+            units: offset,
+            byte: at,
         };
-        marks.deleted(
-            Mark {
-                units: offset,
-                byte: at,
-            },
-            removed,
-        );
+        marks.deleted(at, Mark::end_of(delete));
     }
     Ok(())
-}
-
-/// The byte offset of `offset`: from the nearest mark, or from the start.
-fn find(marks: Option<&Marks>, text: &str, offset: usize) -> Result<usize, OffsetError> {
-    match marks {
-        Some(marks) => marks.byte_offset(text, offset),
-        None => utf16::byte_offset(text, offset),
-    }
 }
 
 /// The longest prefix of `s` that is at most `units` UTF-16 code units.
