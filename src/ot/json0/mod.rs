@@ -12,7 +12,9 @@
 //! clients and servers. [`apply`] is stricter than ot-json0: it checks the op
 //! against the document and returns a typed [`Error`], leaving the document
 //! unchanged, where JavaScript would coerce. String offsets count UTF-16 code
-//! units, as JavaScript does.
+//! units, as JavaScript does; to apply op after op to one document, a
+//! [`Document`] finds them from where the last edits were instead of
+//! counting from each string's start, with the same results.
 //!
 //! ```
 //! use peloton::ot::Side;
