@@ -192,7 +192,8 @@ fn backward(bytes: &[u8], from: Mark, target: usize) -> Result<usize, OffsetErro
 /// the distance from it, not the string from its start.
 ///
 /// It remembers a few places (where the last edits ended: one per user
-/// typing, say); a new edit far from all of them takes the oldest's place.
+/// typing, say); an edit near one moves it, and an edit far from all of
+/// them takes their places in turn.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Marks {
     marks: Vec<Mark>,
