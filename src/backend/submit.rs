@@ -541,7 +541,8 @@ pub(crate) fn apply_op(snapshot: &mut StoredSnapshot, op: &DocOp) -> Result<(), 
                 ));
             }
             // Copied first if anyone else holds it (a cache, a message).
-            (snapshot.data.get_or_insert_default().apply(edit))
+            let data = snapshot.data.get_or_insert_default();
+            data.apply(edit)
                 .map_err(|e| ErrorObject::new(ErrorCode::OtOpNotApplied, e.to_string()))?;
         }
     }

@@ -350,7 +350,7 @@ fn apply_remote(
                 return Err(ClientError::DocDoesNotExist(doc_name(c, d)));
             };
             for component in op {
-                (data.apply(&json0::Op(vec![component.clone()])))
+                data.apply(&json0::Op(vec![component.clone()]))
                     .map_err(|e| ClientError::InvalidOp(e.to_string()))?;
                 let value = edited_value(data, &component);
                 events.push(ClientEvent::Op {
