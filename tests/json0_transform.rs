@@ -1219,3 +1219,35 @@ fn cursors_follow_edits() {
     let two = json!([{"p": ["todos", 0], "li": 0}, {"p": ["todos", 0], "li": 0}]);
     assert_eq!(moved(&gap, two, Side::Left), Some(cur(json!(["todos"]), 3)));
 }
+
+#[test]
+fn ops_on_unrelated_places_pass_through_whole() {
+    // Several components each, none reaching into what the other op edits:
+    // each op comes through as it is, on either side.
+    let a = json!([{"p": ["todos", 2, "priority"], "na": 1}, {"p": ["edits"], "na": 1}]);
+    let b = json!([{"p": ["note", 7], "si": "x"}, {"p": ["tags", 0], "li": "new"}]);
+    for s in ["left", "right"] {
+        transforms(&[
+            (a.clone(), b.clone(), s, a.clone()),
+            (b.clone(), a.clone(), s, b.clone()),
+        ]);
+    }
+    // Unless the op's own neighbours merge, as ot-json0 merges them on the
+    // way through: two adds to one number, two inserts into one string.
+    for s in ["left", "right"] {
+        transforms(&[
+            (
+                json!([{"p": ["n"], "na": 1}, {"p": ["n"], "na": 2}]),
+                b.clone(),
+                s,
+                json!([{"p": ["n"], "na": 3}]),
+            ),
+            (
+                json!([{"p": ["s", 1], "si": "a"}, {"p": ["s", 2], "si": "b"}]),
+                a.clone(),
+                s,
+                json!([{"p": ["s", 1], "si": "ab"}]),
+            ),
+        ]);
+    }
+}

@@ -31,6 +31,19 @@ pub(crate) trait Component: Clone {
     /// Appends `c` to `dest`, merging it into the last component if the type
     /// can.
     fn append(dest: &mut Vec<Self>, c: Self) -> Result<(), Self::Error>;
+
+    /// True only if `transform_component` moves `a` past `b`, and `b` past
+    /// `a`, by appending it unchanged. `false` is always safe: it only
+    /// turns off [`transform`]'s shortcut.
+    fn independent(_a: &Self, _b: &Self) -> bool {
+        false
+    }
+
+    /// True only if `append` pushes `next` after `last` unchanged, without
+    /// looking further. `false` is always safe.
+    fn stay_apart(_last: &Self, _next: &Self) -> bool {
+        false
+    }
 }
 
 /// Transforms `op` so that it applies after `other`.
@@ -44,14 +57,32 @@ pub(crate) fn transform<C: Component>(
         return Ok(op.to_vec());
     }
     if let ([c], [o]) = (op, other) {
-        let mut dest = Vec::new();
+        // Nearly always one component comes out: allocate it once, not grow.
+        let mut dest = Vec::with_capacity(1);
         C::transform_component(&mut dest, c.clone(), o, side)?;
         return Ok(dest);
+    }
+    // Ops that edit unrelated places: `transform_x` would rebuild both as
+    // they are, so skip building (and dropping) the side nobody wants.
+    if passes_unchanged(op, other) {
+        return Ok(op.to_vec());
     }
     match side {
         Side::Left => Ok(transform_x(op, other)?.0),
         Side::Right => Ok(transform_x(other, op)?.1),
     }
+}
+
+/// True when `transform_x(op, other)` (or the other way round) gives back
+/// both ops as they are: every pair of their components is independent, and
+/// neither op has neighbours that `append` would merge (un-normalized ops
+/// merge on the way through, as in ot-json0).
+fn passes_unchanged<C: Component>(op: &[C], other: &[C]) -> bool {
+    let apart = |ops: &[C]| ops.windows(2).all(|w| C::stay_apart(&w[0], &w[1]));
+    op.iter()
+        .all(|c| other.iter().all(|o| C::independent(c, o)))
+        && apart(op)
+        && apart(other)
 }
 
 /// Transforms `left` and `right` past each other: returns `(left', right')`
@@ -64,7 +95,7 @@ pub(crate) fn transform_x<C: Component>(
     right: &[C],
 ) -> Result<(Vec<C>, Vec<C>), C::Error> {
     let mut left: Cow<'_, [C]> = Cow::Borrowed(left);
-    let mut new_right = Vec::new();
+    let mut new_right = Vec::with_capacity(right.len());
 
     for right_c in right {
         // Move `right_c` past each left component in turn, rebuilding left.
@@ -78,7 +109,7 @@ pub(crate) fn transform_x<C: Component>(
             };
             C::transform_component(&mut new_left, l.clone(), &r, Side::Left)?;
             k += 1;
-            let mut next = Vec::new();
+            let mut next = Vec::with_capacity(1);
             C::transform_component(&mut next, r, l, Side::Right)?;
             match next.len() {
                 1 => current = next.pop(),

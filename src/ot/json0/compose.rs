@@ -80,21 +80,16 @@ pub enum NormalizeError {
 /// Appends `c` to `dest`, merging it into the last component when they edit
 /// the same path, exactly as ot-json0's `append`.
 pub(crate) fn append(dest: &mut Vec<Component>, c: Component) -> Result<(), Error> {
-    let Some(last) = dest.last_mut() else {
-        dest.push(c);
-        return Ok(());
-    };
-
-    // Two legacy string edits compare the paths of their strings, not their
-    // offsets, and merge through text0.
-    if last.action.is_legacy_text() && c.action.is_legacy_text() {
-        fn parent(p: &[PathSegment]) -> Option<&[PathSegment]> {
-            p.split_last().map(|(_, parent)| parent)
-        }
-        if parent(&last.p) != parent(&c.p) {
+    let last = match dest.last_mut() {
+        Some(last) if !stay_apart(last, &c) => last,
+        _ => {
             dest.push(c);
             return Ok(());
         }
+    };
+
+    // Two legacy string edits on one string merge through text0.
+    if last.action.is_legacy_text() && c.action.is_legacy_text() {
         let (Some((string, l)), Some((_, ct))) = (last.legacy_text(), c.legacy_text()) else {
             let bad = if last.legacy_text().is_none() {
                 &last.p
@@ -111,11 +106,6 @@ pub(crate) fn append(dest: &mut Vec<Component>, c: Component) -> Result<(), Erro
             *last = Component::from_legacy_text(&string, first);
         }
         dest.extend(merged.map(|t| Component::from_legacy_text(&string, t)));
-        return Ok(());
-    }
-
-    if last.p != c.p {
-        dest.push(c);
         return Ok(());
     }
 
@@ -168,6 +158,17 @@ pub(crate) fn append(dest: &mut Vec<Component>, c: Component) -> Result<(), Erro
         }
     }
     Ok(())
+}
+
+/// True when `append` pushes `next` after `last` as it is: legacy string
+/// edits on different strings (their paths end in offsets, so compare what
+/// comes before), or any other pair at different paths.
+pub(crate) fn stay_apart(last: &Component, next: &Component) -> bool {
+    if last.action.is_legacy_text() && next.action.is_legacy_text() {
+        last.p.split_last().map(|(_, s)| s) != next.p.split_last().map(|(_, s)| s)
+    } else {
+        last.p != next.p
+    }
 }
 
 /// What `append` does with the last component and the new one.

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::apply::apply;
-use super::compose::append;
+use super::compose::{append, stay_apart};
 use super::error::Error;
 use super::js;
 use super::op::{Action, Component, Op, PathSegment};
@@ -52,6 +52,16 @@ impl op_transform::Component for Component {
 
     fn append(dest: &mut Vec<Self>, c: Self) -> Result<(), Error> {
         append(dest, c)
+    }
+
+    /// Neither path reaches into what the other edits: `transform_component`
+    /// then appends `c` as it is, in both directions.
+    fn independent(a: &Self, b: &Self) -> bool {
+        common_length(a, b).is_none() && common_length(b, a).is_none()
+    }
+
+    fn stay_apart(last: &Self, next: &Self) -> bool {
+        stay_apart(last, next)
     }
 }
 
