@@ -85,8 +85,9 @@ fn transform_component(
 
     // We delete something the other op edits: take its edit into our deleted
     // value, so that inverting us puts back what is really there.
-    if let Some(k) = common_length(&c, other)
-        && other_depth > c_depth
+    if other_depth > c_depth
+        && (c.action.has_ld() || c.action.has_od())
+        && let Some(k) = common_length(&c, other)
         && js::loose_eq(seg(&c.p, k), seg(&other.p, k))
     {
         carry_into_deleted(&mut c, other, c_depth)?;
@@ -491,13 +492,12 @@ fn common_length(a: &Component, b: &Component) -> Option<isize> {
     if b_len == 0 {
         return None;
     }
-    let (a_len, b_len) = (a_len - 1, b_len - 1);
-    for i in 0..a_len {
-        if i >= b_len || a.p.get(i) != b.p.get(i) {
-            return None;
-        }
+    // `a`'s containers: all of its path but the index or key it edits.
+    let n = a_len - 1;
+    if n > b_len - 1 || a.p.get(..n)? != b.p.get(..n)? {
+        return None;
     }
-    isize::try_from(a_len).ok()
+    isize::try_from(n).ok()
 }
 
 /// `p[i]`, or `undefined` (None) for a negative or missing index.
