@@ -44,6 +44,25 @@ pub(crate) trait Component: Clone {
     fn stay_apart(_last: &Self, _next: &Self) -> bool {
         false
     }
+
+    /// `c` transformed past `other`: what `transform_component` appends to
+    /// an empty `Vec`. A type may build common results without copying `c`
+    /// first.
+    fn transform_one(c: &Self, other: &Self, side: Side) -> Result<Vec<Self>, Self::Error> {
+        transform_copy(c, other, side)
+    }
+}
+
+/// [`Component::transform_one`] by copying `c` and transforming the copy.
+pub(crate) fn transform_copy<C: Component>(
+    c: &C,
+    other: &C,
+    side: Side,
+) -> Result<Vec<C>, C::Error> {
+    // Nearly always one component comes out: allocate it once, not grow.
+    let mut dest = Vec::with_capacity(1);
+    C::transform_component(&mut dest, c.clone(), other, side)?;
+    Ok(dest)
 }
 
 /// Transforms `op` so that it applies after `other`.
@@ -57,10 +76,7 @@ pub(crate) fn transform<C: Component>(
         return Ok(op.to_vec());
     }
     if let ([c], [o]) = (op, other) {
-        // Nearly always one component comes out: allocate it once, not grow.
-        let mut dest = Vec::with_capacity(1);
-        C::transform_component(&mut dest, c.clone(), o, side)?;
-        return Ok(dest);
+        return C::transform_one(c, o, side);
     }
     // Ops that edit unrelated places: `transform_x` would rebuild both as
     // they are, so skip building (and dropping) the side nobody wants.

@@ -18,7 +18,7 @@ use super::apply::apply;
 use super::compose::{append, stay_apart};
 use super::error::Error;
 use super::js;
-use super::op::{Action, Component, Op, PathSegment};
+use super::op::{Action, Component, Op, Path, PathSegment};
 use crate::ot::{Side, op_transform, text0};
 
 /// Transforms `op` so that it applies after `other`, both made against the
@@ -62,6 +62,26 @@ impl op_transform::Component for Component {
 
     fn stay_apart(last: &Self, next: &Self) -> bool {
         stay_apart(last, next)
+    }
+
+    fn transform_one(c: &Self, other: &Self, side: Side) -> Result<Vec<Self>, Error> {
+        // The commonest pair under load, an insert past another edit of its
+        // string, built where it ends up. Components are large (192 bytes):
+        // copying one, then moving it through `transform_component` and
+        // `append`, is three `memcpy`s, and ~8% of the trace's transform time.
+        if let Action::StringInsert(text) = &c.action
+            && other.action.is_legacy_text()
+            && common_length(other, c).is_some()
+            && let Some(moved) = moved_insert(c, other, side)
+        {
+            let mut p = c.p.clone();
+            set_offset(&mut p, moved);
+            return Ok(vec![Component {
+                p,
+                action: Action::StringInsert(text.clone()),
+            }]);
+        }
+        op_transform::transform_copy(c, other, side)
     }
 }
 
@@ -155,6 +175,32 @@ fn carry_into_deleted(c: &mut Component, other: &Component, depth: usize) -> Res
     })
 }
 
+/// Where `c`, a legacy insert, goes past `other`, a legacy edit of the same
+/// string: it stays one insert, at a moved offset. This is what text0 gives,
+/// without building text0 components: the hot path under load.
+fn moved_insert(c: &Component, other: &Component, side: Side) -> Option<usize> {
+    let (_, offset, text0::Edit::Insert(text)) = c.legacy_edit()? else {
+        return None;
+    };
+    if text.is_empty() {
+        return None;
+    }
+    let (_, at, theirs) = other.legacy_edit()?;
+    Some(text0::position_past(
+        offset,
+        at,
+        theirs,
+        side == Side::Right,
+    ))
+}
+
+/// Moves a legacy `si`/`sd` path (its last segment is the offset) to `offset`.
+fn set_offset(p: &mut Path, offset: usize) {
+    if let Some(last) = p.last_mut() {
+        *last = PathSegment::Index(offset);
+    }
+}
+
 /// Two legacy string edits transform as text0 components.
 fn past_legacy_text(
     dest: &mut Vec<Component>,
@@ -162,6 +208,10 @@ fn past_legacy_text(
     other: &Component,
     side: Side,
 ) -> Result<(), Error> {
+    if let Some(moved) = moved_insert(&c, other, side) {
+        set_offset(&mut c.p, moved);
+        return append(dest, c);
+    }
     let (Some((string, offset, edit)), Some((_, at, theirs))) =
         (c.legacy_edit(), other.legacy_edit())
     else {
@@ -170,17 +220,6 @@ fn past_legacy_text(
             path: bad.p.clone(),
         });
     };
-    // An insert stays one insert at a moved offset (what text0 gives, here
-    // without building text0 components: this is the hot path under load).
-    if let text0::Edit::Insert(text) = edit
-        && !text.is_empty()
-    {
-        let moved = text0::position_past(offset, at, theirs, side == Side::Right);
-        if let Some(last) = c.p.last_mut() {
-            *last = PathSegment::Index(moved);
-        }
-        return append(dest, c);
-    }
     let mut moved = Vec::with_capacity(1);
     <text0::Component as op_transform::Component>::transform_component(
         &mut moved,
