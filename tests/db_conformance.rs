@@ -558,6 +558,33 @@ async fn database_operators(db: &dyn Subject) {
     }
 }
 
+/// A query asked again answers from the database as it is now: every
+/// commit since is in the results (MemoryDb remembers results only until
+/// its collection changes).
+async fn queries_see_every_commit(db: &dyn Subject) {
+    food(db).await;
+    let fruit = json!({"kind": "fruit", "$sort": {"n": 1}});
+    let count = json!({"kind": "fruit", "$count": true});
+    let sorted = |ids: &[&str]| (strings(ids), None);
+    for _ in 0..2 {
+        assert_eq!(run(db, &fruit).await.unwrap(), sorted(&["e", "a", "c"]));
+        assert_eq!(run(db, &count).await.unwrap(), (vec![], Some(json!(3))));
+    }
+    // An edit that moves a result.
+    let c = db.get_snapshot("food", "c").await.unwrap();
+    let mut data = c.wire.data.clone().map(|d| d.into_value()).unwrap();
+    data["n"] = json!(-1);
+    let set = Component::object_replace(["n"], json!(7), json!(-1));
+    assert!(commit(db, "food", "c", edit(set), Some(data)).await);
+    assert_eq!(run(db, &fruit).await.unwrap(), sorted(&["c", "e", "a"]));
+    // A new document, and one deleted.
+    let fig = json!({"kind": "fruit", "n": 2, "name": "fig"});
+    assert!(commit(db, "food", "f", create(fig.clone()), Some(fig)).await);
+    assert!(commit(db, "food", "a", OpKind::Delete, None).await);
+    assert_eq!(run(db, &fruit).await.unwrap(), sorted(&["c", "e", "f"]));
+    assert_eq!(run(db, &count).await.unwrap(), (vec![], Some(json!(3))));
+}
+
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -584,6 +611,7 @@ conformance!(
     snapshots_and_ops,
     conflicting_commits,
     queries,
+    queries_see_every_commit,
     database_operators
 );
 

@@ -390,6 +390,24 @@ impl ParsedQuery {
         })
     }
 
+    /// A text two queries share only if they select, order and page the
+    /// same results: what a cache of results is keyed by. (Equal queries
+    /// written with their keys in another order get different texts: a
+    /// cache then misses, it never mixes them up.)
+    pub fn cache_key(&self) -> String {
+        format!(
+            "{:?}",
+            (
+                &self.raw_filter,
+                &self.options,
+                &self.sort,
+                self.skip,
+                self.limit,
+                self.count
+            )
+        )
+    }
+
     /// Runs the query over documents in their natural order: filter, stable
     /// sort, skip, limit; or count. Database options are not applied: check
     /// [`require_portable`](Self::require_portable) first.

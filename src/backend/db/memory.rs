@@ -2,10 +2,13 @@
 //!
 //! This module owns the in-memory storage only: it keeps what the submit
 //! pipeline commits, checking versions and nothing else, and leaves matching,
-//! sorting and paging to `query` (`ParsedQuery::run`).
+//! sorting and paging to `query` (`ParsedQuery::run`). It remembers the
+//! results of the last queries of each collection until the collection
+//! changes: pages that many people load run the same query over the same
+//! documents again and again.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -22,14 +25,52 @@ use crate::protocol::DocOp;
 /// results without `$sort`. Queries run in peloton's matcher: one using an
 /// operator it does not evaluate (see [`crate::backend::query`]) is refused
 /// with [`QueryError::Unsupported`](crate::backend::query::QueryError::Unsupported).
+///
+/// A query that ran before on a collection that has not changed since is
+/// answered from its remembered results (up to 32 queries per
+/// collection), without matching or sorting again.
 #[derive(Debug, Default)]
 pub struct MemoryDb {
     collections: RwLock<HashMap<String, Arc<RwLock<Collection>>>>,
 }
 
+/// How many distinct queries' results a collection remembers; when one
+/// more comes, it forgets them all (a page queries a few, over and over).
+const QUERY_CACHE: usize = 32;
+
 #[derive(Debug, Default)]
 struct Collection {
     docs: IndexMap<String, Doc>,
+    /// Results of queries since the last commit, by `cache_key`. Behind
+    /// its own lock: queries fill it holding the collection's read lock; a
+    /// commit, which holds the write lock, empties it.
+    queries: Mutex<HashMap<String, QueryResults>>,
+}
+
+impl Collection {
+    /// `query`'s results: remembered, or worked out and remembered.
+    fn query(&self, query: &ParsedQuery) -> QueryResults {
+        let key = query.cache_key();
+        if let Some(results) = lock(&self.queries).get(&key) {
+            return results.clone();
+        }
+        let outcome = query.run(live_docs(self));
+        let results = QueryResults {
+            snapshots: (outcome.ids.into_iter())
+                .filter_map(|id| {
+                    let wire = self.docs.get(&id)?.snapshot.to_wire();
+                    Some(StoredSnapshot::new(id, wire))
+                })
+                .collect(),
+            extra: outcome.extra,
+        };
+        let mut cache = lock(&self.queries);
+        if cache.len() >= QUERY_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, results.clone());
+        results
+    }
 }
 
 #[derive(Debug)]
@@ -69,6 +110,10 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
+fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[async_trait]
 impl Db for MemoryDb {
     async fn commit(
@@ -89,6 +134,12 @@ impl Db for MemoryDb {
         }
         doc.snapshot = snapshot.clone();
         doc.ops.push(op.clone());
+        // Every remembered result may have changed.
+        collection
+            .queries
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         Ok(true)
     }
 
@@ -148,20 +199,7 @@ impl Db for MemoryDb {
                 extra,
             });
         };
-        let collection = read(&collection);
-        let outcome = query.run(live_docs(&collection));
-        let snapshots = outcome
-            .ids
-            .into_iter()
-            .filter_map(|id| {
-                let wire = collection.docs.get(&id)?.snapshot.to_wire();
-                Some(StoredSnapshot::new(id, wire))
-            })
-            .collect();
-        Ok(QueryResults {
-            snapshots,
-            extra: outcome.extra,
-        })
+        Ok(read(&collection).query(query))
     }
 
     async fn query_ids(
