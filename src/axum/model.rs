@@ -207,77 +207,142 @@ fn is_html(response: &Response) -> bool {
 fn with_bundle(response: Response, close: CloseOnDrop) -> Response {
     let (mut parts, body) = response.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
-    let chunks = body.into_data_stream();
-    let state = Some((chunks, None::<Bytes>, close));
-    let stream = futures::stream::unfold(state, |state| async move {
-        let (mut chunks, mut held, close) = state?;
-        loop {
-            match chunks.next().await {
-                // An empty chunk (leptos ends its stream with one) is not
-                // worth holding back.
-                Some(Ok(chunk)) if chunk.is_empty() => continue,
-                Some(Ok(chunk)) => match held.replace(chunk) {
-                    Some(previous) => return Some((Ok(previous), Some((chunks, held, close)))),
-                    None => continue,
-                },
-                Some(Err(e)) => {
-                    tracing::error!("rendering the page failed: {e}");
-                    return Some((Err(e), None));
-                }
-                None => break,
-            }
-        }
-        let Some(model) = close.0.created().cloned() else {
-            return held.map(|last| (Ok(last), None));
-        };
-        let script = bundle_script(&model).await;
-        let last = held.unwrap_or_default();
-        Some((Ok(splice_before_body_end(&last, &script)), None))
-    });
+    let stream = WithBundle {
+        chunks: body.into_data_stream(),
+        held: None,
+        close: Some(close),
+        bundling: None,
+        out: Vec::new(),
+        done: false,
+    };
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
-/// The `<script>` that carries `model`'s bundle into the page.
-async fn bundle_script(model: &Model) -> String {
-    let json = model.bundle_json().await;
-    let mut script = String::with_capacity(json.len() + 128);
-    script.push_str(r#"<script id=""#);
-    script.push_str(BUNDLE_ELEMENT_ID);
-    script.push_str(r#"" type="application/json">"#);
-    push_escaped_for_script(&mut script, &json);
-    script.push_str("</script>");
-    script
+/// The stream of [`with_bundle`]: a struct rather than a combinator, so
+/// that each chunk passes without its state being moved, and the page's
+/// last chunk goes out as slices around the bundle, not copied into a new
+/// buffer with it.
+struct WithBundle {
+    chunks: ::axum::body::BodyDataStream,
+    /// The latest chunk, held back until the next one (or the end) comes.
+    held: Option<Bytes>,
+    /// Dropped once the last byte is out (or the client went away).
+    close: Option<CloseOnDrop>,
+    /// The bundle's `<script>`, being made once the page has rendered.
+    bundling: Option<BoxFuture<'static, Bytes>>,
+    /// What is left to send, last first.
+    out: Vec<Bytes>,
+    /// The page's chunks have all come (or one failed).
+    done: bool,
 }
 
-/// `chunk` with `script` before its last `</body>`, or after it if it has
-/// none.
-fn splice_before_body_end(chunk: &[u8], script: &str) -> Bytes {
+impl futures::Stream for WithBundle {
+    type Item = Result<Bytes, ::axum::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(next) = this.out.pop() {
+                return Poll::Ready(Some(Ok(next)));
+            }
+            if let Some(bundling) = &mut this.bundling {
+                let script = std::task::ready!(bundling.as_mut().poll(cx));
+                this.bundling = None;
+                let last = this.held.take().unwrap_or_default();
+                this.out = around_body_end(last, script);
+                this.out.reverse();
+                continue;
+            }
+            if this.done {
+                // Everything is out: the model can go.
+                this.close = None;
+                return Poll::Ready(None);
+            }
+            match std::task::ready!(this.chunks.poll_next_unpin(cx)) {
+                // An empty chunk (leptos ends its stream with one) is not
+                // worth holding back.
+                Some(Ok(chunk)) if chunk.is_empty() => {}
+                Some(Ok(chunk)) => {
+                    if let Some(previous) = this.held.replace(chunk) {
+                        return Poll::Ready(Some(Ok(previous)));
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::error!("rendering the page failed: {e}");
+                    this.done = true;
+                    this.held = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    this.done = true;
+                    match this.close.as_ref().and_then(|c| c.0.created().cloned()) {
+                        Some(model) => {
+                            this.bundling =
+                                Some(Box::pin(async move { bundle_script(&model).await }));
+                        }
+                        None => this.out.extend(this.held.take()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `<script>` that carries `model`'s bundle into the page.
+async fn bundle_script(model: &Model) -> Bytes {
+    let mut script = Vec::with_capacity(32 * 1024);
+    script.extend_from_slice(br#"<script id=""#);
+    script.extend_from_slice(BUNDLE_ELEMENT_ID.as_bytes());
+    script.extend_from_slice(br#"" type="application/json">"#);
+    let open = script.len();
+    match model.write_bundle_json(&mut script).await {
+        Ok(()) => escape_for_script(&mut script, open),
+        Err(e) => {
+            tracing::error!("serializing a bundle failed: {e}");
+            script.truncate(open);
+            script.extend_from_slice(b"{}");
+        }
+    }
+    script.extend_from_slice(b"</script>");
+    Bytes::from(script)
+}
+
+/// `last` split around its last `</body>`, with `script` in between (or
+/// after it, if it has none); empty pieces left out.
+fn around_body_end(last: Bytes, script: Bytes) -> Vec<Bytes> {
     const BODY_END: &[u8] = b"</body>";
-    let at = chunk
+    let at = last
         .windows(BODY_END.len())
         .rposition(|w| w == BODY_END)
-        .unwrap_or(chunk.len());
-    let mut page = Vec::with_capacity(chunk.len() + script.len());
-    page.extend_from_slice(&chunk[..at]);
-    page.extend_from_slice(script.as_bytes());
-    page.extend_from_slice(&chunk[at..]);
-    Bytes::from(page)
+        .unwrap_or(last.len());
+    [last.slice(..at), script, last.slice(at..)]
+        .into_iter()
+        .filter(|piece| !piece.is_empty())
+        .collect()
 }
 
-/// Appends JSON made safe inside `<script>`: `<`, `>` and `&` only occur
-/// in JSON strings, where their `\u` escapes mean the same.
-pub(crate) fn push_escaped_for_script(out: &mut String, json: &str) {
-    let mut rest = json;
-    while let Some(at) = memchr::memchr3(b'<', b'>', b'&', rest.as_bytes()) {
-        out.push_str(&rest[..at]);
-        out.push_str(match rest.as_bytes()[at] {
-            b'<' => "\\u003c",
-            b'>' => "\\u003e",
-            _ => "\\u0026",
+/// Makes the JSON in `buf` from `from` on safe inside `<script>`: `<`,
+/// `>` and `&` only occur in JSON strings, where their `\u` escapes mean
+/// the same. Most bundles have none, and are left as they are.
+fn escape_for_script(buf: &mut Vec<u8>, from: usize) {
+    let Some(first) = memchr::memchr3(b'<', b'>', b'&', &buf[from..]) else {
+        return;
+    };
+    let json = buf.split_off(from + first);
+    let mut rest = &json[..];
+    while let Some(at) = memchr::memchr3(b'<', b'>', b'&', rest) {
+        buf.extend_from_slice(&rest[..at]);
+        buf.extend_from_slice(match rest[at] {
+            b'<' => b"\\u003c",
+            b'>' => b"\\u003e",
+            _ => b"\\u0026",
         });
         rest = &rest[at + 1..];
     }
-    out.push_str(rest);
+    buf.extend_from_slice(rest);
 }
 
 /// `Model` as an axum extractor: the request's model (needs
@@ -324,24 +389,31 @@ mod tests {
 
     #[test]
     fn the_bundle_goes_inside_the_body_or_after_the_last_chunk() {
-        let script = "<script>b</script>";
+        let script = Bytes::from_static(b"<script>b</script>");
+        let page = |last: &'static [u8]| {
+            around_body_end(Bytes::from_static(last), script.clone()).concat()
+        };
         assert_eq!(
-            &splice_before_body_end(b"<html><body><p>x</p></body></html>", script)[..],
+            page(b"<html><body><p>x</p></body></html>"),
             b"<html><body><p>x</p><script>b</script></body></html>"
         );
         assert_eq!(
-            &splice_before_body_end(b"<template>y</template>", script)[..],
+            page(b"<template>y</template>"),
             b"<template>y</template><script>b</script>"
         );
+        assert_eq!(page(b""), b"<script>b</script>");
     }
 
     #[test]
     fn scripts_cannot_be_closed_from_data() {
         let json = serde_json::json!({"t": "</script><script>alert(1)</script>&"}).to_string();
-        let mut escaped = String::new();
-        push_escaped_for_script(&mut escaped, &json);
+        let mut escaped = b"<script>".to_vec();
+        escaped.extend_from_slice(json.as_bytes());
+        escape_for_script(&mut escaped, "<script>".len());
+        let escaped = String::from_utf8(escaped).unwrap();
+        let escaped = escaped.strip_prefix("<script>").unwrap();
         assert!(!escaped.contains("</"));
-        let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        let back: serde_json::Value = serde_json::from_str(escaped).unwrap();
         assert_eq!(back["t"], "</script><script>alert(1)</script>&");
     }
 }

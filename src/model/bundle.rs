@@ -81,10 +81,27 @@ impl Model {
     /// connection holds, without copying them first: what a server writes
     /// into a page.
     pub async fn bundle_json(&self) -> String {
+        let mut out = Vec::with_capacity(16 * 1024);
+        match self.write_bundle_json(&mut out).await {
+            // serde_json writes UTF-8.
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(e) => {
+                tracing::error!("serializing a bundle failed: {e}");
+                "{}".to_owned()
+            }
+        }
+    }
+
+    /// Writes [`Model::bundle_json`] to `out` (a page's buffer, through
+    /// whatever escaping the page needs), with no copy in between.
+    pub(crate) async fn write_bundle_json<W: std::io::Write>(
+        &self,
+        mut out: W,
+    ) -> Result<(), serde_json::Error> {
         self.wait_to_bundle().await;
-        let (bundle, remote) = self.bundle_parts();
-        let write = |docs: &DocsJson<'_>| -> Result<String, serde_json::Error> {
-            let mut out = Vec::with_capacity(16 * 1024);
+        let bundle = self.bundle_parts();
+        let remote = remote_docs(&bundle);
+        let mut write = |docs: &DocsJson<'_>| -> Result<(), serde_json::Error> {
             let mut serializer = serde_json::Serializer::new(&mut out);
             let mut map = (&mut serializer).serialize_map(None)?;
             map.serialize_entry("docs", docs)?;
@@ -93,10 +110,9 @@ impl Model {
             map.serialize_entry("queries", &bundle.queries)?;
             map.serialize_entry("refs", &bundle.refs)?;
             map.serialize_entry("ref_lists", &bundle.ref_lists)?;
-            map.end()?;
-            Ok(String::from_utf8(out).unwrap_or_default())
+            map.end()
         };
-        let written = match self.connection() {
+        match self.connection() {
             Some(connection) => connection.read_docs(|reader| {
                 write(&DocsJson {
                     reader: Some(&reader),
@@ -107,11 +123,7 @@ impl Model {
                 reader: None,
                 remote: &remote,
             }),
-        };
-        written.unwrap_or_else(|e| {
-            tracing::error!("serializing a bundle failed: {e}");
-            "{}".to_owned()
-        })
+        }
     }
 
     /// Waits as [`Model::bundle`] does.
@@ -127,10 +139,11 @@ impl Model {
 
     /// The model's state as it is now.
     pub fn bundle_now(&self) -> Bundle {
-        let (mut bundle, remote) = self.bundle_parts();
+        let mut bundle = self.bundle_parts();
         if let Some(connection) = self.connection() {
+            let mut docs: BTreeMap<String, BTreeMap<String, Snapshot>> = BTreeMap::new();
             connection.read_docs(|reader| {
-                for (collection, id) in &remote {
+                for (collection, id) in remote_docs(&bundle) {
                     let Some((v, exists, data)) = reader.get(collection, id) else {
                         continue;
                     };
@@ -139,20 +152,18 @@ impl Model {
                         doc_type: exists.then(|| json0::URI.to_owned()),
                         data: data.cloned(),
                     };
-                    bundle
-                        .docs
-                        .entry(collection.clone())
-                        .or_default()
-                        .insert(id.clone(), snapshot);
+                    (docs.entry(collection.to_owned()).or_default())
+                        .insert(id.to_owned(), snapshot);
                 }
             });
+            bundle.docs = docs;
         }
         bundle
     }
 
-    /// Everything of the bundle but the documents' snapshots, and which
-    /// documents go in (sorted, each once).
-    fn bundle_parts(&self) -> (Bundle, Vec<(String, String)>) {
+    /// Everything of the bundle but the documents' snapshots (which go in:
+    /// see [`remote_docs`]).
+    fn bundle_parts(&self) -> Bundle {
         let state = self.state();
         let mut bundle = Bundle::default();
         for (collection, docs) in &state.local {
@@ -160,7 +171,6 @@ impl Model {
                 bundle.local.insert(collection.clone(), docs.clone());
             }
         }
-        let mut remote: Vec<(String, String)> = Vec::new();
         for ((collection, id), counts) in &state.loads.docs {
             bundle.counts.push((
                 collection.clone(),
@@ -168,15 +178,15 @@ impl Model {
                 counts.subscribed,
                 counts.fetched,
             ));
-            remote.push((collection.clone(), id.clone()));
         }
         for (key, entry) in state.queries.iter().filter(|(_, q)| q.is_loaded()) {
             let results = state.local.get("$queries").and_then(|q| q.get(key));
-            let ids: Vec<String> = results
-                .and_then(|r| r.get("ids"))
-                .and_then(|ids| serde_json::from_value(ids.clone()).ok())
-                .unwrap_or_default();
-            remote.extend(ids.iter().map(|id| (entry.collection.clone(), id.clone())));
+            let ids: Vec<String> = match results.and_then(|r| r.get("ids")) {
+                Some(Value::Array(ids)) => (ids.iter())
+                    .filter_map(|id| id.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
             bundle.queries.push(BundledQuery {
                 collection: entry.collection.clone(),
                 expression: entry.expression.clone(),
@@ -204,10 +214,7 @@ impl Model {
             .iter()
             .map(|r| (path::join(&r.from), path::join(&r.to), path::join(&r.ids)))
             .collect();
-        drop(state);
-        remote.sort();
-        remote.dedup();
-        (bundle, remote)
+        bundle
     }
 
     /// Rebuilds a model from a bundle: the same data at the same paths.
@@ -317,12 +324,24 @@ impl Model {
     }
 }
 
+/// The documents whose snapshots go into `bundle`: those it counts as
+/// loaded and its queries' results; sorted, each once.
+fn remote_docs(bundle: &Bundle) -> Vec<(&str, &str)> {
+    let counted = (bundle.counts.iter()).map(|(c, id, _, _)| (c.as_str(), id.as_str()));
+    let results = (bundle.queries.iter())
+        .flat_map(|q| q.ids.iter().map(|id| (q.collection.as_str(), id.as_str())));
+    let mut remote: Vec<(&str, &str)> = counted.chain(results).collect();
+    remote.sort_unstable();
+    remote.dedup();
+    remote
+}
+
 /// A bundle's `docs` (collection → id → snapshot), serialized from the
 /// connection's documents as they are.
 struct DocsJson<'a> {
     reader: Option<&'a DocReader<'a>>,
     /// Sorted, each once.
-    remote: &'a [(String, String)],
+    remote: &'a [(&'a str, &'a str)],
 }
 
 impl Serialize for DocsJson<'_> {
@@ -334,7 +353,7 @@ impl Serialize for DocsJson<'_> {
         let loaded: Vec<_> = self
             .remote
             .iter()
-            .filter_map(|(c, id)| reader.get(c, id).map(|parts| (c, id, parts)))
+            .filter_map(|&(c, id)| reader.get(c, id).map(|parts| (c, id, parts)))
             .collect();
         for group in loaded.chunk_by(|a, b| a.0 == b.0) {
             map.serialize_entry(group[0].0, &CollectionJson(group))?;
@@ -345,7 +364,7 @@ impl Serialize for DocsJson<'_> {
 
 /// A document going into a bundle: collection, id, and its parts as the
 /// connection holds them (version, whether it exists, data).
-type LoadedDoc<'a> = (&'a String, &'a String, (u64, bool, Option<&'a DocData>));
+type LoadedDoc<'a> = (&'a str, &'a str, (u64, bool, Option<&'a DocData>));
 
 /// One collection of a bundle's `docs`.
 struct CollectionJson<'a, 'b>(&'b [LoadedDoc<'a>]);
@@ -359,7 +378,7 @@ impl Serialize for CollectionJson<'_, '_> {
                 doc_type: exists.then_some(json0::URI),
                 data: *data,
             };
-            map.serialize_entry(id.as_str(), &snapshot)?;
+            map.serialize_entry(id, &snapshot)?;
         }
         map.end()
     }

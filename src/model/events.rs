@@ -183,7 +183,7 @@ struct Listener {
 }
 
 impl Listener {
-    fn captures(&self, segments: &[String]) -> Option<Vec<String>> {
+    fn captures<S: AsRef<str>>(&self, segments: &[S]) -> Option<Vec<String>> {
         self.patterns.iter().find_map(|p| captures(p, segments))
     }
 }
@@ -220,17 +220,19 @@ fn compile(pattern: &str) -> Vec<Pattern> {
 }
 
 /// Matches a path against a pattern; the captures if it matches.
-fn captures(pattern: &[Pattern], segments: &[String]) -> Option<Vec<String>> {
+fn captures<S: AsRef<str>>(pattern: &[Pattern], segments: &[S]) -> Option<Vec<String>> {
     let mut captured = Vec::new();
     for (i, p) in pattern.iter().enumerate() {
         match p {
             Pattern::Rest => {
-                captured.push(path::join(&segments[i.min(segments.len())..]));
+                let rest = &segments[i.min(segments.len())..];
+                let rest: Vec<&str> = rest.iter().map(AsRef::as_ref).collect();
+                captured.push(rest.join("."));
                 return Some(captured);
             }
-            Pattern::One => captured.push(segments.get(i)?.clone()),
+            Pattern::One => captured.push(segments.get(i)?.as_ref().to_owned()),
             Pattern::Segment(s) => {
-                if segments.get(i) != Some(s) {
+                if segments.get(i).map(AsRef::as_ref) != Some(s.as_str()) {
                     return None;
                 }
             }
@@ -311,7 +313,7 @@ impl Events {
 
     /// Whether any listener's pattern matches `segments` (whatever its
     /// type): an event there that nobody hears need not be built.
-    pub fn heard_at(&self, segments: &[String]) -> bool {
+    pub fn heard_at<S: AsRef<str>>(&self, segments: &[S]) -> bool {
         lock(&self.listeners)
             .values()
             .any(|l| l.captures(segments).is_some())

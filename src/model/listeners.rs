@@ -51,7 +51,7 @@ impl Model {
 
     /// Whether an event at `segments` could reach a listener, directly or
     /// echoed through a ref.
-    pub(crate) fn heard_at(&self, segments: &[String]) -> bool {
+    pub(crate) fn heard_at<S: AsRef<str>>(&self, segments: &[S]) -> bool {
         let state = self.state();
         !state.refs.is_empty() || !state.ref_lists.is_empty() || self.root.events.heard_at(segments)
     }

@@ -81,12 +81,13 @@ impl Model {
                 id,
                 previous,
             } => {
-                let path = doc_path(collection, id);
                 // A page's model loads every document of its queries before
-                // anything listens: no copy of each for nobody.
-                if !self.heard_at(&path) {
+                // anything listens: no copy of each, nor of its path, for
+                // nobody.
+                if !self.heard_at(&[collection.as_str(), id.as_str()]) {
                     return;
                 }
+                let path = doc_path(collection, id);
                 let value = self.connection().and_then(|c| c.get(collection, id).data());
                 let kind = match (value, previous) {
                     (Some(value), None) => EventKind::Load { value },

@@ -81,7 +81,7 @@ impl Agent {
     pub(super) async fn query_fetch(&self, r: &QueryRequest) -> Result<QueryReply, ErrorObject> {
         let query = self.prepare_query(r).await?;
         let reading = self.query_reading(&r.c, &query).await?;
-        let (_, data, extra) = self.run_query(&r.c, &query, reading).await?;
+        let (data, extra) = self.run_query(&r.c, &query, reading).await?;
         Ok(QueryReply {
             id: r.id,
             data: QueryData::Results(data),
@@ -89,14 +89,14 @@ impl Agent {
         })
     }
 
-    /// Runs a query on the database: the result ids, the results as this
-    /// client may see them, and the extra result.
+    /// Runs a query on the database: the results as this client may see
+    /// them, and the extra result.
     pub(super) async fn run_query(
         &self,
         collection: &str,
         query: &ParsedQuery,
         reading: Reading,
-    ) -> Result<(Vec<String>, Vec<QueryResult>, Option<Value>), ErrorObject> {
+    ) -> Result<(Vec<QueryResult>, Option<Value>), ErrorObject> {
         let (snapshots, extra) = match reading {
             Reading::All => {
                 let results = self
@@ -125,9 +125,7 @@ impl Agent {
                 query.page(readable)
             }
         };
-        let ids = snapshots.iter().map(|s| s.id.clone()).collect();
-        let data = self.results(collection, snapshots).await?;
-        Ok((ids, data, extra))
+        Ok((self.results(collection, snapshots).await?, extra))
     }
 
     /// How this connection reads a queried collection; an error if the
@@ -200,7 +198,8 @@ impl Agent {
         query: ParsedQuery,
         reading: Reading,
     ) -> Result<QueryStart, ErrorObject> {
-        let (ids, data, extra) = self.run_query(&r.c, &query, reading).await?;
+        let (data, extra) = self.run_query(&r.c, &query, reading).await?;
+        let ids: Vec<String> = data.iter().map(|r| r.id.clone()).collect();
         Ok(QueryStart {
             live: LiveQuery {
                 collection: r.c.clone(),
