@@ -123,11 +123,18 @@ async fn a_refused_query_is_not_left_pending() {
 async fn a_connection_closes_when_its_last_handle_is_dropped() {
     let addr = serve(Backend::new()).await;
     let url = util::channel_url(addr);
-    let watcher = Connection::new(WebSocketConnector::new(url.clone()));
+    presence_goes_with_its_connection(
+        Connection::new(WebSocketConnector::new(url.clone())),
+        Connection::new(WebSocketConnector::new(url)),
+    )
+    .await;
+}
+
+/// `leaver` shows a presence that `watcher` sees; once every handle of
+/// `leaver` is dropped, `watcher` sees it gone.
+async fn presence_goes_with_its_connection(watcher: Connection, leaver: Connection) {
     let room = watcher.presence("room");
     room.subscribe().await.unwrap();
-
-    let leaver = Connection::new(WebSocketConnector::new(url));
     let presence = leaver.presence("room");
     presence.subscribe().await.unwrap();
     presence.submit("p1", json!({"name": "Ann"}));
@@ -140,6 +147,22 @@ async fn a_connection_closes_when_its_last_handle_is_dropped() {
     drop(leaver);
     until("Ann is gone", || {
         util::by_local_id(&room.others(), "p1").is_none()
+    })
+    .await;
+}
+
+/// A client `Connection` on a backend runs the server's side of its
+/// connection in its own task (`Backend::connect_driven`): the backend
+/// counts it while it is open, and when its last handle goes, the server's
+/// side still runs its clean-up: it is no longer counted, and its presence
+/// is announced as gone.
+#[tokio::test]
+async fn an_in_process_connection_runs_its_server_side_to_the_end() {
+    let backend = Backend::new();
+    let watcher = Connection::new(backend.clone());
+    presence_goes_with_its_connection(watcher.clone(), Connection::new(backend.clone())).await;
+    until("only the watcher is served", || {
+        backend.connection_count() == 1
     })
     .await;
 }

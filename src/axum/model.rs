@@ -91,7 +91,9 @@ struct InProcess {
 
 impl crate::protocol::Connector for InProcess {
     fn connect(&self) -> crate::protocol::ConnectFuture {
-        let end = self.backend.connect_with(Some(clone_parts(&self.request)));
+        // The page's connection runs in its model's task, on the request's
+        // thread.
+        let end = (self.backend).connect_driven(Some(clone_parts(&self.request)));
         Box::pin(async move { Ok(end) })
     }
 }

@@ -257,6 +257,19 @@ impl Backend {
         client
     }
 
+    /// Opens an in-process connection whose server side runs in the task
+    /// that drives the returned end, not in a task of its own (see
+    /// [`ClientEnd::server`]): what a client
+    /// [`Connection`](crate::client::Connection) on a backend, and each
+    /// server-rendered page's model, use. Nothing is handed between tasks
+    /// or threads for each message, and the connection's work stays on the
+    /// thread of the request it serves.
+    pub fn connect_driven(&self, request: Option<http::request::Parts>) -> ClientEnd {
+        let (mut client, server) = protocol::transport::pair();
+        client.server = Some(Box::pin(self.agent(server, request, true)));
+        client
+    }
+
     /// Serves a connection that arrived some other way, in a new task,
     /// until either side closes it. `transport` is a [`ServerEnd`] or any
     /// other [`ServerTransport`]; `request` is what the `connect`
@@ -385,7 +398,7 @@ impl std::fmt::Debug for Backend {
 /// on a backend talks to it without serialization.
 impl protocol::Connector for Backend {
     fn connect(&self) -> protocol::transport::ConnectFuture {
-        let end = Backend::connect(self);
+        let end = self.connect_driven(None);
         Box::pin(async move { Ok(end) })
     }
 }

@@ -20,7 +20,7 @@ use super::presence::{DocPresence, Presence};
 use super::query::Query;
 use super::state::State;
 use super::{ClientEvent, rt};
-use crate::protocol::{ClientMessage, Connector, DocData, ServerMessage};
+use crate::protocol::{ClientEnd, ClientMessage, Connector, DocData, ServerMessage, ServerTask};
 
 /// How a connection notices a dead server and reconnects.
 ///
@@ -439,15 +439,27 @@ async fn drive(
         let handshakes = shared.lock().link().handshakes();
         tracing::debug!("connecting");
         match connector.connect().await {
-            Ok(end) => {
+            Ok(ClientEnd { tx, rx, server }) => {
                 tracing::debug!("connected");
-                shared.attach(end.tx);
-                if serve(&shared, end.rx, &mut control, &options).await == Served::Closed {
+                shared.attach(tx);
+                let session = serve(&shared, rx, &mut control, &options);
+                let (served, server) = match server {
+                    Some(server) => alongside(session, server).await,
+                    None => (session.await, None),
+                };
+                if served == Served::Closed {
                     shared.detach(ConnectionState::Closed);
+                } else {
+                    tracing::info!("connection lost: reconnecting");
+                    shared.detach(ConnectionState::Disconnected);
+                }
+                // The server's side, now told the client is gone, cleans up.
+                if let Some(server) = server {
+                    server.await;
+                }
+                if served == Served::Closed {
                     return;
                 }
-                tracing::info!("connection lost: reconnecting");
-                shared.detach(ConnectionState::Disconnected);
             }
             Err(error) => {
                 tracing::debug!("cannot connect: {error}");
@@ -476,6 +488,21 @@ async fn drive(
             return;
         }
         ceiling = (ceiling * 2).min(options.reconnect_max);
+    }
+}
+
+/// Runs `session` with the server's side of its connection beside it, in
+/// this task, until the session ends; what is left of the server's side
+/// (it ends once the client has let go of the connection).
+async fn alongside<T>(
+    session: impl std::future::Future<Output = T>,
+    server: ServerTask,
+) -> (T, Option<ServerTask>) {
+    let session = std::pin::pin!(session);
+    match select(session, server).await {
+        Either::Left((served, server)) => (served, Some(server)),
+        // The server ended the connection: the session sees it end too.
+        Either::Right(((), session)) => (session.await, None),
     }
 }
 

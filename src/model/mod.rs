@@ -563,8 +563,9 @@ impl Model {
     pub fn read<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> R {
         if !self.has_refs() {
             // No ref to follow (most models): the segments are borrowed,
-            // not copied (a page's rows read hundreds of paths).
-            let segments: Vec<&str> = (self.at.iter().map(String::as_str))
+            // not copied, and kept on the stack (a page's rows read
+            // hundreds of paths).
+            let segments: smallvec::SmallVec<[&str; 8]> = (self.at.iter().map(String::as_str))
                 .chain(path::segments(path))
                 .collect();
             return self.read_at(&segments, f);

@@ -45,7 +45,8 @@ pub use snapshot::{
     CreateData, DocOp, OpKind, OpMeta, Snapshot, VersionInfo, VersionKind, is_json0, normalize_type,
 };
 pub use transport::{
-    ClientEnd, ConnectFuture, Connector, Incoming, ServerEnd, ServerTransport, TransportError,
+    ClientEnd, ConnectFuture, Connector, Incoming, ServerEnd, ServerTask, ServerTransport,
+    TransportError,
 };
 pub use wire::Bulk;
 

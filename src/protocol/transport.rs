@@ -26,12 +26,28 @@ use super::{ClientMessage, ServerMessage};
 
 /// A client's end of a connection. Dropping `tx` closes the connection;
 /// `rx` ends when the server closes it.
-#[derive(Debug)]
 pub struct ClientEnd {
     /// Messages to the server.
     pub tx: mpsc::UnboundedSender<ClientMessage>,
     /// Messages from the server.
     pub rx: mpsc::UnboundedReceiver<ServerMessage>,
+    /// The server's side of an in-process connection, when it is left to
+    /// the client to run in its own task (`Backend::connect_driven`): then
+    /// no message is handed from one task (or thread) to another. Whoever
+    /// drives this end polls it along with its own work and, after
+    /// dropping `tx`, to its end (the server's clean-up). `None` when the
+    /// server runs elsewhere.
+    pub server: Option<ServerTask>,
+}
+
+impl std::fmt::Debug for ClientEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientEnd")
+            .field("tx", &self.tx)
+            .field("rx", &self.rx)
+            .field("server", &self.server.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// A server's end of a connection. Dropping `tx` closes the connection;
@@ -52,6 +68,7 @@ pub fn pair() -> (ClientEnd, ServerEnd) {
         ClientEnd {
             tx: client_tx,
             rx: client_rx,
+            server: None,
         },
         ServerEnd {
             tx: server_tx,
@@ -69,6 +86,15 @@ pub struct TransportError {
     /// What went wrong.
     pub reason: String,
 }
+
+/// The server's side of a connection, run by its client (see
+/// [`ClientEnd::server`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub type ServerTask = BoxFuture<'static, ()>;
+/// The server's side of a connection, run by its client (in the browser,
+/// futures are not `Send`).
+#[cfg(target_arch = "wasm32")]
+pub type ServerTask = LocalBoxFuture<'static, ()>;
 
 /// The future of a new connection.
 #[cfg(not(target_arch = "wasm32"))]
