@@ -307,8 +307,13 @@ impl ModelQuery {
             }
         };
         client.ready().await?;
-        // The results, as the model keeps them.
-        model.set_diff(&self.ids_path(), client.ids())?;
+        // The results, as the model keeps them: usually there already (the
+        // results' event put them there), then checked in place, not copied.
+        let ids = client.ids();
+        let ids_path = self.ids_path();
+        if !model.read(&ids_path, |kept| holds_ids(kept, &ids)) {
+            model.set(&ids_path, ids)?;
+        }
         model.set_diff(&self.extra_path(), client.extra())?;
         Ok(())
     }
@@ -374,4 +379,12 @@ impl PartialEq for ModelQuery {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key && std::sync::Arc::ptr_eq(&self.model.root, &other.model.root)
     }
+}
+
+/// Whether `kept` is the list of `ids`, in order.
+fn holds_ids(kept: Option<&Value>, ids: &[String]) -> bool {
+    kept.and_then(Value::as_array).is_some_and(|kept| {
+        kept.len() == ids.len()
+            && (kept.iter().zip(ids)).all(|(kept, id)| kept.as_str() == Some(id.as_str()))
+    })
 }
