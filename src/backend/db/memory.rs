@@ -43,16 +43,18 @@ struct Collection {
     docs: IndexMap<String, Doc>,
     /// Results of queries since the last commit, by `cache_key`. Behind
     /// its own lock: queries fill it holding the collection's read lock; a
-    /// commit, which holds the write lock, empties it.
-    queries: Mutex<HashMap<String, QueryResults>>,
+    /// commit, which holds the write lock, empties it. Shared, so that the
+    /// lock is held for a lookup, not for a copy of the results.
+    queries: Mutex<HashMap<String, Arc<QueryResults>>>,
 }
 
 impl Collection {
     /// `query`'s results: remembered, or worked out and remembered.
     fn query(&self, query: &ParsedQuery) -> QueryResults {
         let key = query.cache_key();
-        if let Some(results) = lock(&self.queries).get(&key) {
-            return results.clone();
+        let remembered = lock(&self.queries).get(&key).cloned();
+        if let Some(results) = remembered {
+            return QueryResults::clone(&results);
         }
         let outcome = query.run(live_docs(self));
         let results = QueryResults {
@@ -64,11 +66,12 @@ impl Collection {
                 .collect(),
             extra: outcome.extra,
         };
+        let remembered = Arc::new(results.clone());
         let mut cache = lock(&self.queries);
         if cache.len() >= QUERY_CACHE {
             cache.clear();
         }
-        cache.insert(key, results.clone());
+        cache.insert(key, remembered);
         results
     }
 }
