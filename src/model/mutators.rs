@@ -130,7 +130,9 @@ fn set_components(
         ));
     }
     let key = &rest[k];
-    let filler = value::implied(&rest[k + 1..], new.clone())?;
+    // What goes at `key`: `new`, under the parents it lacks (made only
+    // where it is used: a set at the last level moves `new` in whole).
+    let filler = |new| value::implied(&rest[k + 1..], new);
     let at = path::to_json0(&rest[..k]);
     match parent {
         Value::Object(map) => {
@@ -144,8 +146,8 @@ fn set_components(
                         Some(previous),
                     ));
                 }
-                Some(old) => Component::object_replace(p, old.clone(), filler),
-                None => Component::object_insert(p, filler),
+                Some(old) => Component::object_replace(p, old.clone(), filler(new)?),
+                None => Component::object_insert(p, filler(new)?),
             };
             Ok((vec![c], None))
         }
@@ -167,7 +169,7 @@ fn set_components(
                     ));
                 }
                 return Ok((
-                    vec![Component::list_replace(at, i, old.clone(), filler)],
+                    vec![Component::list_replace(at, i, old.clone(), filler(new)?)],
                     None,
                 ));
             }
@@ -176,7 +178,7 @@ fn set_components(
             let mut out: Vec<Component> = (items.len()..i)
                 .map(|j| Component::list_insert(at.clone(), j, Value::Null))
                 .collect();
-            out.push(Component::list_insert(at, i, filler));
+            out.push(Component::list_insert(at, i, filler(new)?));
             Ok((out, None))
         }
         other => Err(ModelError::WrongType {
