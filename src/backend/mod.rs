@@ -244,7 +244,10 @@ impl Backend {
     }
 
     /// Opens an in-process connection: messages travel as values, never
-    /// serialized. Server-side models connect this way.
+    /// serialized. Its server side runs as a task of its own, for code
+    /// that reads and writes the raw end; a client
+    /// [`Connection`](crate::client::Connection) uses
+    /// [`connect_driven`](Self::connect_driven) instead.
     pub fn connect(&self) -> ClientEnd {
         self.connect_with(None)
     }
