@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -214,7 +215,7 @@ fn with_bundle(response: Response, close: CloseOnDrop) -> Response {
         held: None,
         close: Some(close),
         bundling: None,
-        out: Vec::new(),
+        out: VecDeque::new(),
         done: false,
     };
     Response::from_parts(parts, Body::from_stream(stream))
@@ -232,8 +233,8 @@ struct WithBundle {
     close: Option<CloseOnDrop>,
     /// The bundle's `<script>`, being made once the page has rendered.
     bundling: Option<BoxFuture<'static, Bytes>>,
-    /// What is left to send, last first.
-    out: Vec<Bytes>,
+    /// What is left to send, in order.
+    out: VecDeque<Bytes>,
     /// The page's chunks have all come (or one failed).
     done: bool,
 }
@@ -247,15 +248,14 @@ impl futures::Stream for WithBundle {
     ) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(next) = this.out.pop() {
+            if let Some(next) = this.out.pop_front() {
                 return Poll::Ready(Some(Ok(next)));
             }
             if let Some(bundling) = &mut this.bundling {
                 let script = std::task::ready!(bundling.as_mut().poll(cx));
                 this.bundling = None;
                 let last = this.held.take().unwrap_or_default();
-                this.out = around_body_end(last, script);
-                this.out.reverse();
+                this.out.extend(around_body_end(last, script));
                 continue;
             }
             if this.done {
