@@ -609,3 +609,51 @@ async fn query_results_are_a_first_class_api() {
     until("the edit", || all.docs::<Todo>()[0].text == "brown eggs").await;
     assert!(*changes.lock().unwrap() >= 2);
 }
+
+/// `ModelQuery::docs` reads each document in place, as `get` at its path
+/// would: with Racer's `id` alias (`create` strips a given `id`), and
+/// those that are not the type asked left out.
+#[tokio::test]
+async fn query_docs_read_as_their_paths_do() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Todo {
+        id: String,
+        text: String,
+    }
+    let model = Model::new(Connection::new(Backend::new()));
+    for (id, data) in [
+        ("a", json!({"text": "milk", "n": 1})),
+        ("b", json!({"text": "eggs", "id": "b"})),
+        ("c", json!({"text": 3})),
+    ] {
+        model
+            .create(&format!("todos.{id}"), data)
+            .unwrap()
+            .acked()
+            .await
+            .unwrap();
+    }
+    let all = model.query("todos", json!({"$sort": {"_id": 1}}));
+    all.fetch().await.unwrap();
+    assert_eq!(
+        all.docs::<Todo>(),
+        [
+            Todo {
+                id: "a".into(),
+                text: "milk".into()
+            },
+            Todo {
+                id: "b".into(),
+                text: "eggs".into()
+            },
+        ]
+    );
+    let values = all.docs::<Value>();
+    assert_eq!(values[0], json!({"id": "a", "text": "milk", "n": 1}));
+    for (id, value) in all.ids().iter().zip(&values) {
+        assert_eq!(
+            Some(value),
+            model.get_value(&format!("todos.{id}")).as_ref()
+        );
+    }
+}

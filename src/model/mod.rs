@@ -617,30 +617,66 @@ impl Model {
             }
             [collection, id, rest @ ..] => {
                 let (collection, id) = (collection.as_ref(), id.as_ref());
-                if path::is_local(collection) {
-                    let state = self.state();
-                    let doc = state.local.get(collection).and_then(|docs| docs.get(id));
-                    f(doc.and_then(|d| value::lookup(d, rest)))
-                } else if let Some(connection) = &self.root.connection {
-                    connection.read_doc(collection, id, |doc| match (doc, rest) {
-                        // Racer's `id` alias, which the stored data lacks.
-                        (Some(Value::Object(map)), []) if !map.contains_key("id") => {
-                            let mut with_id = Value::Object(map.clone());
-                            value::add_doc_id(&mut with_id, id);
-                            f(Some(&with_id))
-                        }
-                        (Some(Value::Object(map)), [field])
-                            if field.as_ref() == "id" && !map.contains_key("id") =>
-                        {
-                            f(Some(&Value::String(id.to_owned())))
-                        }
-                        _ => f(doc.and_then(|d| value::lookup(d, rest))),
-                    })
-                } else {
-                    f(None)
-                }
+                self.read_stored_doc(collection, id, |doc, remote| match (doc, rest) {
+                    // Racer's `id` alias, which a remote document's stored
+                    // data lacks.
+                    (Some(Value::Object(map)), []) if remote && !map.contains_key("id") => {
+                        let mut with_id = Value::Object(map.clone());
+                        value::add_doc_id(&mut with_id, id);
+                        f(Some(&with_id))
+                    }
+                    (Some(Value::Object(map)), [field])
+                        if remote && field.as_ref() == "id" && !map.contains_key("id") =>
+                    {
+                        f(Some(&Value::String(id.to_owned())))
+                    }
+                    _ => f(doc.and_then(|d| value::lookup(d, rest))),
+                })
             }
         }
+    }
+
+    /// Reads document `collection.id` as it is stored, local or remote
+    /// (`f`'s second argument: only remote ones have Racer's `id` alias).
+    fn read_stored_doc<R>(
+        &self,
+        collection: &str,
+        id: &str,
+        f: impl FnOnce(Option<&Value>, bool) -> R,
+    ) -> R {
+        if path::is_local(collection) {
+            let state = self.state();
+            f(
+                state.local.get(collection).and_then(|docs| docs.get(id)),
+                false,
+            )
+        } else if let Some(connection) = &self.root.connection {
+            connection.read_doc(collection, id, |doc| f(doc, true))
+        } else {
+            f(None, true)
+        }
+    }
+
+    /// Document `collection.id` (absolute) as a `T`, read in place: with
+    /// Racer's `id` alias, but without copying its data as
+    /// [`Model::get`] at a document's path does. `None` when there is no
+    /// such document.
+    pub(crate) fn get_doc<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Option<Result<T, serde_json::Error>> {
+        if self.has_refs() {
+            // A ref may stand at the document's path: read as `get` does.
+            let at = self.scope("");
+            return at.read(&format!("{collection}.{id}"), |doc| doc.map(T::deserialize));
+        }
+        self.read_stored_doc(collection, id, |doc, remote| {
+            doc.map(|data| match remote {
+                true => value::deserialize_doc(data, id),
+                false => T::deserialize(data),
+            })
+        })
     }
 
     /// Resolves once nothing is pending on the connection.

@@ -187,8 +187,9 @@ impl ModelQuery {
     /// The results as `T`s, in order (those that are not a `T` are left
     /// out, with a warning).
     pub fn docs<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
-        (self.get().into_iter())
-            .filter_map(|doc| match serde_json::from_value(doc) {
+        // Each read in place, not from a copy (a page's list of 100).
+        (self.ids().iter())
+            .filter_map(|id| match self.model.get_doc(&self.collection, id)? {
                 Ok(doc) => Some(doc),
                 Err(e) => {
                     tracing::warn!("a result of query {} is not the type asked: {e}", self.key);

@@ -4,6 +4,7 @@
 //! padding check, equality, the `id` alias); it never locks the model nor reads
 //! a document: callers hand it the values.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{MAX_PADDING, ModelError, path};
@@ -78,6 +79,24 @@ pub(crate) fn add_doc_id(value: &mut Value, id: &str) {
         && !map.contains_key("id")
     {
         map.insert("id".to_owned(), Value::String(id.to_owned()));
+    }
+}
+
+/// A remote document's data as a `T`, with Racer's `id` alias (see
+/// [`add_doc_id`]), deserialized in place rather than from a copy that
+/// holds the alias.
+pub(crate) fn deserialize_doc<T: DeserializeOwned>(
+    data: &Value,
+    id: &str,
+) -> Result<T, serde_json::Error> {
+    match data {
+        Value::Object(map) if !map.contains_key("id") => {
+            let id = Value::String(id.to_owned());
+            let entries =
+                (map.iter().map(|(k, v)| (k.as_str(), v))).chain(std::iter::once(("id", &id)));
+            T::deserialize(serde::de::value::MapDeserializer::new(entries))
+        }
+        _ => T::deserialize(data),
     }
 }
 
