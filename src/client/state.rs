@@ -497,6 +497,7 @@ impl State {
             QueryData::Results(results) => {
                 let ids: Vec<String> = results.iter().map(|r| r.id.clone()).collect();
                 self.docs.reserve(results.len());
+                self.events.reserve(results.len());
                 for result in results {
                     self.ingest(&collection, &result.id, result.snapshot);
                 }

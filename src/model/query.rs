@@ -82,13 +82,16 @@ impl Model {
         // the query no longer brings its ops.
         let left: Vec<String> = match change {
             QueryChange::Results { ids: all } => {
-                let now: std::collections::HashSet<&String> = all.iter().collect();
-                (self
-                    .get::<Vec<String>>(&ids)
-                    .unwrap_or_default()
-                    .into_iter())
-                .filter(|id| !now.contains(id))
-                .collect()
+                let before = self.get::<Vec<String>>(&ids).unwrap_or_default();
+                // A first load (every page's) has nothing to compare.
+                if before.is_empty() {
+                    Vec::new()
+                } else {
+                    let now: std::collections::HashSet<&String> = all.iter().collect();
+                    (before.into_iter())
+                        .filter(|id| !now.contains(id))
+                        .collect()
+                }
             }
             QueryChange::Remove { ids: gone, .. } => gone.clone(),
             _ => Vec::new(),
