@@ -15,7 +15,7 @@ mod components;
 mod pages;
 
 #[cfg(feature = "ssr")]
-pub use pages::{ListSummary, for_shell, plain_shell, seeded_lists};
+pub use pages::{ListRowData, for_shell, plain_shell, seeded_lists};
 
 /// The README's page example, compiled as this crate's doctest so it
 /// cannot drift from the API it shows. (Its server snippet is `main.rs`'s

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use leptos::prelude::*;
-use peloton::leptos::{QuerySignals, signal, use_model, use_subscribe_query};
+use peloton::leptos::{QuerySignals, use_model, use_subscribe_query};
 use peloton::model::{EventKind, Model, ModelEvent, ModelQuery};
 use serde::Deserialize;
 use serde_json::json;
@@ -78,38 +78,67 @@ fn ListOverview(
         let model = model.clone();
         move |event, _| describe_new_lists(&model, event, mine)
     });
-    let ids = lists.ids_signal();
+    // The rows as values, read in one pass over the results. A row is
+    // keyed by all it shows, so one that changes is drawn again and the
+    // others are kept.
+    let rows = lists.docs_signal::<ListRowData>();
     let total = count.extra_signal::<u64>();
     view! {
         <p class="count">{move || count_label(total.get().unwrap_or(0))}</p>
         <ul class="lists">
-            <For each=move || ids.get() key=|id| id.clone() let:id>
-                <ListRow id/>
+            <For each=move || rows.get() key=|row| row.clone() let:row>
+                <ListRow row/>
             </For>
         </ul>
     }
 }
 
-/// What a row shows of an item: whether it is done (serde skips the rest,
-/// so the row reads no more than it shows).
-#[derive(Clone, PartialEq, Deserialize)]
+/// What a row shows of a list: its title and how many of its items are
+/// still to do.
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(from = "ListDoc")]
+pub struct ListRowData {
+    pub id: String,
+    pub title: String,
+    pub open: usize,
+    pub total: usize,
+}
+
+/// The part of a list document a row reads (serde skips the rest).
+#[derive(Deserialize)]
+struct ListDoc {
+    id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    items: Vec<ItemState>,
+}
+
+/// What a row needs of an item: whether it is done.
+#[derive(Deserialize)]
 struct ItemState {
     #[serde(default)]
     done: bool,
 }
 
+impl From<ListDoc> for ListRowData {
+    fn from(list: ListDoc) -> Self {
+        Self {
+            open: list.items.iter().filter(|i| !i.done).count(),
+            total: list.items.len(),
+            id: list.id,
+            title: list.title,
+        }
+    }
+}
+
+/// One list's line on the home page.
 #[component]
-fn ListRow(id: String) -> impl IntoView {
-    let title = signal::<String>(&format!("lists.{id}.title"));
-    let items = signal::<Vec<ItemState>>(&format!("lists.{id}.items"));
-    let open = move || {
-        let items = items.get().unwrap_or_default();
-        to_do_label(items.iter().filter(|i| !i.done).count(), items.len())
-    };
+pub(crate) fn ListRow(row: ListRowData) -> impl IntoView {
     view! {
         <li>
-            <a href=format!("/lists/{id}")>{move || title.get().unwrap_or_default()}</a>
-            <span class="meta">{open}</span>
+            <a href=format!("/lists/{}", row.id)>{row.title}</a>
+            <span class="meta">{to_do_label(row.open, row.total)}</span>
         </li>
     }
 }

@@ -7,7 +7,9 @@ mod note;
 mod plain;
 
 pub use home::Home;
+#[cfg(feature = "ssr")]
+pub use home::ListRowData;
 pub use list::ListPage;
 pub use note::NotePage;
 #[cfg(feature = "ssr")]
-pub use plain::{ListSummary, for_shell, plain_shell, seeded_lists};
+pub use plain::{for_shell, plain_shell, seeded_lists};

@@ -4,28 +4,20 @@
 //! model's: presence, undo, the connection's state).
 //!
 //! - `/bench/plain`: the markup alone, each row written out once.
-//! - `/bench/for`: the structure a live Leptos page has, as `/` does: the
-//!   `Vec` in a signal, rows by `<For>`, each a component reading its
-//!   list through a signal. What `/` costs beyond it is the model's.
+//! - `/bench/for`: the structure `/` has: the rows in a signal, drawn by
+//!   `<For>` keyed as `/` keys them, each by the home page's own row
+//!   component. What `/` costs beyond it is the model's: loading the
+//!   query, reading its documents, and the bundle.
 
 use leptos::prelude::*;
 use leptos_meta::{Stylesheet, Title, provide_meta_context};
 
-use super::home::{count_label, to_do_label};
-
-/// What the home page shows of a list.
-#[derive(Clone)]
-pub struct ListSummary {
-    id: String,
-    title: String,
-    open: usize,
-    total: usize,
-}
+use super::home::{ListRow, ListRowData, count_label, to_do_label};
 
 /// The lists `loadgen --seed 100` creates, as the home page shows them.
-pub fn seeded_lists(n: usize) -> Vec<ListSummary> {
+pub fn seeded_lists(n: usize) -> Vec<ListRowData> {
     (0..n)
-        .map(|i| ListSummary {
+        .map(|i| ListRowData {
             id: format!("seed{i}"),
             title: format!("List {i}"),
             // Five items, the even ones done.
@@ -36,7 +28,7 @@ pub fn seeded_lists(n: usize) -> Vec<ListSummary> {
 }
 
 /// The whole document of the plain page, as `shell` makes the app's.
-pub fn plain_shell(options: LeptosOptions, lists: Vec<ListSummary>) -> impl IntoView {
+pub fn plain_shell(options: LeptosOptions, lists: Vec<ListRowData>) -> impl IntoView {
     provide_meta_context();
     let count = lists.len() as u64;
     let rows = lists
@@ -53,28 +45,17 @@ pub fn plain_shell(options: LeptosOptions, lists: Vec<ListSummary>) -> impl Into
     plain_document(options, count, rows)
 }
 
-/// The plain page as a live Leptos page is built (see the module's docs).
-pub fn for_shell(options: LeptosOptions, lists: Vec<ListSummary>) -> impl IntoView {
+/// The plain page as `/` is built (see the module's docs).
+pub fn for_shell(options: LeptosOptions, lists: Vec<ListRowData>) -> impl IntoView {
     provide_meta_context();
     let count = lists.len() as u64;
-    let lists = RwSignal::new(lists);
+    let rows = RwSignal::new(lists);
     let rows = view! {
-        <For each=move || lists.get() key=|list| list.id.clone() let:list>
-            <SummaryRow list=RwSignal::new(list)/>
+        <For each=move || rows.get() key=|row| row.clone() let:row>
+            <ListRow row/>
         </For>
     };
     plain_document(options, count, rows)
-}
-
-#[component]
-fn SummaryRow(list: RwSignal<ListSummary>) -> impl IntoView {
-    let id = list.with_untracked(|l| l.id.clone());
-    view! {
-        <li>
-            <a href=format!("/lists/{id}")>{move || list.with(|l| l.title.clone())}</a>
-            <span class="meta">{move || list.with(|l| to_do_label(l.open, l.total))}</span>
-        </li>
-    }
 }
 
 /// The document around a baseline's rows.
