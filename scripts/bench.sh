@@ -5,7 +5,8 @@
 #   BENCH_ROUNDS=3 BENCH_SECONDS=10 scripts/bench.sh
 #   PELOTON_BENCH_SERVICES=1 adds the MongoDB + Redis rows (starting them);
 #   they are also added when the test services are already running.
-#   BENCH_ONLY=load, scale, history, json0 or hostile runs only those rows.
+#   BENCH_ONLY=load, ssr, scale, history, json0 or hostile runs only those
+#   rows (load includes ssr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -272,6 +273,9 @@ if [ "$only" = all ] || [ "$only" = load ]; then
     idle_fleet peloton 100000 6
     ssr
   done
+fi
+if [ "$only" = ssr ]; then
+  for _ in $(seq 1 "$rounds"); do ssr; done
 fi
 if [ "$only" = all ] || [ "$only" = scale ]; then
   for _ in $(seq 1 "$rounds"); do

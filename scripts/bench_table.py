@@ -73,6 +73,8 @@ for n in (1000, 10000, 100000):
     p = median("idle", "peloton", "kib_per_client", n=n)
     procs = median("idle", "peloton", "processes", n=n) or median("idle", "sharedb", "processes", n=n)
     where = f" over {procs:.0f} server processes" if procs else ""
+    if s is None and p is None:
+        continue  # not measured in this run (BENCH_ONLY)
     print(f"| memory per idle subscribed client, {n:,} clients{where} | {fmt(s, ' KiB')} | {fmt(p, ' KiB')} | {ratio(p, s, False)} |")
 for label, what in (("model", "a page with a 100-document query"),
                     ("for", "the same lists from a plain Vec through `<For>` and row components, no model"),
