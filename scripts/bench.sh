@@ -190,6 +190,16 @@ criterion_row() {
   median_row "$1" peloton "$2" "$ms"
 }
 
+# page_model: the model's part of the SSR page, in process (criterion):
+# load a 100-document query, read its documents, write the bundle.
+page_model() {
+  cargo bench --features ssr --bench page_model -- --noplot >&2
+  local name
+  for name in load load_read load_read_bundle; do
+    criterion_row page_model "$name" "page_model/$name"
+  done
+}
+
 # history: a snapshot at a random version of a 100,000-op document, with
 # milestones and without (criterion, in-process; medians in runs.jsonl).
 history() {
@@ -276,6 +286,9 @@ if [ "$only" = all ] || [ "$only" = load ]; then
 fi
 if [ "$only" = ssr ]; then
   for _ in $(seq 1 "$rounds"); do ssr; done
+fi
+if [ "$only" = all ] || [ "$only" = load ] || [ "$only" = ssr ]; then
+  page_model
 fi
 if [ "$only" = all ] || [ "$only" = scale ]; then
   for _ in $(seq 1 "$rounds"); do

@@ -83,6 +83,13 @@ for label, what in (("model", "a page with a 100-document query"),
     print(f"| SSR of {what} (wrk, 16 connections) | — (no SSR) | {fmt(p, ' req/s')} | — |")
     p = median("ssr", "peloton", "cpu_us_per_page", label=label)
     print(f"| server CPU per page, {what} | — | {fmt(p, ' µs')} | — |")
+# The model's part of that page, in process (criterion; µs).
+for label, what in (("load", "load a 100-document query into a page's model"),
+                    ("load_read", "the same, then read its documents as values"),
+                    ("load_read_bundle", "the same, then write the page's bundle")):
+    p = median("page_model", "peloton", "median_ms", label=label)
+    if p is not None:
+        print(f"| {what} (in process, no HTTP, no Leptos) | — | {fmt(p * 1000, ' µs')} | — |")
 history = {label: median("history", "peloton", "median_ms", label=label)
            for label in ("milestones_every_1000", "no_milestones")}
 if any(v is not None for v in history.values()):
