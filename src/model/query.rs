@@ -44,12 +44,28 @@ impl QueryEntry {
 /// The key of a query: stable across processes (the browser finds the
 /// server's queries in a bundle by it), and a single path segment.
 pub(crate) fn key(collection: &str, expression: &Value) -> String {
-    // FNV-1a over the canonical JSON.
-    let text = json!([collection, expression]).to_string();
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("q{hash:016x}")
+    // FNV-1a over the canonical JSON, `[collection, expression]`, hashed as
+    // it is written rather than built and copied first.
+    let mut fnv = Fnv(0xcbf2_9ce4_8422_2325);
+    // Writing JSON into a hasher cannot fail.
+    let _ = serde_json::to_writer(&mut fnv, &(collection, expression));
+    format!("q{:016x}", fnv.0)
+}
+
+/// FNV-1a, fed as an `io::Write`.
+struct Fnv(u64);
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Model {
@@ -318,7 +334,11 @@ impl ModelQuery {
         if !model.read(&ids_path, |kept| holds_ids(kept, &ids)) {
             model.set(&ids_path, ids)?;
         }
-        model.set_diff(&self.extra_path(), client.extra())?;
+        // A query without an extra result (most) writes none, not a null.
+        let (extra, extra_path) = (client.extra(), self.extra_path());
+        if extra.is_some() || model.read(&extra_path, |kept| kept.is_some()) {
+            model.set_diff(&extra_path, extra)?;
+        }
         Ok(())
     }
 
@@ -391,4 +411,38 @@ fn holds_ids(kept: Option<&Value>, ids: &[String]) -> bool {
         kept.len() == ids.len()
             && (kept.iter().zip(ids)).all(|(kept, id)| kept.as_str() == Some(id.as_str()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FNV-1a over a built copy of the JSON: how keys were first made.
+    fn key_from_text(collection: &str, expression: &Value) -> String {
+        let text = json!([collection, expression]).to_string();
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("q{hash:016x}")
+    }
+
+    #[test]
+    fn keys_stay_what_pages_and_browsers_already_use() {
+        let sorted = json!({"$sort": {"createdAt": 1}});
+        assert_eq!(key("lists", &sorted), "qd42e299724f7fac8");
+        for (collection, expression) in [
+            ("lists", sorted),
+            ("todos", json!({"done": false, "$count": true})),
+            (
+                "a\"b",
+                json!({"t": "é\n\u{1F600}", "n": [1.5, null, {"x": []}]}),
+            ),
+            ("", json!(null)),
+        ] {
+            assert_eq!(
+                key(collection, &expression),
+                key_from_text(collection, &expression)
+            );
+        }
+    }
 }
