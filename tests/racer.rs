@@ -610,8 +610,8 @@ async fn query_results_are_a_first_class_api() {
     assert!(*changes.lock().unwrap() >= 2);
 }
 
-/// `ModelQuery::docs` reads each document in place, as `get` at its path
-/// would: with Racer's `id` alias (`create` strips a given `id`), and
+/// `ModelQuery::docs`, and `get` of a whole document, read each document
+/// in place, as `read` at its path does: with Racer's `id` alias (`create` strips a given `id`), and
 /// those that are not the type asked left out.
 #[tokio::test]
 async fn query_docs_read_as_their_paths_do() {
@@ -655,5 +655,21 @@ async fn query_docs_read_as_their_paths_do() {
             Some(value),
             model.get_value(&format!("todos.{id}")).as_ref()
         );
+        // `get` of a whole document reads in place too.
+        assert_eq!(
+            Some(value),
+            model.get::<Value>(&format!("todos.{id}")).as_ref()
+        );
     }
+    let milk = Todo {
+        id: "a".into(),
+        text: "milk".into(),
+    };
+    assert_eq!(model.get::<Todo>("todos.a"), Some(milk));
+    assert_eq!(
+        model.at("todos").get::<Todo>("b").map(|t| t.id),
+        Some("b".into())
+    );
+    assert_eq!(model.get::<Todo>("todos.c"), None, "not a Todo");
+    assert_eq!(model.get::<Todo>("todos.z"), None, "no such document");
 }

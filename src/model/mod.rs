@@ -530,6 +530,12 @@ impl Model {
     /// The value at `path` (relative to this model), deserialized.
     /// `None` if there is none or it is not a `T`.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Option<T> {
+        // A whole document is read in place, not from a copy that holds
+        // its id alias (what `read` has to give).
+        let mut at = (self.at.iter().map(String::as_str)).chain(path::segments(path));
+        if let (Some(collection), Some(id), None) = (at.next(), at.next(), at.next()) {
+            return self.get_doc(collection, id)?.ok();
+        }
         self.read(path, |v| v.and_then(|v| T::deserialize(v).ok()))
     }
 
