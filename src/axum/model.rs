@@ -92,8 +92,7 @@ struct InProcess {
 
 impl crate::protocol::Connector for InProcess {
     fn connect(&self) -> crate::protocol::ConnectFuture {
-        // The page's connection runs in its model's task, on the request's
-        // thread.
+        // The page's connection runs the server's side in its own task.
         let end = (self.backend).connect_driven(Some(clone_parts(&self.request)));
         Box::pin(async move { Ok(end) })
     }

@@ -264,9 +264,8 @@ impl Backend {
     /// that drives the returned end, not in a task of its own (see
     /// [`ClientEnd::server`]): what a client
     /// [`Connection`](crate::client::Connection) on a backend, and each
-    /// server-rendered page's model, use. Nothing is handed between tasks
-    /// or threads for each message, and the connection's work stays on the
-    /// thread of the request it serves.
+    /// server-rendered page's model, use. No message is handed from the
+    /// client's task to another for the server's side to handle.
     pub fn connect_driven(&self, request: Option<http::request::Parts>) -> ClientEnd {
         let (mut client, server) = protocol::transport::pair();
         client.server = Some(Box::pin(self.agent(server, request, true)));
